@@ -1,0 +1,7 @@
+"""``python -m rlgen`` is the ``rlgen`` command."""
+
+import sys
+
+from rlgen.cli import main
+
+sys.exit(main())

@@ -1,0 +1,230 @@
+"""The ``rlgen`` command line: thin by design.
+
+Each subcommand is a topic's frozen config dataclass (its fields and docstrings become the options
+and their help, through tyro) and the topic's ``run(config, run_dir, quiet=...)``. This module only
+finds the subcommand, parses, calls, prints where the results went and turns user errors into one
+line ``rlgen: error: ...`` with exit status 2.
+
+To add a subcommand, add a :class:`Command` to ``COMMANDS``; modules load only when their command
+runs, so ``rlgen --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import json
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+from rlgen.runs import UserError, default_run_dir
+
+
+@dataclass(frozen=True)
+class Command:
+    """A subcommand: ``rlgen <path...>`` parses ``module.config`` and calls ``module.function``."""
+
+    path: tuple[str, ...]
+    module: str
+    config: str
+    help: str
+    function: str = "run"
+    output_options: bool = True
+    """whether the command writes a run directory (``--out``) and shows progress (``--quiet``)"""
+
+    @property
+    def name(self) -> str:
+        return " ".join(self.path)
+
+
+COMMANDS: list[Command] = [
+    Command(
+        ("bandit",),
+        "rlgen.bandits",
+        "BanditConfig",
+        "the k-armed bandit testbed: greedy, ε-greedy, UCB, gradient bandit (S&B ch. 2)",
+    ),
+    Command(
+        ("reproduce",),
+        "rlgen.reproduce",
+        "ReproduceConfig",
+        "rerun the lecture's claims and write report.html and claims.json",
+    ),
+]
+
+
+@dataclass(frozen=True)
+class OutputOptions:
+    """Where the run directory goes and whether to show progress."""
+
+    out: Path | None = None
+    """run directory; None means runs/<command>/<timestamp>-s<seed>"""
+    quiet: bool = False
+    """no progress bars (they also stay off when stderr is not a terminal)"""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``rlgen`` and ``python -m rlgen``; returns the exit status."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        return _dispatch(args)
+    except UserError as e:
+        print(f"rlgen: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("rlgen: interrupted", file=sys.stderr)
+        return 130
+
+
+def _dispatch(args: list[str]) -> int:
+    if args and args[0] in ("--version", "-V"):
+        from rlgen import __version__
+
+        print(f"rlgen {__version__}")
+        return 0
+    command = _find(args)
+    if command is None:
+        if not args or args[0] in ("-h", "--help"):
+            print(_overview(args[:0]))
+            return 0
+        prefix = _longest_group_prefix(args)
+        if prefix and (len(args) == len(prefix) or args[len(prefix)] in ("-h", "--help")):
+            print(_overview(prefix))
+            return 0
+        known = ", ".join(sorted({c.path[0] for c in COMMANDS}))
+        word = args[len(prefix)] if len(args) > len(prefix) else ""
+        raise UserError(f"unknown command {' '.join([*prefix, word])!r}; commands: {known}")
+    rest = args[len(command.path) :]
+    module = importlib.import_module(command.module)
+    config_cls = getattr(module, command.config)
+    function: Callable[..., Any] = getattr(module, command.function)
+    config, options = _parse(command, config_cls, rest)
+    if not command.output_options:
+        _print_result(module, function(config))
+        return 0
+    out = options.out or default_run_dir(command.name, getattr(config, "seed", None))
+    summary = function(config, out, quiet=options.quiet)
+    print(f"rlgen {command.name}: results in {out}")
+    _print_result(module, summary)
+    exit_status = getattr(module, "exit_status", None)
+    return exit_status(config, summary) if exit_status else 0
+
+
+def _find(args: list[str]) -> Command | None:
+    """The command whose path is the longest prefix of ``args``."""
+    matches = [c for c in COMMANDS if tuple(args[: len(c.path)]) == c.path]
+    return max(matches, key=lambda c: len(c.path)) if matches else None
+
+
+def _longest_group_prefix(args: list[str]) -> tuple[str, ...]:
+    """The longest ``args`` prefix that some command path starts with (a command group)."""
+    best: tuple[str, ...] = ()
+    for c in COMMANDS:
+        n = 0
+        while n < min(len(args), len(c.path)) and args[n] == c.path[n]:
+            n += 1
+        if n > len(best):
+            best = tuple(args[:n])
+    return best
+
+
+def _overview(prefix: Sequence[str]) -> str:
+    """``rlgen --help`` (or ``rlgen <group> --help``): the commands under ``prefix``."""
+    prefix = tuple(prefix)
+    rows = [c for c in COMMANDS if c.path[: len(prefix)] == prefix]
+    width = max(len(c.name) for c in rows) + 2
+    head = "rlgen " + " ".join(prefix) if prefix else "rlgen"
+    lines = [
+        f"usage: {head} COMMAND [OPTIONS]",
+        "",
+        "rlgen: reinforcement learning from reward and generative models, a lecture made runnable.",
+        "",
+        "commands:",
+    ]
+    lines += [f"  {c.name.ljust(width)}{c.help}" for c in rows]
+    lines += ["", f"'{head} COMMAND --help' lists a command's options with their defaults."]
+    return "\n".join(lines)
+
+
+def _parse(command: Command, config_cls: type, rest: list[str]) -> tuple[Any, OutputOptions]:
+    import tyro
+
+    prog = f"rlgen {command.name}"
+    subcommands = [c.path[-1] for c in COMMANDS if c.path[:-1] == command.path]
+    description = command.help
+    if subcommands:
+        description += f" (subcommands: {', '.join(subcommands)}; see '{prog} SUBCOMMAND --help')"
+
+    if command.output_options:
+
+        def parse(config: Any, output: OutputOptions) -> tuple[Any, OutputOptions]:
+            return config, output
+
+        # Real (not string) annotations: the config class is only known here.
+        parse.__annotations__ = {
+            "config": Annotated[config_cls, tyro.conf.OmitArgPrefixes],
+            "output": Annotated[OutputOptions, tyro.conf.OmitArgPrefixes],
+            "return": tuple,
+        }
+        target: Any = parse
+    else:
+        target = config_cls
+    with _one_line_parse_errors(prog):
+        parsed = tyro.cli(target, args=rest, prog=prog, description=description)
+    return parsed if command.output_options else (parsed, OutputOptions())
+
+
+@contextlib.contextmanager
+def _one_line_parse_errors(prog: str) -> Iterator[None]:
+    """tyro prints a detailed box for a bad command line; end it with the one line we promise."""
+    event: list[Any] = []
+    hook = _tyro_error_hook()
+    with hook(event.append) if hook else contextlib.nullcontext():
+        try:
+            yield
+        except SystemExit as e:
+            if e.code in (0, None):
+                raise
+            detail = _describe(event[0]) if event else "invalid command line (see above)"
+            print(f"rlgen: error: {detail}; see '{prog} --help'", file=sys.stderr)
+            raise SystemExit(2) from None
+
+
+def _tyro_error_hook() -> Any:
+    try:  # a private tyro hook: used when present, else the generic line is printed
+        from tyro import _errors
+
+        return _errors.on_parse_error
+    except (ImportError, AttributeError):
+        return None
+
+
+def _describe(event: Any) -> str:
+    """One line for a tyro parse-error event (best effort across tyro versions)."""
+    kind = type(event).__name__
+    arg = getattr(event, "argument", None)
+    flag = None
+    if arg is not None:
+        names = getattr(getattr(arg, "lowered", None), "name_or_flags", None)
+        flag = names[0] if names else None
+    if kind == "UnrecognizedArgs":
+        return f"unrecognized arguments: {' '.join(getattr(event, 'tokens', []))}"
+    if kind == "InvalidChoice":
+        choices = ", ".join(getattr(event, "choices", ()))
+        return f"{flag or 'an option'}: invalid choice {getattr(event, 'value', '')!r} (choose from {choices})"
+    if kind == "InstantiationFailure":
+        return f"{flag + ': ' if flag else ''}{getattr(event, 'message', 'invalid value')}"
+    if kind == "BadValue":
+        return f"{flag or 'an option'}: wrong number or kind of values"
+    if kind == "MissingArgs":
+        return "required arguments are missing"
+    return "invalid command line (see above)"
+
+
+def _print_result(module: Any, result: Any) -> None:
+    """The topic's ``describe(summary)`` if it has one, else the summary as JSON."""
+    describe = getattr(module, "describe", None)
+    print(describe(result) if describe else json.dumps(result, indent=2))

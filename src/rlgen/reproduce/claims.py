@@ -1,0 +1,122 @@
+"""What a claim is, how it is checked, and how a topic contributes a section to the report.
+
+A claim pairs a sentence of the lecture with a measurement. Its check is one of three comparisons
+against the lecture's value: ``approx`` (|measured - expected| <= tolerance), ``at_most``
+(measured <= expected + tolerance) and ``at_least`` (measured >= expected - tolerance). Every claim
+says how its tolerance was derived (``how``): for statistical claims from the measured run-to-run
+spread (a multiple of a standard error), plus the precision of the lecture's own words where it
+says "about"; for exact computations from floating-point error.
+
+A section is a module of ``rlgen.reproduce`` with ``TITLE`` and
+``run(context) -> list[Claim]``; it writes its figures into ``context.dir`` and names them on
+its claims (or in ``context.figures``). ``SECTIONS`` lists the modules in report order.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+Comparison = Literal["approx", "at_most", "at_least"]
+Preset = Literal["quick", "full"]
+
+# Report order; each entry is a module under rlgen.reproduce, loaded only when it runs.
+SECTIONS: dict[str, str] = {
+    "bandits": "rlgen.reproduce.bandits",
+}
+
+
+@dataclass
+class Claim:
+    """One of the lecture's claims and its measurement.
+
+    Attributes:
+        id: stable identifier, ``<section>.<name>`` (scripts and tests key on it).
+        statement: what the lecture says, in its words.
+        measured: the measured value.
+        expected: the lecture's value (or bound).
+        tolerance: allowed deviation, >= 0.
+        comparison: ``approx``, ``at_most`` or ``at_least``.
+        how: how the value was measured and the tolerance derived.
+        unit: ``%`` shows values times 100 with a percent sign; otherwise shown as numbers.
+        figure: file name (in the section directory) of the figure that shows it, if any.
+        details: further measured numbers for the table and claims.json.
+    """
+
+    id: str
+    statement: str
+    measured: float
+    expected: float
+    tolerance: float
+    comparison: Comparison = "approx"
+    how: str = ""
+    unit: str = ""
+    figure: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def passed(self) -> bool:
+        m, e, tol = self.measured, self.expected, self.tolerance
+        if not (math.isfinite(m) and math.isfinite(e)):
+            return False
+        if self.comparison == "approx":
+            return abs(m - e) <= tol
+        if self.comparison == "at_most":
+            return m <= e + tol
+        return m >= e - tol
+
+    def show(self, value: float) -> str:
+        """``value`` formatted in the claim's unit."""
+        if self.unit == "%":
+            return f"{100 * value:.2f}%"
+        if value != 0 and (abs(value) < 1e-3 or abs(value) >= 1e5):
+            return f"{value:.3g}"
+        return f"{value:.4g}"
+
+    @property
+    def target(self) -> str:
+        """The check in words, e.g. ``≈ 80.00% ± 3.27%`` or ``≤ 91.00% + 0.42%``."""
+        symbol = {"approx": "≈", "at_most": "≤", "at_least": "≥"}[self.comparison]
+        sign = {"approx": "±", "at_most": "+", "at_least": "−"}[self.comparison]
+        tol = self.show(self.tolerance)
+        return f"{symbol} {self.show(self.expected)} {sign} {tol}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "statement": self.statement,
+            "measured": self.measured,
+            "expected": self.expected,
+            "tolerance": self.tolerance,
+            "comparison": self.comparison,
+            "passed": self.passed,
+            "how": self.how,
+            "unit": self.unit,
+            "figure": self.figure,
+            "details": self.details,
+        }
+
+
+@dataclass
+class Context:
+    """What a section gets: the preset, a seed, its own directory, and quiet / workers settings."""
+
+    preset: Preset
+    seed: int
+    dir: Path
+    quiet: bool = True
+    figures: list[str] = field(default_factory=list)
+    """figure file names (in ``dir``) shown in the section even if no claim names them"""
+    notes: list[str] = field(default_factory=list)
+    """short paragraphs shown under the section title (setup, what was run)"""
+
+    def pick(self, quick: Any, full: Any) -> Any:
+        """The preset's value of a setting."""
+        return quick if self.preset == "quick" else full
+
+
+def z_tolerance(se: float, z: float = 3.0, reading: float = 0.0) -> float:
+    """``z`` standard errors (the run-to-run spread) plus the precision of the lecture's words."""
+    return z * se + reading
