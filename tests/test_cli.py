@@ -1,0 +1,73 @@
+"""The command line: help, dispatch, user errors as one line with exit status 2."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from rlgen.cli import COMMANDS, main
+
+
+def rlgen(*args: str) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m rlgen`` as a user would (no terminal)."""
+    return subprocess.run(
+        [sys.executable, "-m", "rlgen", *args], capture_output=True, text=True, timeout=300
+    )
+
+
+def test_help_lists_every_command():
+    out = rlgen("--help")
+    assert out.returncode == 0
+    for command in COMMANDS:
+        assert command.name in out.stdout
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: c.name)
+def test_every_command_documents_its_options_with_defaults(command):
+    out = rlgen(*command.path, "--help")
+    assert out.returncode == 0, out.stderr
+    assert "(default:" in out.stdout
+    if command.output_options:
+        assert "--out" in out.stdout and "--quiet" in out.stdout
+
+
+def test_unknown_command_is_one_line_error(capsys):
+    assert main(["banditt"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("rlgen: error: unknown command 'banditt'")
+
+
+def test_unknown_option_ends_with_one_error_line():
+    out = rlgen("bandit", "--runz", "3")
+    assert out.returncode == 2
+    last = out.stderr.strip().splitlines()[-1]
+    assert last.startswith("rlgen: error: unrecognized arguments: --runz 3")
+    assert "Traceback" not in out.stderr
+
+
+def test_bad_value_type_names_the_option():
+    out = rlgen("bandit", "--runs", "many")
+    assert out.returncode == 2
+    assert out.stderr.strip().splitlines()[-1].startswith("rlgen: error: --runs")
+
+
+def test_version():
+    out = rlgen("--version")
+    assert out.returncode == 0 and out.stdout.startswith("rlgen ")
+
+
+def test_bandit_smoke(tmp_path):
+    out = rlgen("bandit", "--runs", "20", "--steps", "50", "--out", str(tmp_path / "b"))
+    assert out.returncode == 0, out.stderr
+    summary = json.loads((tmp_path / "b" / "summary.json").read_text())
+    assert [a["name"] for a in summary["agents"]] == [
+        "eps-greedy(epsilon=0)",
+        "eps-greedy(epsilon=0.01)",
+        "eps-greedy(epsilon=0.1)",
+    ]
+    for name in ("config.json", "metrics.csv", "summary.json", "bandit.png"):
+        assert (tmp_path / "b" / name).is_file()
+    assert list((tmp_path / "b").glob("events.out.tfevents.*"))
