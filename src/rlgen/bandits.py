@@ -202,12 +202,20 @@ class Result:
             ``reward_all``, ``optimal_last``, ``optimal_last_100``, ``optimal_all``, and
             ``greedy_is_optimal`` (whether argmax of the final estimates / preferences is an
             optimal arm).
+        estimates: (runs, k) final action-value estimates Q (preferences H for the gradient
+            bandit).
+        pooled: for greedy / eps-greedy, over the last 100 steps of all runs: the steps on which
+            the greedy arm was optimal (``greedy_optimal_steps``) and the fraction of those on
+            which the action taken was optimal (``optimal_when_greedy_optimal``; 1 - eps + eps/k
+            in expectation, the asymptote of section 2.3).
     """
 
     agent: Agent
     reward: np.ndarray
     optimal: np.ndarray
     per_run: dict[str, np.ndarray]
+    estimates: np.ndarray
+    pooled: dict[str, float] = dataclasses.field(default_factory=dict)
 
     def summary(self) -> dict[str, Any]:
         """Means and standard errors across runs (the ``agents`` entries of summary.json)."""
@@ -217,6 +225,7 @@ class Result:
         for key, values in self.per_run.items():
             out[key] = float(values.mean())
             out[f"{key}_se"] = float(values.std(ddof=1) / np.sqrt(runs)) if runs > 1 else None
+        out.update(self.pooled)
         return out
 
 
@@ -242,6 +251,20 @@ def argmax_random_ties(values: np.ndarray, rng: np.random.Generator) -> np.ndarr
 
 
 _ARMS = np.arange(1024)[:, None]
+
+
+def ucb_values(Q: np.ndarray, N: np.ndarray, t: int, c: float) -> np.ndarray:
+    """Q(a) + c sqrt(ln t / N(a)) (eq. 2.10), with +inf for arms never tried (maximising arms).
+
+    Args:
+        Q: (k, runs) action-value estimates.
+        N: (k, runs) how often each arm was pulled before step t.
+        t: the current step, counting from 1.
+        c: degree of exploration.
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        bonus = c * np.sqrt(np.log(t) / N)
+    return np.where(N == 0, np.inf, Q + bonus)
 
 
 def simulate(
@@ -288,6 +311,7 @@ def simulate(
     reward_window = np.zeros(runs)
     optimal_window = np.zeros(runs)
     window_start = max(steps - 100, 0)
+    greedy_optimal_steps = optimal_when_greedy_optimal = 0
     q_best = q.max(axis=0)
     noise = explore = random_arm = uniform = np.empty(0)
 
@@ -309,13 +333,10 @@ def simulate(
             action = (pi.cumsum(axis=0) < uniform[i]).sum(axis=0)  # inverse-CDF sampling
             np.minimum(action, k - 1, out=action)  # guards the last bin against rounding
         elif agent.kind == "ucb":
-            with np.errstate(divide="ignore", invalid="ignore"):
-                bonus = agent.c * np.sqrt(np.log(t + 1) / N)  # t + 1 is the book's t
-            action = argmax_random_ties(np.where(N == 0, np.inf, Q + bonus), rng)
+            action = argmax_random_ties(ucb_values(Q, N, t + 1, agent.c), rng)
         else:
-            action = argmax_random_ties(Q, rng)
-            if epsilon > 0:
-                action = np.where(explore[i], random_arm[i], action)
+            greedy = argmax_random_ties(Q, rng)
+            action = np.where(explore[i], random_arm[i], greedy) if epsilon > 0 else greedy
 
         # --- the testbed answers
         index = action * runs + column
@@ -351,6 +372,10 @@ def simulate(
         if t >= window_start:
             reward_window += reward
             optimal_window += is_optimal
+            if agent.kind in ("greedy", "eps-greedy"):  # how often exploitation was right
+                greedy_ok = q.ravel()[greedy * runs + column] == q_best
+                greedy_optimal_steps += greedy_ok.sum()
+                optimal_when_greedy_optimal += (is_optimal & greedy_ok).sum()
 
     final = H if gradient else Q
     greedy_is_optimal = q.ravel()[final.argmax(axis=0) * runs + column] == q_best
@@ -364,7 +389,49 @@ def simulate(
         "optimal_all": optimal_all / steps,
         "greedy_is_optimal": greedy_is_optimal.astype(float),
     }
-    return Result(agent, reward_mean, optimal_mean, per_run)
+    pooled = {}
+    if greedy_optimal_steps:
+        pooled["optimal_when_greedy_optimal"] = optimal_when_greedy_optimal / greedy_optimal_steps
+        pooled["greedy_optimal_steps"] = int(greedy_optimal_steps)
+    return Result(agent, reward_mean, optimal_mean, per_run, final.T.copy(), pooled)
+
+
+def simulate_loop(
+    agent: Agent, q_star: np.ndarray, steps: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """The same greedy / ε-greedy agent, one run and one step at a time.
+
+    This is the book's pseudocode (section 2.4, "A simple bandit algorithm") written as plain
+    Python: the reference :func:`simulate` is tested and timed against (``benchmarks/``). It draws
+    its random numbers in a different order, so it agrees with :func:`simulate` in distribution,
+    not sample by sample.
+
+    Returns:
+        (steps,) mean reward and (steps,) fraction of optimal actions per step.
+    """
+    if agent.kind not in ("greedy", "eps-greedy"):
+        raise ValueError("the loop reference covers greedy and eps-greedy agents only")
+    runs, k = q_star.shape
+    epsilon = agent.epsilon if agent.kind == "eps-greedy" else 0.0
+    reward_sum = [0.0] * steps
+    optimal_sum = [0] * steps
+    for run in range(runs):
+        values = q_star[run].tolist()
+        best = max(values)
+        Q = [float(agent.initial)] * k
+        N = [0] * k
+        for t in range(steps):
+            if rng.random() < epsilon:
+                a = int(rng.integers(k))
+            else:
+                top = max(Q)
+                a = rng.choice([i for i in range(k) if Q[i] == top])  # ties broken at random
+            r = values[a] + rng.standard_normal()
+            N[a] += 1
+            Q[a] += (r - Q[a]) * (1.0 / N[a] if agent.alpha is None else agent.alpha)
+            reward_sum[t] += r
+            optimal_sum[t] += values[a] == best
+    return np.array(reward_sum) / runs, np.array(optimal_sum) / runs
 
 
 def testbed(runs: int, k: int, rng: np.random.Generator, *, true_mean: float = 0.0,
@@ -405,24 +472,29 @@ def run(config: BanditConfig, run_dir: str | Path | None = None, *, quiet: bool 
         start = time.perf_counter()
         with r.progress(total=len(config.agents), desc="bandit agents", unit="agent") as bar:
             results = experiment(config, progress=bar)
-        seconds = time.perf_counter() - start
-        columns: dict[str, np.ndarray] = {}
-        for res in results:
-            columns[f"{res.agent.name}/reward"] = res.reward
-            columns[f"{res.agent.name}/optimal"] = res.optimal
-        r.metrics.log_many(np.arange(1, config.steps + 1), columns)
-        plot(r.path)
-        return r.finish(
-            {
-                "k": config.k,
-                "runs": config.runs,
-                "steps": config.steps,
-                "nonstationary": config.nonstationary,
-                "seed": config.seed,
-                "seconds": seconds,
-                "agents": [res.summary() for res in results],
-            }
-        )
+        return save(r, config, results, seconds=time.perf_counter() - start)
+
+
+def save(r: Run, config: BanditConfig, results: list[Result], *, seconds: float,
+         title: str | None = None) -> dict:
+    """Write metrics.csv, the figure and summary.json of an experiment into the open run ``r``."""
+    columns: dict[str, np.ndarray] = {}
+    for res in results:
+        columns[f"{res.agent.name}/reward"] = res.reward
+        columns[f"{res.agent.name}/optimal"] = res.optimal
+    r.metrics.log_many(np.arange(1, config.steps + 1), columns)
+    plot(r.path, title=title)
+    return r.finish(
+        {
+            "k": config.k,
+            "runs": config.runs,
+            "steps": config.steps,
+            "nonstationary": config.nonstationary,
+            "seed": config.seed,
+            "seconds": seconds,
+            "agents": [res.summary() for res in results],
+        }
+    )
 
 
 def describe(summary: dict) -> str:
@@ -469,6 +541,8 @@ def plot(run_dir: str | Path, *, title: str | None = None) -> Path:
 
 def label(name: str) -> str:
     """An agent's name with the book's symbols: ``eps-greedy(epsilon=0.1)`` -> ``ε-greedy(ε=0.1)``."""
+    if name.startswith("eps-greedy(epsilon=0)") or name.startswith("eps-greedy(epsilon=0,"):
+        name = "greedy (" + name.removeprefix("eps-greedy(")  # the book's name for ε = 0
     for plain, symbol in (("eps-", "ε-"), ("epsilon=", "ε="), ("alpha=", "α="), ("initial=", "Q1=")):
         name = name.replace(plain, symbol)
     return name

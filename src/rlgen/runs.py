@@ -178,12 +178,22 @@ def to_jsonable(obj: Any) -> Any:
     return obj
 
 
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _current_umask()
+
+
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     """Write ``data`` to ``path`` so that a reader (or a crash) never sees half a file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes 0600 files; give the usual permissions
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -287,10 +297,21 @@ class MetricsWriter:
 
     def log_many(self, steps: np.ndarray, columns: Mapping[str, np.ndarray]) -> None:
         """Append many rows at once: ``steps`` (N,) and each column (N,)."""
-        names = list(columns)
-        arrays = [np.asarray(columns[n]) for n in names]
-        for i, step in enumerate(np.asarray(steps).tolist()):
-            self.log(step, {n: a[i].item() for n, a in zip(names, arrays, strict=True)})
+        new = [k for k in columns if k not in self._columns]
+        if new:
+            self._extend_header(new)
+        steps = np.asarray(steps)
+        arrays = {name: np.asarray(values) for name, values in columns.items()}
+        table = [steps.tolist()] + [
+            arrays[c].tolist() if c in arrays else [None] * steps.size for c in self._columns[1:]
+        ]
+        self._writer.writerows([[_fmt(v) for v in row] for row in zip(*table, strict=True)])
+        self._file.flush()
+        if self._tb is not None:
+            for name, values in arrays.items():
+                for step, value in zip(steps.tolist(), values.tolist(), strict=True):
+                    if math.isfinite(value):
+                        self._tb.add_scalar(name, value, step)
 
     def truncate_after(self, step: int) -> None:
         """Drop rows whose index is above ``step`` (used when resuming from a checkpoint)."""

@@ -80,8 +80,9 @@ class Claim:
         """The check in words, e.g. ``≈ 80.00% ± 3.27%`` or ``≤ 91.00% + 0.42%``."""
         symbol = {"approx": "≈", "at_most": "≤", "at_least": "≥"}[self.comparison]
         sign = {"approx": "±", "at_most": "+", "at_least": "−"}[self.comparison]
-        tol = self.show(self.tolerance)
-        return f"{symbol} {self.show(self.expected)} {sign} {tol}"
+        if self.tolerance == 0:
+            return f"{symbol} {self.show(self.expected)}"
+        return f"{symbol} {self.show(self.expected)} {sign} {self.show(self.tolerance)}"
 
     def to_json(self) -> dict[str, Any]:
         return {
