@@ -48,6 +48,19 @@ COMMANDS: list[Command] = [
         "the k-armed bandit testbed: greedy, ε-greedy, UCB, gradient bandit (S&B ch. 2)",
     ),
     Command(
+        ("reinforce",),
+        "rlgen.pg.train",
+        "TrainConfig",
+        "REINFORCE (+ learned baseline) on a gymnasium env until solved (CartPole-v1 by default)",
+    ),
+    Command(
+        ("reinforce", "evaluate"),
+        "rlgen.pg.evaluate",
+        "EvaluateConfig",
+        "re-evaluate a saved REINFORCE policy; --gif records one episode",
+        output_options=False,
+    ),
+    Command(
         ("reproduce",),
         "rlgen.reproduce",
         "ReproduceConfig",
@@ -105,7 +118,11 @@ def _dispatch(args: list[str]) -> int:
     if not command.output_options:
         _print_result(module, function(config))
         return 0
-    out = options.out or default_run_dir(command.name, getattr(config, "seed", None))
+    out = (
+        options.out
+        or getattr(config, "resume", None)  # a resumed run continues in its own directory
+        or default_run_dir(command.name, getattr(config, "seed", None))
+    )
     summary = function(config, out, quiet=options.quiet)
     print(f"rlgen {command.name}: results in {out}")
     _print_result(module, summary)

@@ -1,0 +1,314 @@
+"""Evaluating a policy on separate, seeded environments, and recording an episode as a GIF.
+
+The protocol the stop criterion, the benchmark and the report share: ``episodes`` episodes, one
+per sub-environment of a fresh vector environment reset with a fixed seed, each run to its end
+(termination or the time limit); the returns come from the one episode-statistics helper.
+Because the evaluation environments are separate from the training ones and reseeded every time,
+two policies evaluated with the same seed face the same initial states.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import tyro
+
+from rlgen.pg.rollouts import finished_episodes, make_env, observation_size
+
+EVAL_SEED_OFFSET = 1_000_003
+"""Evaluation environments of seed s are reset with s + this: never the training seed."""
+
+
+def evaluate(
+    act: Callable[[np.ndarray], np.ndarray],
+    env_id: str,
+    episodes: int = 100,
+    seed: int = 0,
+    *,
+    max_steps: int | None = None,
+) -> np.ndarray:
+    """Returns of ``episodes`` evaluation episodes of the batch policy ``act``.
+
+    Args:
+        act: (N, obs_size) float32 observations -> (N,) actions.
+        env_id: gymnasium id.
+        episodes: number of episodes (one per sub-environment).
+        seed: seed of the evaluation environments.
+        max_steps: safety cap on the steps per episode (default: the environment's time limit,
+            else 100,000).
+
+    Returns:
+        (episodes,) undiscounted returns, in sub-environment order.
+    """
+    env = make_env(env_id, episodes)
+    try:
+        spec = gym.spec(env_id)
+        cap = max_steps or spec.max_episode_steps or 100_000
+        size = observation_size(env)
+        obs, _ = env.reset(seed=seed)
+        returns = np.full(episodes, np.nan)
+        for _ in range(cap + 1):
+            obs = np.asarray(obs, dtype=np.float32).reshape(episodes, size)
+            obs, _, _, _, info = env.step(act(obs))
+            mask = info.get("_episode")
+            if mask is not None and np.any(mask):
+                ended = np.flatnonzero(mask)
+                r, _ = finished_episodes(info)
+                first = np.isnan(returns[ended])  # only each sub-environment's first episode
+                returns[ended[first]] = r[first]
+                if not np.isnan(returns).any():
+                    break
+        if np.isnan(returns).any():
+            raise RuntimeError(f"{env_id}: evaluation episodes did not end within {cap} steps")
+        return returns
+    finally:
+        env.close()
+
+
+def record_gif(
+    act: Callable[[np.ndarray], np.ndarray],
+    env_id: str,
+    path: str | Path,
+    seed: int = 0,
+    *,
+    max_frames: int = 1000,
+    fps: int | None = None,
+) -> tuple[float, int]:
+    """Play one episode with ``render_mode="rgb_array"`` and write it as an animated GIF.
+
+    Returns:
+        (episode return, number of frames written).
+    """
+    from PIL import Image
+
+    env = gym.make(env_id, render_mode="rgb_array")
+    try:
+        obs, _ = env.reset(seed=seed)
+        frames = [env.render()]
+        total = 0.0
+        for _ in range(max_frames - 1):
+            action = act(np.asarray(obs, dtype=np.float32).reshape(1, -1))[0]
+            obs, reward, terminated, truncated, _ = env.step(int(action))
+            total += float(reward)
+            frames.append(env.render())
+            if terminated or truncated:
+                break
+        fps = fps or int(env.metadata.get("render_fps", 30))
+    finally:
+        env.close()
+    images = [Image.fromarray(np.asarray(f)) for f in frames if f is not None]
+    if not images:
+        raise RuntimeError(f"{env_id}: rendering returned no frames")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    images[0].save(
+        path, save_all=True, append_images=images[1:], duration=max(1, round(1000 / fps)), loop=0
+    )
+    return total, len(images)
+
+
+# ---------------------------------------------------------------------------------------------
+# The periodic evaluation and stop criterion (shared by the command and the benchmark)
+# ---------------------------------------------------------------------------------------------
+
+
+class Evaluator:
+    """Evaluates greedy and sampled policies on schedule and decides when the task is solved.
+
+    Args:
+        env_id: gymnasium id.
+        episodes: evaluation episodes per policy.
+        seed: the run's seed; evaluation environments use ``seed + EVAL_SEED_OFFSET``.
+        threshold: solved when the ``criterion`` policy's mean return is at least this.
+        criterion: ``greedy`` or ``sampled``.
+        every: evaluate at the first call of :meth:`due` at or after each multiple of this.
+    """
+
+    def __init__(
+        self,
+        env_id: str,
+        *,
+        episodes: int,
+        seed: int,
+        threshold: float,
+        criterion: str = "greedy",
+        every: int = 2000,
+    ) -> None:
+        self.env_id = env_id
+        self.episodes = episodes
+        self.seed = seed
+        self.threshold = threshold
+        self.criterion = criterion
+        self.every = every
+        self.next = every
+        self.history: list[dict[str, Any]] = []
+        self.seconds = 0.0
+        self.solved_at: dict[str, Any] | None = None
+
+    @property
+    def solved(self) -> bool:
+        return self.solved_at is not None
+
+    @property
+    def best(self) -> float | None:
+        key = f"return_{self.criterion}"
+        return max((h[key] for h in self.history), default=None)
+
+    def due(self, env_steps: int) -> bool:
+        if env_steps < self.next:
+            return False
+        while self.next <= env_steps:
+            self.next += self.every
+        return True
+
+    def sampling_rng(self) -> np.random.Generator:
+        """The generator of the sampled policy's evaluation: fixed per evaluation index."""
+        return np.random.default_rng(np.random.SeedSequence([self.seed, 3, len(self.history)]))
+
+    def evaluate(
+        self,
+        *,
+        greedy: Callable[[np.ndarray], np.ndarray],
+        sampled: Callable[[np.ndarray], np.ndarray],
+        env_steps: int,
+        episodes: int,
+        train_seconds: float,
+    ) -> dict[str, Any]:
+        """Evaluate both policies; record and return the evaluation (``solved`` included)."""
+        start = time.perf_counter()
+        seed = self.seed + EVAL_SEED_OFFSET
+        g = evaluate(greedy, self.env_id, self.episodes, seed)
+        s = evaluate(sampled, self.env_id, self.episodes, seed)
+        seconds = time.perf_counter() - start
+        self.seconds += seconds
+        record: dict[str, Any] = {
+            "env_steps": env_steps,
+            "episodes": episodes,
+            "train_seconds": train_seconds,
+            "return_greedy": float(g.mean()),
+            "return_greedy_std": float(g.std()),
+            "return_sampled": float(s.mean()),
+            "return_sampled_std": float(s.std()),
+            "seconds": seconds,
+        }
+        record["solved"] = record[f"return_{self.criterion}"] >= self.threshold
+        self.history.append(record)
+        if record["solved"] and self.solved_at is None:
+            self.solved_at = record
+        return record
+
+    @staticmethod
+    def metrics(record: dict[str, Any]) -> dict[str, float]:
+        """The ``eval/*`` columns of ``metrics.csv``."""
+        return {
+            "eval/return_greedy": record["return_greedy"],
+            "eval/return_greedy_std": record["return_greedy_std"],
+            "eval/return_sampled": record["return_sampled"],
+            "eval/return_sampled_std": record["return_sampled_std"],
+            "eval/solved": float(record["solved"]),
+            "time/eval_seconds": record["seconds"],
+        }
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "next": self.next,
+            "history": [dict(h) for h in self.history],
+            "seconds": self.seconds,
+            "solved_at": dict(self.solved_at) if self.solved_at else None,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.next = int(state["next"])
+        self.history = [dict(h) for h in state["history"]]
+        self.seconds = float(state["seconds"])
+        self.solved_at = dict(state["solved_at"]) if state["solved_at"] else None
+
+
+# ---------------------------------------------------------------------------------------------
+# ``rlgen reinforce evaluate RUN_DIR``
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EvaluateConfig:
+    """Re-evaluate the policy saved in a reinforce run directory; optionally record a GIF."""
+
+    run_dir: tyro.conf.Positional[Path]
+    """a run directory written by rlgen reinforce (it holds checkpoint.pt)"""
+    episodes: int = 100
+    """evaluation episodes per policy (greedy and sampled)"""
+    seed: int = 0
+    """seed of the evaluation environments and of the sampled policy"""
+    gif: Path | None = None
+    """write one greedy episode as an animated GIF here (rendered with rgb_array)"""
+    gif_frames: int = 500
+    """at most this many frames in the GIF"""
+
+    def __post_init__(self) -> None:
+        from rlgen.runs import check_range
+
+        check_range("episodes", self.episodes, 1)
+        check_range("gif_frames", self.gif_frames, 1)
+
+
+def run(config: EvaluateConfig) -> dict[str, Any]:
+    """Evaluate the saved policy; write ``evaluation.json`` into the run directory."""
+    import torch
+
+    from rlgen.pg.reinforce import Reinforce
+    from rlgen.runs import UserError, write_json
+
+    torch.set_num_threads(1)
+    path = config.run_dir / "checkpoint.pt"
+    if not path.is_file():
+        raise UserError(
+            f"{config.run_dir}: no checkpoint.pt here (is it a reinforce run directory?)"
+        )
+    model = Reinforce.load(path, device="cpu")
+    env_id = model.env_id
+    assert env_id is not None
+    rng = np.random.default_rng(np.random.SeedSequence([config.seed, 4]))
+    g = evaluate(model.act_fn(True), env_id, config.episodes, config.seed)
+    s = evaluate(model.act_fn(False, rng), env_id, config.episodes, config.seed)
+    result: dict[str, Any] = {
+        "run_dir": str(config.run_dir),
+        "env": env_id,
+        "episodes": config.episodes,
+        "seed": config.seed,
+        "env_steps_trained": model.counters.env_steps,
+        "return_greedy": float(g.mean()),
+        "return_greedy_std": float(g.std()),
+        "return_sampled": float(s.mean()),
+        "return_sampled_std": float(s.std()),
+        "gif": None,
+    }
+    if config.gif is not None:
+        total, frames = record_gif(
+            model.act_fn(True), env_id, config.gif, config.seed, max_frames=config.gif_frames
+        )
+        result.update(gif=str(config.gif), gif_return=total, gif_frames=frames)
+    model.close()
+    write_json(config.run_dir / "evaluation.json", result)
+    return result
+
+
+def describe(result: dict[str, Any]) -> str:
+    lines = [
+        f"{result['env']}: {result['episodes']} episodes (seed {result['seed']}) after "
+        f"{result['env_steps_trained']} training steps",
+        f"  greedy  {result['return_greedy']:8.1f} ± {result['return_greedy_std']:.1f}",
+        f"  sampled {result['return_sampled']:8.1f} ± {result['return_sampled_std']:.1f}",
+    ]
+    if result["gif"]:
+        lines.append(
+            f"  GIF of one greedy episode ({result['gif_frames']} frames, return "
+            f"{result['gif_return']:g}): {result['gif']}"
+        )
+    lines.append(f"written to {Path(result['run_dir']) / 'evaluation.json'}")
+    return "\n".join(lines)

@@ -1,0 +1,539 @@
+"""REINFORCE (Williams 1992) and REINFORCE with a learned state-value baseline.
+
+Read top to bottom: the configuration, the loss, the agent (``Reinforce``: rollouts, update,
+``learn``, ``predict``, save / load, checkpoints) and the callbacks that can stop training.
+
+The policy gradient theorem gives, for episodes sampled with pi(. | .; theta)::
+
+    grad J(theta) = E[ sum_t G_t grad log pi(a_t | s_t; theta) ]
+
+REINFORCE estimates the expectation by the mean over a batch of whole episodes and takes a gradient
+step. Any baseline b(s_t) that does not depend on the action can be subtracted from G_t without
+changing the expectation; a learned state value v(s_t; w), fitted by mean squared error to the
+returns, removes much of the variance (Sutton & Barto, section 13.4). With all-positive returns
+(CartPole pays +1 per step) plain REINFORCE pushes up the probability of *every* sampled action,
+only some more than others; subtracting v(s) centres the weights, so worse-than-expected actions
+are pushed down.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+from gymnasium.vector import VectorEnv
+
+from rlgen.pg.networks import NumpyPolicy, PolicyNet, ValueNet
+from rlgen.pg.rollouts import Batch, Rollout, action_count, make_env, observation_size
+from rlgen.runs import UserError, check_range, load_checkpoint, save_checkpoint
+
+# ---------------------------------------------------------------------------------------------
+# Configuration
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReinforceConfig:
+    """REINFORCE's hyperparameters; the defaults solve CartPole-v1 with and without baseline."""
+
+    baseline: bool = False
+    """subtract a learned state value v(s; w) from the returns (REINFORCE with baseline)"""
+    gamma: float = 1.0
+    """discount factor in [0, 1]; 1 (undiscounted episodic returns) as in the lecture"""
+    hidden: tuple[int, ...] = (32,)
+    """hidden layer sizes of the policy and value networks (tanh)"""
+    lr: float = 0.02
+    """policy learning rate (Adam)"""
+    lr_value: float = 0.02
+    """value network learning rate (Adam), used with --baseline"""
+    num_envs: int = 8
+    """parallel environments stepped together (gymnasium.make_vec)"""
+    episodes_per_update: int = 8
+    """whole episodes per gradient estimate (at least this many; all complete ones are used)"""
+    normalize: bool = True
+    """standardise the weights of grad log pi in each batch (returns, or returns minus the
+    baseline) to mean 0 and standard deviation 1; without --baseline the mean acts as a constant
+    baseline"""
+    ent_coef: float = 0.0
+    """entropy bonus coefficient (>= 0) added to the objective"""
+    max_grad_norm: float = 1.0
+    """clip each network's gradient to this norm; 0 turns clipping off"""
+    value_epochs: int = 1
+    """gradient steps on the value loss per update"""
+    bootstrap_truncated: bool = False
+    """at a time-limit truncation add gamma * v(s_T) to the return (needs --baseline); off:
+    the episode ends there, as the task's time limit says"""
+    device: str = "cpu"
+    """torch device: auto, cpu or cuda"""
+
+    def __post_init__(self) -> None:
+        check_range("gamma", self.gamma, 0, 1)
+        check_range("lr", self.lr, 0, low_open=True)
+        check_range("lr_value", self.lr_value, 0, low_open=True)
+        check_range("num_envs", self.num_envs, 1)
+        check_range("episodes_per_update", self.episodes_per_update, 1)
+        check_range("ent_coef", self.ent_coef, 0)
+        check_range("max_grad_norm", self.max_grad_norm, 0)
+        check_range("value_epochs", self.value_epochs, 1)
+        if not self.hidden or any(h < 1 for h in self.hidden):
+            raise UserError(f"--hidden: give one or more layer sizes >= 1, got {self.hidden}")
+        if self.bootstrap_truncated and not self.baseline:
+            raise UserError("--bootstrap-truncated needs --baseline (a value network)")
+        if self.device not in ("auto", "cpu", "cuda"):
+            raise UserError(f"--device: unknown value {self.device!r}; choose from auto, cpu, cuda")
+
+
+# ---------------------------------------------------------------------------------------------
+# ALGO LOGIC: the loss whose gradient is the REINFORCE estimate
+# ---------------------------------------------------------------------------------------------
+
+
+def policy_weights(
+    returns: torch.Tensor, values: torch.Tensor | None, normalize: bool
+) -> torch.Tensor:
+    """The weight of each grad log pi(a_t | s_t): G_t, or G_t - v(s_t) with a baseline.
+
+    With ``normalize``, standardised over the batch. Always detached: the baseline only reduces
+    variance, it is not trained through the policy loss.
+    """
+    weights = returns if values is None else returns - values
+    weights = weights.detach()
+    if normalize and weights.numel() > 1:
+        weights = (weights - weights.mean()) / (weights.std() + 1e-8)
+    return weights
+
+
+def reinforce_loss(log_prob: torch.Tensor, weights: torch.Tensor, episodes: int) -> torch.Tensor:
+    """-(1/E) sum_episodes sum_t w_t log pi(a_t | s_t): its gradient is minus the REINFORCE
+    estimate of grad J over a batch of E episodes.
+
+    Args:
+        log_prob: (M,) log pi(a_t | s_t) of the M sampled steps, with gradient.
+        weights: (M,) detached weights (returns or advantages).
+        episodes: E, the number of episodes the M steps come from.
+    """
+    return -(weights * log_prob).sum() / episodes
+
+
+# ---------------------------------------------------------------------------------------------
+# Callbacks
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class UpdateInfo:
+    """What one update did; callbacks and loggers read it."""
+
+    update: int
+    env_steps: int
+    episodes: int
+    train_seconds: float
+    episode_returns: np.ndarray
+    episode_lengths: np.ndarray
+    loss: float
+    policy_loss: float
+    value_loss: float
+    entropy: float
+    grad_norm: float
+
+    def metrics(self) -> dict[str, float]:
+        """The row of ``metrics.csv`` for this update."""
+        return {
+            "train/episode_return": float(self.episode_returns.mean()),
+            "train/episode_return_min": float(self.episode_returns.min()),
+            "train/episode_return_max": float(self.episode_returns.max()),
+            "train/episode_length": float(self.episode_lengths.mean()),
+            "train/episodes": float(self.episodes),
+            "train/loss": self.loss,
+            "train/policy_loss": self.policy_loss,
+            "train/value_loss": self.value_loss,
+            "train/entropy": self.entropy,
+            "train/grad_norm": self.grad_norm,
+            "time/train_seconds": self.train_seconds,
+        }
+
+
+class Callback:
+    """Called after every update; :meth:`on_update` returns False to stop training (as in SB3)."""
+
+    def on_start(self, model: Reinforce) -> None:
+        """Before the first update of a ``learn`` call."""
+
+    def on_update(self, model: Reinforce, info: UpdateInfo) -> bool:
+        return True
+
+    def on_end(self, model: Reinforce) -> None:
+        """After the last update of a ``learn`` call (also when stopped)."""
+
+
+class FunctionCallback(Callback):
+    """A plain function ``f(model, info) -> bool | None`` as a callback (None means continue)."""
+
+    def __init__(self, fn: Callable[[Reinforce, UpdateInfo], bool | None]) -> None:
+        self.fn = fn
+
+    def on_update(self, model: Reinforce, info: UpdateInfo) -> bool:
+        return self.fn(model, info) is not False
+
+
+class StopTraining(Callback):
+    """Stop once the mean return of the last ``window`` training episodes reaches ``threshold``."""
+
+    def __init__(self, threshold: float, window: int = 20) -> None:
+        self.threshold = threshold
+        self.window = window
+        self._recent: list[float] = []
+
+    def on_update(self, model: Reinforce, info: UpdateInfo) -> bool:
+        self._recent = (self._recent + info.episode_returns.tolist())[-self.window :]
+        return not (len(self._recent) >= self.window and np.mean(self._recent) >= self.threshold)
+
+
+class NonFiniteLoss(UserError):
+    """The loss became NaN or infinite: training stops, the last good checkpoint stays."""
+
+
+# ---------------------------------------------------------------------------------------------
+# The agent
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Counters:
+    """Training progress, saved in checkpoints."""
+
+    updates: int = 0
+    env_steps: int = 0
+    episodes: int = 0
+    train_seconds: float = 0.0
+    restarts: int = 0
+    extra: dict[str, float] = field(default_factory=dict)
+
+
+class Reinforce:
+    """REINFORCE on a gymnasium environment with discrete actions and a Box observation space.
+
+    Example::
+
+        model = Reinforce("CartPole-v1", ReinforceConfig(baseline=True), seed=0)
+        model.learn(100_000, callback=EvalCallback(...))
+        action = model.predict(obs, deterministic=True)
+        model.save("policy.pt"); model = Reinforce.load("policy.pt")
+
+    Args:
+        env: a gymnasium id, a vector environment or a single environment.
+        config: hyperparameters.
+        seed: seeds the network initialisation, the action sampling and the environments.
+    """
+
+    def __init__(
+        self,
+        env: str | gym.Env | VectorEnv,
+        config: ReinforceConfig | None = None,
+        *,
+        seed: int = 0,
+    ) -> None:
+        from rlgen.runs import resolve_device
+
+        self.config = config or ReinforceConfig()
+        self.seed = seed
+        self.device = torch.device(resolve_device(self.config.device))
+        self.env_id = env if isinstance(env, str) else None
+        self.env = make_env(env, self.config.num_envs)
+        self.obs_size = observation_size(self.env)
+        self.actions = action_count(self.env)
+        self.rollout = Rollout(self.env, self.config.gamma)
+
+        torch.manual_seed(seed)  # the networks' initial weights
+        self.policy = PolicyNet(self.obs_size, self.actions, self.config.hidden).to(self.device)
+        self.value = (
+            ValueNet(self.obs_size, self.config.hidden).to(self.device)
+            if self.config.baseline
+            else None
+        )
+        self.policy_optimizer = torch.optim.Adam(self.policy.parameters(), lr=self.config.lr)
+        self.value_optimizer = (
+            torch.optim.Adam(self.value.parameters(), lr=self.config.lr_value)
+            if self.value is not None
+            else None
+        )
+        self.fast_policy = NumpyPolicy(self.policy)
+        self.rng = np.random.default_rng(np.random.SeedSequence([seed, 1]))  # action sampling
+        self.counters = Counters()
+        self._env_seed: int | None = None
+
+    # --- acting -------------------------------------------------------------------------------
+
+    def _act(self, obs: np.ndarray) -> np.ndarray:
+        return self.fast_policy.act(obs, self.rng, deterministic=False)
+
+    def predict(
+        self, obs: np.ndarray, deterministic: bool = True, rng: np.random.Generator | None = None
+    ) -> np.ndarray | int:
+        """Actions for one observation (an int) or a batch (B, ...) -> (B,).
+
+        ``deterministic``: the most probable action (greedy); else a sample from pi(. | s), drawn
+        with ``rng`` (default: a generator seeded from this model's seed).
+        """
+        obs = np.asarray(obs, dtype=np.float32)
+        single = obs.ndim == len(self.env.single_observation_space.shape or ())
+        batch = obs.reshape(-1, self.obs_size)
+        if not deterministic and rng is None:
+            rng = self._predict_rng = getattr(self, "_predict_rng", None) or np.random.default_rng(
+                np.random.SeedSequence([self.seed, 2])
+            )
+        actions = self.fast_policy.act(batch, rng, deterministic)
+        return int(actions[0]) if single else actions
+
+    def act_fn(self, deterministic: bool, rng: np.random.Generator | None = None) -> Callable:
+        """A batch policy ``obs (N, obs_size) -> actions (N,)`` for rollouts and evaluation."""
+
+        def act(obs: np.ndarray) -> np.ndarray:
+            return self.fast_policy.act(obs, rng, deterministic)
+
+        return act
+
+    # --- ALGO LOGIC: one update from a batch of whole episodes --------------------------------
+
+    def update(self, batch: Batch) -> dict[str, float]:
+        """One REINFORCE step on the policy (and MSE steps on the value); returns the losses."""
+        obs = torch.as_tensor(batch.obs, device=self.device)  # (M, obs_size)
+        actions = torch.as_tensor(batch.actions, device=self.device)  # (M,)
+        returns = torch.as_tensor(batch.returns, dtype=torch.float32, device=self.device)  # (M,)
+
+        if self.value is not None and self.config.bootstrap_truncated and batch.truncated.any():
+            returns = returns + self._bootstrap(batch)
+
+        values = None
+        value_loss = torch.zeros(())
+        if self.value is not None:
+            assert self.value_optimizer is not None
+            for _ in range(self.config.value_epochs):  # fit v(s; w) to the returns (MSE)
+                values = self.value(obs)
+                value_loss = torch.nn.functional.mse_loss(values, returns)
+                self._check_finite(value_loss, "value")
+                self.value_optimizer.zero_grad(set_to_none=True)
+                value_loss.backward()
+                if self.config.max_grad_norm > 0:
+                    torch.nn.utils.clip_grad_norm_(
+                        self.value.parameters(), self.config.max_grad_norm
+                    )
+                self.value_optimizer.step()
+            with torch.no_grad():
+                values = self.value(obs)  # the baseline after fitting
+        weights = policy_weights(returns, values, self.config.normalize)
+
+        dist = self.policy.distribution(obs)
+        log_prob = dist.log_prob(actions)
+        entropy = dist.entropy().mean()
+        policy_loss = reinforce_loss(log_prob, weights, batch.episodes)
+        loss = policy_loss - self.config.ent_coef * entropy
+        self._check_finite(loss, "policy")
+        self.policy_optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.config.max_grad_norm > 0:
+            grad_norm = torch.nn.utils.clip_grad_norm_(
+                self.policy.parameters(), self.config.max_grad_norm
+            )
+        else:
+            grad_norm = torch.linalg.vector_norm(
+                torch.stack([p.grad.norm() for p in self.policy.parameters() if p.grad is not None])
+            )
+        if not torch.isfinite(grad_norm):
+            self._raise_non_finite("policy gradient")
+        self.policy_optimizer.step()
+        if self.device.type != "cpu":
+            self.fast_policy.sync()
+        return {
+            "loss": float(loss.detach()) + float(value_loss.detach()),
+            "policy_loss": float(policy_loss.detach()),
+            "value_loss": float(value_loss.detach()),
+            "entropy": float(entropy.detach()),
+            "grad_norm": float(grad_norm),
+        }
+
+    def _bootstrap(self, batch: Batch) -> torch.Tensor:
+        """gamma^(k+1) v(s_T) added to G_t for the steps of episodes cut by a time limit."""
+        assert self.value is not None
+        with torch.no_grad():
+            final_values = self.value(torch.as_tensor(batch.final_obs, device=self.device))
+        extra = np.zeros(batch.steps)
+        tail = batch.truncated.nonzero()[0]  # last step of each truncated episode
+        fv = final_values.cpu().numpy()
+        for last in tail:
+            ep = batch.episode[last]
+            first = np.searchsorted(batch.episode, ep)  # episodes are contiguous and ordered
+            k = np.arange(last - first, -1, -1)  # steps from t to the cut
+            extra[first : last + 1] = self.config.gamma ** (k + 1) * fv[last]
+        return torch.as_tensor(extra, dtype=torch.float32, device=self.device)
+
+    def _check_finite(self, loss: torch.Tensor, which: str) -> None:
+        if not torch.isfinite(loss):
+            self._raise_non_finite(f"{which} loss")
+
+    def _raise_non_finite(self, what: str) -> None:
+        raise NonFiniteLoss(
+            f"training stopped: the {what} is not finite at update {self.counters.updates + 1} "
+            f"(env step {self.counters.env_steps}); the last good checkpoint is kept. "
+            "Try a smaller --lr / --lr-value or gradient clipping (--max-grad-norm)"
+        )
+
+    # --- the training loop ----------------------------------------------------------------------
+
+    def restart_envs(self) -> None:
+        """Reset the environments with a seed drawn from this model's generator (see Rollout)."""
+        self._env_seed = int(self.rng.integers(2**31))
+        self.rollout.restart(self._env_seed)
+        self.counters.restarts += 1
+
+    def learn(
+        self,
+        total_steps: int,
+        callback: Callback | Sequence[Callback] | Callable | None = None,
+        *,
+        progress: Any = None,
+    ) -> Reinforce:
+        """Train until ``total_steps`` environment steps (in all) or until a callback says stop.
+
+        ``train_seconds`` counts rollouts and updates only, not the time spent in callbacks
+        (evaluation, checkpoints). ``progress`` is an optional bar updated in env steps.
+        """
+        callbacks = _callbacks(callback)
+        if self._env_seed is None:
+            self.restart_envs()
+        for cb in callbacks:
+            cb.on_start(self)
+        c = self.counters
+        try:
+            while c.env_steps < total_steps:
+                start = time.perf_counter()
+                steps_before = self.rollout.steps
+                batch = self.rollout.collect(self._act, self.config.episodes_per_update)
+                losses = self.update(batch)
+                new_steps = self.rollout.steps - steps_before
+                c.env_steps += new_steps
+                c.updates += 1
+                c.episodes += batch.episodes
+                c.train_seconds += time.perf_counter() - start
+                info = UpdateInfo(
+                    update=c.updates,
+                    env_steps=c.env_steps,
+                    episodes=c.episodes,
+                    train_seconds=c.train_seconds,
+                    episode_returns=batch.episode_returns,
+                    episode_lengths=batch.episode_lengths,
+                    **losses,
+                )
+                if progress is not None:
+                    progress.update(new_steps)
+                keep_going = True
+                for cb in callbacks:
+                    keep_going = cb.on_update(self, info) and keep_going
+                if not keep_going:
+                    break
+        finally:
+            for cb in callbacks:
+                cb.on_end(self)
+        return self
+
+    # --- saving -----------------------------------------------------------------------------
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to continue training exactly: networks, optimisers, RNGs, counters."""
+        return {
+            "format": "rlgen.reinforce/1",
+            "config": asdict(self.config),
+            "env_id": self.env_id,
+            "seed": self.seed,
+            "obs_size": self.obs_size,
+            "actions": self.actions,
+            "policy": self.policy.state_dict(),
+            "value": self.value.state_dict() if self.value is not None else None,
+            "policy_optimizer": self.policy_optimizer.state_dict(),
+            "value_optimizer": (
+                self.value_optimizer.state_dict() if self.value_optimizer is not None else None
+            ),
+            "numpy_rng": self.rng.bit_generator.state,
+            "torch_rng": torch.get_rng_state(),
+            "env_seed": self._env_seed,
+            "counters": asdict(self.counters),
+        }
+
+    def checkpoint(self, path: str | Path) -> None:
+        """Restart the environments (dropping unfinished episodes) and save a checkpoint.
+
+        Restarting here makes a run resumed from this checkpoint continue exactly as the
+        uninterrupted run does: environments cannot be saved, but they can be reseeded.
+        """
+        self.restart_envs()
+        save_checkpoint(path, self.state_dict())
+
+    def save(self, path: str | Path) -> None:
+        """Save the model (and its training state) atomically; :meth:`load` reads it back."""
+        save_checkpoint(path, self.state_dict())
+
+    @classmethod
+    def load(
+        cls,
+        path: str | Path,
+        env: str | gym.Env | VectorEnv | None = None,
+        *,
+        device: str | None = None,
+    ) -> Reinforce:
+        """A model from :meth:`save` / :meth:`checkpoint` (``torch.load(weights_only=True)``).
+
+        ``env`` defaults to the saved environment id. Training continues where it stopped.
+        """
+        state = load_checkpoint(path)
+        if state.get("format") != "rlgen.reinforce/1":
+            raise UserError(f"{path}: not a REINFORCE checkpoint")
+        config_dict = dict(state["config"])
+        config_dict["hidden"] = tuple(config_dict["hidden"])
+        if device is not None:
+            config_dict["device"] = device
+        config = ReinforceConfig(**config_dict)
+        env = env if env is not None else state["env_id"]
+        if env is None:
+            raise UserError(f"{path}: the model was trained on an environment object; pass env=")
+        model = cls(env, config, seed=int(state["seed"]))
+        if (model.obs_size, model.actions) != (state["obs_size"], state["actions"]):
+            raise UserError(
+                f"{path}: saved for {state['obs_size']} observations and {state['actions']} "
+                f"actions, but the environment has {model.obs_size} and {model.actions}"
+            )
+        model.load_state_dict(state)
+        return model
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.policy.load_state_dict(state["policy"])
+        self.policy_optimizer.load_state_dict(state["policy_optimizer"])
+        if self.value is not None:
+            assert self.value_optimizer is not None
+            self.value.load_state_dict(state["value"])
+            self.value_optimizer.load_state_dict(state["value_optimizer"])
+        self.fast_policy.sync()
+        self.rng.bit_generator.state = state["numpy_rng"]
+        torch.set_rng_state(state["torch_rng"])
+        self.counters = Counters(**state["counters"])
+        self._env_seed = state["env_seed"]
+        if self._env_seed is not None:
+            self.rollout.restart(self._env_seed)
+
+    def close(self) -> None:
+        self.env.close()
+
+
+def _callbacks(callback: Callback | Sequence[Callback] | Callable | None) -> list[Callback]:
+    if callback is None:
+        return []
+    if isinstance(callback, Callback):
+        return [callback]
+    if callable(callback):
+        return [FunctionCallback(callback)]
+    return [c if isinstance(c, Callback) else FunctionCallback(c) for c in callback]

@@ -1,0 +1,370 @@
+"""Environments, rollouts of whole episodes from gymnasium vector environments, and returns.
+
+The plumbing every policy-gradient method here shares, one helper each (``STYLE.md``):
+
+- :func:`make_env`: ``gymnasium.make_vec`` with the space checks REINFORCE needs (discrete actions,
+  a Box observation space) and episode statistics recorded by gymnasium's own wrapper;
+- :func:`finished_episodes`: the one place episode returns and lengths are read from ``info``;
+- :func:`discounted_returns`: G_t = r_t + gamma G_{t+1}, restarted at every episode end;
+- :class:`Rollout`: steps a vector environment with a policy until enough whole episodes are
+  complete and hands them over as one flat batch.
+
+Gymnasium 1.x vector environments reset a finished sub-environment automatically. In the default
+``NEXT_STEP`` mode (https://farama.org/Vector-Autoreset-Mode) the step *after* an episode ends is a
+reset step: its action is ignored and its reward is 0, so it belongs to no episode and is dropped.
+In ``SAME_STEP`` mode the returned observation is already the first of the next episode and the
+final one is in ``info["final_obs"]``. Both are handled; ``DISABLED`` is handled by resetting the
+finished sub-environments ourselves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium.vector import AutoresetMode, VectorEnv
+from gymnasium.wrappers.vector import RecordEpisodeStatistics
+
+from rlgen.runs import UserError
+
+# ---------------------------------------------------------------------------------------------
+# Environments
+# ---------------------------------------------------------------------------------------------
+
+
+def make_env(
+    env: str | gym.Env | VectorEnv,
+    num_envs: int = 1,
+    *,
+    render_mode: str | None = None,
+    option: str = "env",
+) -> VectorEnv:
+    """A vector environment with episode statistics, checked for REINFORCE.
+
+    Args:
+        env: a gymnasium id (made with ``gymnasium.make_vec``, which picks the environment's own
+            vectorised implementation where it has one, e.g. CartPole), a vector environment, or
+            a single environment (wrapped as a vector environment of one).
+        num_envs: sub-environments, for an id.
+        render_mode: passed to the environment (``rgb_array`` for GIFs).
+        option: the command-line option named in errors.
+
+    Raises:
+        UserError: unknown id, continuous actions, or an observation space that is not a Box.
+    """
+    if isinstance(env, str):
+        try:
+            vec = gym.make_vec(env, num_envs=num_envs, render_mode=render_mode)
+        except gym.error.Error as e:
+            raise UserError(f"{option_name(option)} {env}: {e}") from None
+        except (ImportError, ModuleNotFoundError) as e:
+            raise UserError(f"{option_name(option)} {env}: cannot be made here ({e})") from None
+        name = env
+    elif isinstance(env, VectorEnv):
+        vec = env
+        name = _name(env)
+    elif isinstance(env, gym.Env):
+        single = env
+        vec = gym.vector.SyncVectorEnv([lambda: single])
+        name = _name(env)
+    else:
+        raise TypeError(f"expected an environment id or a gymnasium environment, got {env!r}")
+    try:
+        check_spaces(vec.single_observation_space, vec.single_action_space, name, option)
+    except UserError:
+        vec.close()
+        raise
+    if not _has_episode_statistics(vec):
+        vec = RecordEpisodeStatistics(vec)
+    return vec
+
+
+def option_name(option: str) -> str:
+    return "--" + option.replace("_", "-")
+
+
+def check_spaces(observation: gym.Space, action: gym.Space, name: str, option: str = "env") -> None:
+    """Raise :class:`UserError` unless actions are Discrete and observations a Box."""
+    if not isinstance(action, gym.spaces.Discrete):
+        raise UserError(
+            f"{option_name(option)} {name}: REINFORCE here needs a discrete action space "
+            f"(a categorical policy), but the actions are {action}"
+        )
+    if not isinstance(observation, gym.spaces.Box):
+        raise UserError(
+            f"{option_name(option)} {name}: the observation space must be a Box (a vector of "
+            f"numbers), but it is {type(observation).__name__}; flatten it with a gymnasium "
+            "wrapper (e.g. FlattenObservation) and pass the environment itself"
+        )
+
+
+def _name(env: Any) -> str:
+    spec = getattr(env, "spec", None)
+    return spec.id if spec is not None else type(env.unwrapped).__name__
+
+
+def _has_episode_statistics(env: Any) -> bool:
+    while env is not None:
+        if isinstance(env, RecordEpisodeStatistics):
+            return True
+        env = getattr(env, "env", None)
+    return False
+
+
+def observation_size(env: VectorEnv) -> int:
+    """Length of a flattened observation."""
+    return int(np.prod(env.single_observation_space.shape or ()))
+
+
+def action_count(env: VectorEnv) -> int:
+    """Number of discrete actions."""
+    space = env.single_action_space
+    assert isinstance(space, gym.spaces.Discrete)
+    return int(space.n)
+
+
+def autoreset_mode(env: VectorEnv) -> AutoresetMode:
+    """The environment's autoreset mode; NEXT_STEP (gymnasium's default) when it does not say."""
+    mode = env.metadata.get("autoreset_mode", AutoresetMode.NEXT_STEP)
+    return mode if isinstance(mode, AutoresetMode) else AutoresetMode(mode)
+
+
+# ---------------------------------------------------------------------------------------------
+# Episode statistics: the one place they are read
+# ---------------------------------------------------------------------------------------------
+
+
+def finished_episodes(info: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """Returns and lengths of the episodes that ended in this step (RecordEpisodeStatistics).
+
+    Returns:
+        (returns (k,), lengths (k,)) for the k sub-environments whose episode just ended.
+    """
+    mask = info.get("_episode")
+    if mask is None or not np.any(mask):
+        return np.empty(0), np.empty(0, dtype=np.int64)
+    stats = info["episode"]
+    return np.asarray(stats["r"], dtype=float)[mask], np.asarray(stats["l"], dtype=np.int64)[mask]
+
+
+# ---------------------------------------------------------------------------------------------
+# Returns
+# ---------------------------------------------------------------------------------------------
+
+
+def discounted_returns(
+    rewards: np.ndarray,
+    terminated: np.ndarray,
+    truncated: np.ndarray,
+    gamma: float,
+    bootstrap: np.ndarray | None = None,
+) -> np.ndarray:
+    """G_t = r_t + gamma G_{t+1} within each episode, for time-major arrays.
+
+    An episode ends at a step that is terminated or truncated; the return does not cross it. At a
+    truncated step the episode did not end in the MDP, only in time: if ``bootstrap`` is given,
+    its value there (an estimate v(s_{t+1}) of the return after the cut) is added, discounted.
+    Steps after the last episode end of a column form an unfinished episode, whose returns are
+    only partial sums (the collector never hands those to the algorithm).
+
+    Args:
+        rewards: (T, N) rewards of N parallel streams (or (T,) for one).
+        terminated: (T, N) booleans.
+        truncated: (T, N) booleans.
+        gamma: discount factor in [0, 1].
+        bootstrap: (T, N) values used at truncated steps only, or None.
+
+    Returns:
+        (T, N) returns, float64.
+    """
+    rewards = np.asarray(rewards, dtype=np.float64)
+    end = np.logical_or(terminated, truncated)
+    extra = np.zeros_like(rewards)
+    if bootstrap is not None:
+        extra = np.where(np.logical_and(truncated, ~np.asarray(terminated)), bootstrap, 0.0)
+    returns = np.empty_like(rewards)
+    following = np.zeros(rewards.shape[1:])
+    for t in range(rewards.shape[0] - 1, -1, -1):
+        following = np.where(end[t], gamma * extra[t], gamma * following)
+        following = rewards[t] + following
+        returns[t] = following
+    return returns
+
+
+# ---------------------------------------------------------------------------------------------
+# Collecting whole episodes
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Batch:
+    """Whole episodes, flattened time-major (episode order is irrelevant to the estimators).
+
+    Attributes:
+        obs: (M, obs_size) observations s_t, float32.
+        actions: (M,) actions a_t.
+        rewards: (M,) rewards r_{t+1}.
+        returns: (M,) G_t (without bootstrap; see ``truncated``/``final_obs``).
+        episode: (M,) index of the episode each step belongs to, 0..episodes-1.
+        truncated: (M,) whether the episode was cut by a time limit at this step.
+        final_obs: (M, obs_size) s_{t+1} at truncated steps (zeros elsewhere).
+        episode_returns: (episodes,) undiscounted episode returns.
+        episode_lengths: (episodes,) episode lengths.
+    """
+
+    obs: np.ndarray
+    actions: np.ndarray
+    rewards: np.ndarray
+    returns: np.ndarray
+    episode: np.ndarray
+    truncated: np.ndarray
+    final_obs: np.ndarray
+    episode_returns: np.ndarray
+    episode_lengths: np.ndarray
+
+    @property
+    def episodes(self) -> int:
+        return int(self.episode_returns.size)
+
+    @property
+    def steps(self) -> int:
+        return int(self.actions.size)
+
+
+ActFn = Callable[[np.ndarray], np.ndarray]
+"""A policy for rollouts: (N, obs_size) float32 observations -> (N,) integer actions."""
+
+
+class Rollout:
+    """Runs a vector environment with a policy and returns whole episodes.
+
+    Sub-environments keep running across calls: an episode that is unfinished when enough others
+    are complete continues in the next call (its first steps were then taken by the previous
+    policy, one update old). :meth:`restart` drops unfinished episodes and reseeds, which is what a
+    checkpoint does so that a resumed run continues exactly as an uninterrupted one.
+    """
+
+    def __init__(self, env: VectorEnv, gamma: float) -> None:
+        self.env = env
+        self.gamma = gamma
+        self.num_envs = env.num_envs
+        self.mode = autoreset_mode(env)
+        self.obs_size = observation_size(env)
+        self._obs: np.ndarray | None = None
+        self._skip = np.zeros(self.num_envs, dtype=bool)  # next step is a NEXT_STEP reset step
+        self._rows: list[tuple[np.ndarray, ...]] = []
+        self.steps = 0
+        """environment steps taken (every sub-environment step, reset steps excluded)"""
+
+    def restart(self, seed: int) -> None:
+        """Reset every sub-environment with ``seed``, dropping unfinished episodes."""
+        obs, _ = self.env.reset(seed=seed)
+        self._obs = self._flat(obs)
+        self._skip[:] = False
+        self._rows = []
+
+    def _flat(self, obs: Any) -> np.ndarray:
+        return np.asarray(obs, dtype=np.float32).reshape(self.num_envs, self.obs_size)
+
+    def collect(self, act: ActFn, episodes: int) -> Batch:
+        """Step until at least ``episodes`` episodes are complete; return all complete ones."""
+        if self._obs is None:
+            raise RuntimeError("call restart(seed) before collect()")
+        ends = np.zeros(self.num_envs, dtype=np.int64)  # episodes completed per sub-environment
+        for row in self._rows:
+            ends += row[5]
+        done_count = int(ends.sum())
+        while done_count < episodes:
+            obs = self._obs
+            actions = act(obs)
+            next_obs, rewards, terminated, truncated, info = self.env.step(actions)
+            valid = ~self._skip
+            terminated = np.logical_and(terminated, valid)
+            truncated = np.logical_and(truncated, valid)
+            end = np.logical_or(terminated, truncated)
+            next_obs = self._flat(next_obs)
+            final = np.zeros_like(next_obs)
+            if truncated.any():
+                if self.mode == AutoresetMode.SAME_STEP:
+                    final[truncated] = self._flat(np.stack(list(info["final_obs"])))[truncated]
+                else:
+                    final[truncated] = next_obs[truncated]
+            self._rows.append(
+                (
+                    obs,
+                    np.asarray(actions),
+                    np.asarray(rewards, dtype=np.float64),
+                    terminated,
+                    truncated,
+                    end,
+                    valid,
+                    final,
+                )
+            )
+            self.steps += int(valid.sum())
+            done_count += int(end.sum())
+            if self.mode == AutoresetMode.NEXT_STEP:
+                self._skip = end
+            elif self.mode == AutoresetMode.DISABLED and end.any():
+                next_obs, _ = self.env.reset(options={"reset_mask": end})
+                next_obs = self._flat(next_obs)
+            self._obs = next_obs
+        return self._take()
+
+    def _take(self) -> Batch:
+        """Cut the complete episodes out of the stored rows; keep the unfinished tails."""
+        obs, actions, rewards, terminated, truncated, end, valid, final = (
+            np.stack(column) for column in zip(*self._rows, strict=True)
+        )  # each (T, N, ...)
+        T = end.shape[0]
+        steps = np.arange(T)[:, None]
+        last_end = np.where(end, steps, -1).max(axis=0)  # (N,) last episode end per column
+        complete = np.logical_and(steps <= last_end, valid)  # (T, N)
+        returns = discounted_returns(rewards, terminated, truncated, self.gamma)
+        # Episode ids: count ends before each step within a column, then number columns apart.
+        ends_before = np.cumsum(end, axis=0) - end  # (T, N)
+        per_column = end.sum(axis=0)
+        offset = np.concatenate([[0], np.cumsum(per_column)[:-1]])
+        episode_id = ends_before + offset[None, :]
+        # Flatten column-major so that each episode's steps are contiguous and in time order.
+        order = complete.T
+        flat = {
+            "obs": obs.transpose(1, 0, 2)[order],
+            "actions": actions.T[order],
+            "rewards": rewards.T[order],
+            "returns": returns.T[order],
+            "episode": episode_id.T[order],
+            "truncated": truncated.T[order],
+            "final_obs": final.transpose(1, 0, 2)[order],
+        }
+        n_episodes = int(per_column.sum())
+        episode_returns = np.bincount(
+            flat["episode"], weights=flat["rewards"], minlength=n_episodes
+        )
+        episode_lengths = np.bincount(flat["episode"], minlength=n_episodes)
+        # Keep the rows after the earliest last end; mark the already used part invalid.
+        keep_from = int(last_end.min()) + 1
+        kept = []
+        for t in range(keep_from, T):
+            row = list(self._rows[t])
+            used = t <= last_end
+            if used.any():
+                row[6] = np.logical_and(row[6], ~used)  # valid
+                for i in (3, 4, 5):  # terminated, truncated, end
+                    row[i] = np.logical_and(row[i], ~used)
+            kept.append(tuple(row))
+        self._rows = kept
+        return Batch(
+            obs=flat["obs"],
+            actions=flat["actions"].astype(np.int64),
+            rewards=flat["rewards"],
+            returns=flat["returns"],
+            episode=flat["episode"].astype(np.int64),
+            truncated=flat["truncated"],
+            final_obs=flat["final_obs"],
+            episode_returns=episode_returns,
+            episode_lengths=episode_lengths,
+        )
