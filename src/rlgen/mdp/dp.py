@@ -1,0 +1,403 @@
+"""Dynamic programming on a finite MDP (Sutton & Barto chapters 3 and 4), vectorised.
+
+Every function works on the sparse transition matrix P (rows s*A + a) of :class:`MDP`, so one
+Bellman backup over all states is one sparse matrix-vector product::
+
+    q(s, a) = r(s, a) + gamma * sum_s' p(s' | s, a) v(s')          (q from v)
+    v(s)    = sum_a pi(a | s) q(s, a)                              (v from q)
+
+- Policy evaluation: the linear Bellman system (I - gamma P_pi) v = r_pi solved directly, or
+  iterative sweeps v <- r_pi + gamma P_pi v (Figure 4.1's synchronous sweeps).
+- Optimality: value iteration, policy iteration, backward induction for a finite horizon; q*, v*,
+  the set of all optimal actions per state (ties kept), a greedy optimal policy.
+- The on-policy distribution mu (section 9.2): expected visits eta(s) = h(s) + sum eta P_pi,
+  normalised.
+
+Values at terminal states are 0 (their rows of P are empty). With gamma = 1 the values are defined
+only where the policy terminates with probability 1; evaluation checks that and says so instead of
+looping forever.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+import scipy.sparse.linalg as spla
+
+from rlgen.mdp.model import MDP, MDPError, check_policy
+
+DENSE_LIMIT = 3000
+"""states up to which linear systems are solved densely (LAPACK) rather than sparsely"""
+
+Callback = Callable[[int, float], None]
+"""called after every sweep / iteration with its number (from 1) and the max value change"""
+
+
+# ---------------------------------------------------------------------------------------------
+# The two one-step relations
+# ---------------------------------------------------------------------------------------------
+
+
+def q_from_v(mdp: MDP, v: np.ndarray) -> np.ndarray:
+    """q(s, a) = r(s, a) + gamma sum_s' p(s' | s, a) v(s'), shape (S, A); 0 at terminal states."""
+    backup = (mdp.P @ v).reshape(mdp.n_states, mdp.n_actions)
+    return mdp.expected_reward + mdp.gamma * backup
+
+
+def v_from_q(policy: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """v(s) = sum_a pi(a | s) q(s, a), shape (S,)."""
+    return (policy * q).sum(axis=1)
+
+
+def policy_dynamics(mdp: MDP, policy: np.ndarray) -> tuple[sp.csr_array, np.ndarray]:
+    """P_pi (S, S) sparse, P_pi(s, s') = sum_a pi(a | s) p(s' | s, a), and r_pi (S,)."""
+    policy = check_policy(mdp, policy)
+    S, A = mdp.n_states, mdp.n_actions
+    rows = np.repeat(np.arange(S), A)
+    pi = sp.csr_array((policy.ravel(), (rows, np.arange(S * A))), shape=(S, S * A))
+    return (pi @ mdp.P).tocsr(), (policy * mdp.expected_reward).sum(axis=1)
+
+
+def check_terminates(
+    mdp: MDP, p_pi: sp.csr_array, what: str = "the policy never terminates", *, gamma: float = -1
+) -> None:
+    """With gamma = 1, raise unless every state reaches a terminal state with probability 1.
+
+    In a finite Markov chain that holds exactly when a terminal state can be reached from every
+    state, a graph search (no iteration that could run forever). ``gamma`` overrides the MDP's.
+    """
+    if (mdp.gamma if gamma < 0 else gamma) < 1.0:
+        return
+    stuck = ~_reaches_terminal(mdp, p_pi)
+    if stuck.any():
+        states = np.flatnonzero(stuck)
+        shown = ", ".join(map(str, states[:8])) + (", ..." if states.size > 8 else "")
+        raise MDPError(
+            f"gamma = 1 and {what} from {states.size} state(s) ({shown}): the return is an "
+            "infinite sum and the values are undefined; use gamma < 1 or a policy that reaches "
+            "a terminal state"
+        )
+
+
+def _reaches_terminal(mdp: MDP, graph: sp.csr_array) -> np.ndarray:
+    """(S,) whether a terminal state is reachable from each state along the edges of ``graph``."""
+    if mdp.horizon is not None:
+        return np.ones(mdp.n_states, dtype=bool)
+    from scipy.sparse.csgraph import breadth_first_order
+
+    S = mdp.n_states
+    # Reverse edges plus a super-source S wired to every terminal state; one BFS from it.
+    g = sp.coo_array(graph)
+    keep = g.data > 0
+    terminals = np.flatnonzero(mdp.terminal)
+    rows = np.concatenate([g.col[keep], np.full(terminals.size, S)])
+    cols = np.concatenate([g.row[keep], terminals])
+    reverse = sp.csr_array((np.ones(rows.size), (rows, cols)), shape=(S + 1, S + 1))
+    order = breadth_first_order(reverse, S, directed=True, return_predecessors=False)
+    reached = np.zeros(S + 1, dtype=bool)
+    reached[order] = True
+    return reached[:S]
+
+
+# ---------------------------------------------------------------------------------------------
+# Policy evaluation
+# ---------------------------------------------------------------------------------------------
+
+
+def evaluate_linear(mdp: MDP, policy: np.ndarray) -> np.ndarray:
+    """v_pi by solving the linear Bellman system (I - gamma P_pi) v = r_pi, shape (S,)."""
+    p_pi, r_pi = policy_dynamics(mdp, policy)
+    check_terminates(mdp, p_pi)
+    return _solve(mdp.gamma, p_pi, r_pi)
+
+
+def _solve(gamma: float, p_pi: sp.csr_array, b: np.ndarray, transpose: bool = False) -> np.ndarray:
+    """x with (I - gamma P_pi) x = b (or its transpose)."""
+    S = p_pi.shape[0]
+    if S <= DENSE_LIMIT:
+        m = np.eye(S) - gamma * p_pi.toarray()
+        return np.linalg.solve(m.T if transpose else m, b)
+    m = sp.identity(S, format="csc") - gamma * sp.csc_array(p_pi)
+    return np.asarray(spla.spsolve(m.T.tocsc() if transpose else m, b))
+
+
+def evaluate_iterative(
+    mdp: MDP,
+    policy: np.ndarray,
+    *,
+    tol: float = 1e-12,
+    max_sweeps: int = 100_000,
+    sweeps: int | None = None,
+    v0: np.ndarray | None = None,
+    callback: Callback | None = None,
+) -> tuple[np.ndarray, list[float]]:
+    """v_pi by synchronous sweeps v_{k+1} = r_pi + gamma P_pi v_k (iterative policy evaluation).
+
+    Stops when the largest change of a sweep is below ``tol``, or after exactly ``sweeps``
+    sweeps when given (Figure 4.1 shows v_k for k = 1, 2, 3, 10).
+
+    Returns:
+        v (S,) and the max change of every sweep.
+    """
+    p_pi, r_pi = policy_dynamics(mdp, policy)
+    if sweeps is None:
+        check_terminates(mdp, p_pi)
+    v = np.zeros(mdp.n_states) if v0 is None else np.asarray(v0, dtype=float).copy()
+    deltas: list[float] = []
+    limit = sweeps if sweeps is not None else max_sweeps
+    for k in range(1, limit + 1):
+        new = r_pi + mdp.gamma * (p_pi @ v)
+        delta = float(np.max(np.abs(new - v)))
+        v = new
+        deltas.append(delta)
+        if callback:
+            callback(k, delta)
+        if sweeps is None and delta < tol:
+            return v, deltas
+    if sweeps is None:
+        raise MDPError(
+            f"policy evaluation did not converge to {tol:g} in {max_sweeps} sweeps "
+            f"(last change {deltas[-1]:.3g}); raise --max-sweeps"
+        )
+    return v, deltas
+
+
+# ---------------------------------------------------------------------------------------------
+# Optimality
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Solution:
+    """The result of a solver.
+
+    Attributes:
+        v: (S,) state values (v* for the optimal solvers).
+        q: (S, A) action values.
+        optimal_actions: (S, A) bool, every action whose q is within ``tie_tol`` of the best
+            (all ties kept); all False at terminal states.
+        policy: (S, A) a greedy policy: uniform over the optimal actions.
+        iterations: sweeps (value iteration, evaluation) or improvement steps (policy iteration).
+        deltas: the max value change of every sweep / iteration.
+    """
+
+    v: np.ndarray
+    q: np.ndarray
+    optimal_actions: np.ndarray
+    policy: np.ndarray
+    iterations: int
+    deltas: list[float] = field(default_factory=list)
+
+    @property
+    def deterministic_policy(self) -> np.ndarray:
+        """(S,) one optimal action per state: the first of the ties."""
+        return np.argmax(self.optimal_actions, axis=1)
+
+
+def greedy_actions(mdp: MDP, q: np.ndarray, tie_tol: float = 1e-9) -> np.ndarray:
+    """(S, A) bool: the actions whose q(s, a) is within ``tie_tol * (1 + |max q|)`` of the max.
+
+    All ties are kept: an optimal policy may pick any of them (the policy need not be unique,
+    while v* is). Terminal states have no actions to choose.
+    """
+    best = q.max(axis=1, keepdims=True)
+    out = q >= best - tie_tol * (1.0 + np.abs(best))
+    out[mdp.terminal] = False
+    return out
+
+
+def greedy_policy(mdp: MDP, q: np.ndarray, tie_tol: float = 1e-9) -> np.ndarray:
+    """(S, A) the policy uniform over the greedy actions of ``q`` (uniform at terminal states)."""
+    ties = greedy_actions(mdp, q, tie_tol).astype(float)
+    ties[mdp.terminal] = 1.0
+    return ties / ties.sum(axis=1, keepdims=True)
+
+
+def _solution(
+    mdp: MDP, v: np.ndarray, iterations: int, deltas: list[float], tie_tol: float
+) -> Solution:
+    q = q_from_v(mdp, v)
+    return Solution(
+        v, q, greedy_actions(mdp, q, tie_tol), greedy_policy(mdp, q, tie_tol), iterations, deltas
+    )
+
+
+def _check_solvable(mdp: MDP) -> None:
+    """With gamma = 1, v* is finite only if every state can reach a terminal state somehow."""
+    if mdp.gamma == 1.0:
+        check_terminates(mdp, _any_action(mdp), "no policy can terminate")
+
+
+def _any_action(mdp: MDP) -> sp.csr_array:
+    """(S, S) the graph of transitions possible under some action."""
+    S, A = mdp.n_states, mdp.n_actions
+    collapse = sp.csr_array(
+        (np.ones(S * A), (np.repeat(np.arange(S), A), np.arange(S * A))), shape=(S, S * A)
+    )
+    return (collapse @ mdp.P).tocsr()
+
+
+def value_iteration(
+    mdp: MDP,
+    *,
+    tol: float = 1e-12,
+    max_sweeps: int = 100_000,
+    v0: np.ndarray | None = None,
+    tie_tol: float = 1e-9,
+    callback: Callback | None = None,
+) -> Solution:
+    """v* by sweeps v <- max_a [r(s, a) + gamma sum_s' p(s' | s, a) v(s')] (eq. 4.10).
+
+    Stops when a sweep changes no value by ``tol`` or more; then ||v - v*|| <= gamma tol / (1 -
+    gamma) for gamma < 1.
+    """
+    _check_solvable(mdp)
+    v = np.zeros(mdp.n_states) if v0 is None else np.asarray(v0, dtype=float).copy()
+    v[mdp.terminal] = 0.0
+    deltas: list[float] = []
+    for k in range(1, max_sweeps + 1):
+        new = q_from_v(mdp, v).max(axis=1)
+        delta = float(np.max(np.abs(new - v)))
+        v = new
+        deltas.append(delta)
+        if callback:
+            callback(k, delta)
+        if delta < tol:
+            return _solution(mdp, v, k, deltas, tie_tol)
+    raise MDPError(
+        f"value iteration did not converge to {tol:g} in {max_sweeps} sweeps (last "
+        f"change {deltas[-1]:.3g}); raise --max-sweeps or lower gamma"
+    )
+
+
+def policy_iteration(
+    mdp: MDP,
+    *,
+    policy: np.ndarray | None = None,
+    max_iterations: int = 10_000,
+    tie_tol: float = 1e-9,
+    callback: Callback | None = None,
+) -> Solution:
+    """v* by alternating exact evaluation and greedy improvement (section 4.3).
+
+    Starts from ``policy`` (default: the equiprobable random policy, which terminates wherever
+    any policy can). Improvement takes the policy uniform over all greedy actions; the loop stops
+    when the policy is greedy in its own q, i.e. v_pi satisfies the Bellman optimality equation.
+    """
+    _check_solvable(mdp)
+    pi = np.full((mdp.n_states, mdp.n_actions), 1.0 / mdp.n_actions) if policy is None else policy
+    v = evaluate_linear(mdp, pi)
+    deltas: list[float] = []
+    for k in range(1, max_iterations + 1):
+        q = q_from_v(mdp, v)
+        new_pi = greedy_policy(mdp, q, tie_tol)
+        stable = np.allclose(new_pi, pi, rtol=0.0, atol=1e-12)
+        if stable:
+            deltas.append(0.0)
+            if callback:
+                callback(k, 0.0)
+            return Solution(v, q, greedy_actions(mdp, q, tie_tol), pi, k, deltas)
+        new_v = evaluate_linear(mdp, new_pi)
+        deltas.append(float(np.max(np.abs(new_v - v))))
+        if callback:
+            callback(k, deltas[-1])
+        pi, v = new_pi, new_v
+    raise MDPError(f"policy iteration did not stabilise in {max_iterations} iterations")
+
+
+@dataclass
+class FiniteHorizonSolution:
+    """Backward induction's result; index k is the number of steps to go.
+
+    Attributes:
+        v: (H + 1, S) v*_k(s), the optimal value with k steps left (v*_0 = 0).
+        q: (H + 1, S, A) q*_k(s, a) (q*_0 = 0).
+        optimal_actions: (H + 1, S, A) bool, all optimal actions with k steps to go.
+    """
+
+    v: np.ndarray
+    q: np.ndarray
+    optimal_actions: np.ndarray
+
+    @property
+    def horizon(self) -> int:
+        return self.v.shape[0] - 1
+
+    def policy_at(self, t: int) -> np.ndarray:
+        """(S,) an optimal action at time t (H - t steps to go): the first of the ties."""
+        return np.argmax(self.optimal_actions[self.horizon - t], axis=1)
+
+
+def backward_induction(
+    mdp: MDP, horizon: int | None = None, *, tie_tol: float = 1e-9
+) -> FiniteHorizonSolution:
+    """Optimal values of the task truncated after H steps: v*_k = max_a [r + gamma P v*_{k-1}].
+
+    Exact after H backups (no convergence question, any gamma in [0, 1]); the optimal policy is
+    non-stationary in general.
+    """
+    H = horizon if horizon is not None else mdp.horizon
+    if H is None or H < 1:
+        raise MDPError(f"backward induction needs a horizon H >= 1, got {H}")
+    S, A = mdp.n_states, mdp.n_actions
+    v = np.zeros((H + 1, S))
+    q = np.zeros((H + 1, S, A))
+    best = np.zeros((H + 1, S, A), dtype=bool)
+    for k in range(1, H + 1):
+        q[k] = q_from_v(mdp, v[k - 1])
+        v[k] = q[k].max(axis=1)
+        best[k] = greedy_actions(mdp, q[k], tie_tol)
+    return FiniteHorizonSolution(v, q, best)
+
+
+# ---------------------------------------------------------------------------------------------
+# The on-policy distribution
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class OnPolicy:
+    """Where a policy spends its time.
+
+    Attributes:
+        eta: (S,) expected number of visits to each non-terminal state per episode (discounted:
+            weighted by gamma^t, when asked), 0 at terminal states.
+        mu: (S,) eta normalised, the on-policy distribution.
+    """
+
+    eta: np.ndarray
+    mu: np.ndarray
+
+    @property
+    def expected_length(self) -> float:
+        """Expected number of steps per episode: sum_s eta(s)."""
+        return float(self.eta.sum())
+
+
+def on_policy_distribution(mdp: MDP, policy: np.ndarray, *, discounted: bool = False) -> OnPolicy:
+    """eta(s) = h(s) + sum_s' eta(s') sum_a pi(a | s') p(s | s', a) for non-terminal s (eq. 9.2).
+
+    Solved as the linear system eta^T (I - P_pi) = h^T over the non-terminal states; with a
+    horizon H, eta = sum_{t < H} h^T P_pi^t instead. ``discounted`` weights a visit at time t by
+    gamma^t (the weighting under which the policy gradient theorem holds with discounting).
+    """
+    p_pi, _ = policy_dynamics(mdp, policy)
+    c = mdp.gamma if discounted else 1.0
+    if mdp.horizon is None and c == 1.0:
+        check_terminates(mdp, p_pi, gamma=1.0)
+    live = ~mdp.terminal
+    p_pi = p_pi.multiply(live[None, :]).tocsr()  # visits to terminal states do not count
+    h = np.where(live, mdp.initial, 0.0)
+    if mdp.horizon is not None:
+        eta = np.zeros(mdp.n_states)
+        x = h.copy()
+        for _ in range(mdp.horizon):
+            eta += x
+            x = c * (p_pi.T @ x)
+    else:
+        eta = _solve(c, p_pi, h, transpose=True)
+    eta = np.where(live, eta, 0.0)
+    return OnPolicy(eta, eta / eta.sum())
