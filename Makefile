@@ -27,10 +27,10 @@ data:
 		|| echo "note: could not install dataset-fashion-mnist; the parts that need it will say so"; \
 	fi
 
-# Debian's chromium renders report.html in the browser test.
+# Debian's chromium (driven through chromedriver) renders report.html in the browser test.
 browser:
-	@if [ -n "$(APT)" ] && ! command -v chromium >/dev/null 2>&1; then \
-		($(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium) \
+	@if [ -n "$(APT)" ] && ! command -v chromedriver >/dev/null 2>&1; then \
+		($(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium chromium-driver) \
 		|| echo "note: could not install chromium; the browser test will be skipped"; \
 	fi
 

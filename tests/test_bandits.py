@@ -65,8 +65,11 @@ def test_ucb_choice_on_a_hand_made_state():
     values = ucb_values(Q, N, t=111, c=2.0)
     np.testing.assert_allclose(
         values[:, 0],
-        [1 + 2 * math.sqrt(math.log(111) / 10), 2 + 2 * math.sqrt(math.log(111) / 100),
-         1.5 + 2 * math.sqrt(math.log(111))],
+        [
+            1 + 2 * math.sqrt(math.log(111) / 10),
+            2 + 2 * math.sqrt(math.log(111) / 100),
+            1.5 + 2 * math.sqrt(math.log(111)),
+        ],
     )
     assert argmax_random_ties(values, np.random.default_rng(0))[0] == 2
     # an arm never tried is a maximising arm, whatever the estimates
@@ -122,8 +125,9 @@ def test_same_seed_same_arrays_other_seed_other_arrays():
 
 def test_adding_an_agent_changes_no_other_agent():
     alone = bandits.experiment(BanditConfig(epsilon=(0.1,), runs=30, steps=100))
-    together = bandits.experiment(BanditConfig(agent=("eps-greedy", "ucb"), epsilon=(0.1,),
-                                               runs=30, steps=100))
+    together = bandits.experiment(
+        BanditConfig(agent=("eps-greedy", "ucb"), epsilon=(0.1,), runs=30, steps=100)
+    )
     np.testing.assert_array_equal(alone[0].reward, together[0].reward)
 
 
@@ -134,7 +138,9 @@ def test_vectorised_simulator_agrees_with_the_loop_reference():
     agent = Agent("eps-greedy", epsilon=0.1)
     steps = 150
     fast = simulate(agent, q_star, steps, np.random.default_rng(1))
-    loop_reward, loop_optimal = bandits.simulate_loop(agent, q_star, steps, np.random.default_rng(2))
+    loop_reward, loop_optimal = bandits.simulate_loop(
+        agent, q_star, steps, np.random.default_rng(2)
+    )
     # averages over the last 50 steps; per-run spread measured from the vectorised run
     window = slice(steps - 50, steps)
     se_reward = fast.per_run["reward_all"].std(ddof=1) / math.sqrt(400)
@@ -149,8 +155,13 @@ def test_vectorised_simulator_agrees_with_the_loop_reference():
 
 
 def test_nonstationary_testbed_starts_equal_and_walks():
-    config = BanditConfig(agent=("eps-greedy:epsilon=0.1", "eps-greedy:epsilon=0.1,alpha=0.1"),
-                          runs=300, steps=3000, nonstationary=True, seed=1)
+    config = BanditConfig(
+        agent=("eps-greedy:epsilon=0.1", "eps-greedy:epsilon=0.1,alpha=0.1"),
+        runs=300,
+        steps=3000,
+        nonstationary=True,
+        seed=1,
+    )
     sample_average, constant = bandits.experiment(config)
     # at step 1 every arm is optimal (all q* equal)
     assert sample_average.optimal[0] == 1.0
@@ -223,8 +234,15 @@ def test_bad_inputs_raise_a_clear_user_error(kwargs, message):
 
 @pytest.mark.parametrize(
     "args",
-    [["--k", "0"], ["--runs", "0"], ["--steps", "0"], ["--epsilon", "1.5"], ["--alpha", "0"],
-     ["--c", "-1"], ["--agent", "bogus"]],
+    [
+        ["--k", "0"],
+        ["--runs", "0"],
+        ["--steps", "0"],
+        ["--epsilon", "1.5"],
+        ["--alpha", "0"],
+        ["--c", "-1"],
+        ["--agent", "bogus"],
+    ],
 )
 def test_bad_inputs_on_the_command_line_are_one_line_with_status_2(args, capsys, tmp_path):
     assert main(["bandit", *args, "--out", str(tmp_path / "r")]) == 2
@@ -237,21 +255,35 @@ def test_bad_inputs_on_the_command_line_are_one_line_with_status_2(args, capsys,
 
 
 def test_run_writes_the_run_directory_with_documented_summary_keys(run_dir):
-    summary = bandits.run(BanditConfig(agent=("eps-greedy", "ucb"), epsilon=(0.1,), runs=20,
-                                       steps=120), run_dir, quiet=True)
+    summary = bandits.run(
+        BanditConfig(agent=("eps-greedy", "ucb"), epsilon=(0.1,), runs=20, steps=120),
+        run_dir,
+        quiet=True,
+    )
     on_disk = json.loads((run_dir / "summary.json").read_text())
     assert on_disk == summary
     assert set(on_disk) == {"k", "runs", "steps", "nonstationary", "seed", "seconds", "agents"}
-    keys = {"name", "kind", "params"} | {
-        f"{m}_{w}{se}" for m in ("reward", "optimal") for w in ("last", "last_100", "all")
-        for se in ("", "_se")
-    } | {"greedy_is_optimal", "greedy_is_optimal_se"}
+    keys = (
+        {"name", "kind", "params"}
+        | {
+            f"{m}_{w}{se}"
+            for m in ("reward", "optimal")
+            for w in ("last", "last_100", "all")
+            for se in ("", "_se")
+        }
+        | {"greedy_is_optimal", "greedy_is_optimal_se"}
+    )
     assert keys <= set(on_disk["agents"][0])
     assert {"optimal_when_greedy_optimal", "greedy_optimal_steps"} <= set(on_disk["agents"][0])
     config = json.loads((run_dir / "config.json").read_text())
     assert config["config"]["epsilon"] == [0.1] and config["seed"] == 0
     header = (run_dir / "metrics.csv").read_text().splitlines()[0].split(",")
-    assert header == ["step", "eps-greedy(epsilon=0.1)/reward", "eps-greedy(epsilon=0.1)/optimal",
-                      "ucb(c=2)/reward", "ucb(c=2)/optimal"]
+    assert header == [
+        "step",
+        "eps-greedy(epsilon=0.1)/reward",
+        "eps-greedy(epsilon=0.1)/optimal",
+        "ucb(c=2)/reward",
+        "ucb(c=2)/optimal",
+    ]
     assert len((run_dir / "metrics.csv").read_text().splitlines()) == 121
     assert (run_dir / "bandit.png").stat().st_size > 10_000

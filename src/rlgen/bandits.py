@@ -152,8 +152,7 @@ def parse_agent(spec: str, config: BanditConfig) -> list[Agent]:
         fixed[key] = _parse_value(spec, key, value.strip())
     choices: dict[str, list[Any]] = {
         "epsilon": list(config.epsilon),
-        "alpha": list(config.alpha)
-        or [GRADIENT_DEFAULT_ALPHA if kind == "gradient" else None],
+        "alpha": list(config.alpha) or [GRADIENT_DEFAULT_ALPHA if kind == "gradient" else None],
         "initial": list(config.initial),
         "c": list(config.c),
         "baseline": list(config.baseline),
@@ -242,7 +241,8 @@ def argmax_random_ties(values: np.ndarray, rng: np.random.Generator) -> np.ndarr
     k = values.shape[0]
     best = values.max(axis=0)
     is_best = values == best  # (k, runs)
-    choice = (is_best * _ARMS[:k]).max(axis=0)  # the arm of the maximum (the last, if tied)
+    # the arm of the maximum (the last one, if tied); int16 keeps this product small and fast
+    choice = (is_best * _ARMS[:k]).max(axis=0).astype(np.intp)
     if np.count_nonzero(is_best) > values.shape[1]:
         tied = np.flatnonzero(is_best.sum(axis=0) > 1)
         keys = rng.random((k, tied.size)) * is_best[:, tied]
@@ -250,7 +250,7 @@ def argmax_random_ties(values: np.ndarray, rng: np.random.Generator) -> np.ndarr
     return choice
 
 
-_ARMS = np.arange(1024)[:, None]
+_ARMS = np.arange(2**15 - 1, dtype=np.int16)[:, None]
 
 
 def ucb_values(Q: np.ndarray, N: np.ndarray, t: int, c: float) -> np.ndarray:
@@ -304,6 +304,9 @@ def simulate(
         N = np.zeros((k, runs))  # action counts
     epsilon = agent.epsilon if agent.kind == "eps-greedy" else 0.0
 
+    q_flat = q.ravel()  # flat views: index = arm * runs + run
+    est_flat = (H if gradient else Q).ravel()
+    count_flat = np.empty(0) if gradient else N.ravel()
     reward_mean = np.empty(steps)
     optimal_mean = np.empty(steps)
     reward_all = np.zeros(runs)
@@ -313,7 +316,9 @@ def simulate(
     window_start = max(steps - 100, 0)
     greedy_optimal_steps = optimal_when_greedy_optimal = 0
     q_best = q.max(axis=0)
-    noise = explore = random_arm = uniform = np.empty(0)
+    rewards = np.empty((0, runs))
+    optimal = np.empty((0, runs), dtype=bool)
+    noise = explore_arm = uniform = np.empty(0)
 
     for t in range(steps):
         i = t % chunk
@@ -321,10 +326,16 @@ def simulate(
             n = min(chunk, steps - t)
             noise = rng.standard_normal((n, runs))
             if epsilon > 0:
-                explore = rng.random((n, runs)) < epsilon
-                random_arm = rng.integers(0, k, (n, runs))
+                # One uniform u decides both: explore when u < eps, and then u / eps is again
+                # uniform on [0, 1) and picks the random arm floor(k u / eps) < k. So an entry
+                # below k is "explore that arm"; k means "exploit".
+                u = rng.random((n, runs))
+                np.multiply(u, k / epsilon, out=u)
+                explore_arm = np.minimum(u, k, out=u).astype(np.intp)
             if gradient:
                 uniform = rng.random((n, runs))
+            rewards = np.empty((n, runs))  # this chunk's rewards and optimal-action flags
+            optimal = np.empty((n, runs), dtype=bool)
 
         # --- choose an action in every run
         if gradient:
@@ -336,13 +347,13 @@ def simulate(
             action = argmax_random_ties(ucb_values(Q, N, t + 1, agent.c), rng)
         else:
             greedy = argmax_random_ties(Q, rng)
-            action = np.where(explore[i], random_arm[i], greedy) if epsilon > 0 else greedy
+            action = np.where(explore_arm[i] < k, explore_arm[i], greedy) if epsilon > 0 else greedy
 
         # --- the testbed answers
         index = action * runs + column
-        q_taken = q.ravel()[index]
-        reward = q_taken + noise[i]
-        is_optimal = q_taken == q_best
+        q_taken = q_flat[index]
+        reward = np.add(q_taken, noise[i], out=rewards[i])
+        is_optimal = np.equal(q_taken, q_best, out=optimal[i])
 
         # --- learn
         if gradient:
@@ -353,35 +364,37 @@ def simulate(
                 advantage = reward
             step = agent.alpha * advantage  # alpha is always set for the gradient bandit
             H -= step * pi  # every arm moves against its probability ...
-            H.ravel()[index] += step  # ... and the chosen one by (1 - pi) in total (eq. 2.12)
+            est_flat[index] += step  # ... and the chosen one by (1 - pi) in total (eq. 2.12)
         else:
-            N.ravel()[index] += 1
-            estimate = Q.ravel()[index]
-            size = 1.0 / N.ravel()[index] if agent.alpha is None else agent.alpha
-            Q.ravel()[index] = estimate + size * (reward - estimate)
+            count_flat[index] += 1
+            estimate = est_flat[index]
+            size = 1.0 / count_flat[index] if agent.alpha is None else agent.alpha
+            est_flat[index] = estimate + size * (reward - estimate)
 
         if walk_std > 0:
             q += rng.normal(0.0, walk_std, q.shape)
             q_best = q.max(axis=0)
 
-        # --- record
-        reward_mean[t] = reward.mean()
-        optimal_mean[t] = is_optimal.mean()
-        reward_all += reward
-        optimal_all += is_optimal
-        if t >= window_start:
-            reward_window += reward
-            optimal_window += is_optimal
-            if agent.kind in ("greedy", "eps-greedy"):  # how often exploitation was right
-                greedy_ok = q.ravel()[greedy * runs + column] == q_best
-                greedy_optimal_steps += greedy_ok.sum()
-                optimal_when_greedy_optimal += (is_optimal & greedy_ok).sum()
+        # --- record, a chunk at a time
+        if t >= window_start and agent.kind in ("greedy", "eps-greedy"):
+            greedy_ok = q_flat[greedy * runs + column] == q_best  # was exploitation right?
+            greedy_optimal_steps += greedy_ok.sum()
+            optimal_when_greedy_optimal += (is_optimal & greedy_ok).sum()
+        if i == len(rewards) - 1:
+            first = t - i
+            reward_mean[first : t + 1] = rewards.mean(axis=1)
+            optimal_mean[first : t + 1] = optimal.mean(axis=1)
+            reward_all += rewards.sum(axis=0)
+            optimal_all += optimal.sum(axis=0)
+            in_window = slice(max(window_start - first, 0), None)
+            reward_window += rewards[in_window].sum(axis=0)
+            optimal_window += optimal[in_window].sum(axis=0)
 
     final = H if gradient else Q
     greedy_is_optimal = q.ravel()[final.argmax(axis=0) * runs + column] == q_best
     window = steps - window_start
     per_run = {
-        "reward_last": reward,
+        "reward_last": reward.copy(),
         "reward_last_100": reward_window / window,
         "reward_all": reward_all / steps,
         "optimal_last": is_optimal.astype(float),
@@ -434,8 +447,14 @@ def simulate_loop(
     return np.array(reward_sum) / runs, np.array(optimal_sum) / runs
 
 
-def testbed(runs: int, k: int, rng: np.random.Generator, *, true_mean: float = 0.0,
-            nonstationary: bool = False) -> np.ndarray:
+def testbed(
+    runs: int,
+    k: int,
+    rng: np.random.Generator,
+    *,
+    true_mean: float = 0.0,
+    nonstationary: bool = False,
+) -> np.ndarray:
     """(runs, k) true action values: N(true_mean, 1), or all equal to true_mean if nonstationary."""
     if nonstationary:
         return np.full((runs, k), float(true_mean))
@@ -450,8 +469,13 @@ def experiment(config: BanditConfig, *, quiet: bool = True, progress: Any = None
     """
     root = np.random.SeedSequence(config.seed)
     tasks_seed, *agent_seeds = root.spawn(1 + len(config.agents))
-    q_star = testbed(config.runs, config.k, make_rng(tasks_seed), true_mean=config.true_mean,
-                     nonstationary=config.nonstationary)
+    q_star = testbed(
+        config.runs,
+        config.k,
+        make_rng(tasks_seed),
+        true_mean=config.true_mean,
+        nonstationary=config.nonstationary,
+    )
     walk = config.walk_std if config.nonstationary else 0.0
     results = []
     for agent, seed in zip(config.agents, agent_seeds, strict=True):
@@ -475,8 +499,9 @@ def run(config: BanditConfig, run_dir: str | Path | None = None, *, quiet: bool 
         return save(r, config, results, seconds=time.perf_counter() - start)
 
 
-def save(r: Run, config: BanditConfig, results: list[Result], *, seconds: float,
-         title: str | None = None) -> dict:
+def save(
+    r: Run, config: BanditConfig, results: list[Result], *, seconds: float, title: str | None = None
+) -> dict:
     """Write metrics.csv, the figure and summary.json of an experiment into the open run ``r``."""
     columns: dict[str, np.ndarray] = {}
     for res in results:
@@ -502,7 +527,8 @@ def describe(summary: dict) -> str:
     lines = [f"{'agent':<36}{'% optimal (last 100)':>22}{'reward (last 100)':>20}"]
     for a in summary["agents"]:
         lines.append(
-            f"{a['name']:<36}{100 * a['optimal_last_100']:>15.1f} ± {100 * (a['optimal_last_100_se'] or 0):<4.1f}"
+            f"{a['name']:<36}{100 * a['optimal_last_100']:>15.1f} ± "
+            f"{100 * (a['optimal_last_100_se'] or 0):<4.1f}"
             f"{a['reward_last_100']:>14.3f} ± {a['reward_last_100_se'] or 0:.3f}"
         )
     return "\n".join(lines)
@@ -540,9 +566,14 @@ def plot(run_dir: str | Path, *, title: str | None = None) -> Path:
 
 
 def label(name: str) -> str:
-    """An agent's name with the book's symbols: ``eps-greedy(epsilon=0.1)`` -> ``ε-greedy(ε=0.1)``."""
+    """An agent's name with the book's symbols: eps-greedy(epsilon=0.1) -> ε-greedy(ε=0.1)."""
     if name.startswith("eps-greedy(epsilon=0)") or name.startswith("eps-greedy(epsilon=0,"):
         name = "greedy (" + name.removeprefix("eps-greedy(")  # the book's name for ε = 0
-    for plain, symbol in (("eps-", "ε-"), ("epsilon=", "ε="), ("alpha=", "α="), ("initial=", "Q1=")):
+    for plain, symbol in (
+        ("eps-", "ε-"),
+        ("epsilon=", "ε="),
+        ("alpha=", "α="),
+        ("initial=", "Q1="),
+    ):
         name = name.replace(plain, symbol)
     return name

@@ -60,6 +60,8 @@ COMMANDS: list[Command] = [
         "re-evaluate a saved REINFORCE policy; --gif records one episode",
         output_options=False,
     ),
+    Command(("mdp", "solve"), "rlgen.mdp.solve", "SolveConfig", "values and all optimal actions of a finite MDP by dynamic programming (S&B ch. 3-4)"),
+    Command(("mdp", "pg-check"), "rlgen.mdp.pg_check", "PGCheckConfig", "the policy gradient theorem checked exactly on a finite MDP; REINFORCE against it"),
     Command(
         ("reproduce",),
         "rlgen.reproduce",
@@ -231,7 +233,8 @@ def _describe(event: Any) -> str:
         return f"unrecognized arguments: {' '.join(getattr(event, 'tokens', []))}"
     if kind == "InvalidChoice":
         choices = ", ".join(getattr(event, "choices", ()))
-        return f"{flag or 'an option'}: invalid choice {getattr(event, 'value', '')!r} (choose from {choices})"
+        value = getattr(event, "value", "")
+        return f"{flag or 'an option'}: invalid choice {value!r} (choose from {choices})"
     if kind == "InstantiationFailure":
         return f"{flag + ': ' if flag else ''}{getattr(event, 'message', 'invalid value')}"
     if kind == "BadValue":

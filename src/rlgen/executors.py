@@ -36,7 +36,7 @@ class ExecutorOptions:
     """local processes at once (default: one per CPU core, at most one per job); 1 runs the jobs
     one after another in this process"""
     ray_address: str | None = None
-    """address of a running Ray cluster (e.g. auto or ray://host:10001); default: start a local one"""
+    """address of a running Ray cluster (e.g. auto or ray://host:10001); None starts a local one"""
 
     def __post_init__(self) -> None:
         check_choice("executor", self.executor, ("local", "ray"))
@@ -69,16 +69,18 @@ def map_jobs(
     return _map_local(fn, jobs, workers, desc=desc, quiet=quiet)
 
 
-def _map_local(fn: Callable[[J], R], jobs: Sequence[J], workers: int, *, desc: str,
-               quiet: bool) -> list[R]:
+def _map_local(
+    fn: Callable[[J], R], jobs: Sequence[J], workers: int, *, desc: str, quiet: bool
+) -> list[R]:
     import multiprocessing
 
     # spawn, not fork: a forked child of a process that already runs torch threads can deadlock.
     context = multiprocessing.get_context("spawn")
     results: dict[int, R] = {}
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool, progress(
-        total=len(jobs), desc=desc, quiet=quiet
-    ) as bar:
+    with (
+        ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool,
+        progress(total=len(jobs), desc=desc, quiet=quiet) as bar,
+    ):
         pending: dict[Future[R], int] = {pool.submit(fn, job): i for i, job in enumerate(jobs)}
         while pending:
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
@@ -94,8 +96,9 @@ def _map_local(fn: Callable[[J], R], jobs: Sequence[J], workers: int, *, desc: s
     return [results[i] for i in range(len(jobs))]
 
 
-def _map_ray(fn: Callable[[J], R], jobs: Sequence[J], options: ExecutorOptions, *, desc: str,
-             quiet: bool) -> list[R]:
+def _map_ray(
+    fn: Callable[[J], R], jobs: Sequence[J], options: ExecutorOptions, *, desc: str, quiet: bool
+) -> list[R]:
     try:
         import ray
     except ImportError:
@@ -104,8 +107,12 @@ def _map_ray(fn: Callable[[J], R], jobs: Sequence[J], options: ExecutorOptions, 
         ) from None
     if not ray.is_initialized():
         try:
-            ray.init(address=options.ray_address, ignore_reinit_error=True,
-                     log_to_driver=False, include_dashboard=False)
+            ray.init(
+                address=options.ray_address,
+                ignore_reinit_error=True,
+                log_to_driver=False,
+                include_dashboard=False,
+            )
         except ConnectionError as e:
             raise UserError(f"--ray-address {options.ray_address}: cannot connect ({e})") from None
     remote: Any = ray.remote(fn)

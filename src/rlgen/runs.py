@@ -76,9 +76,13 @@ def check_range(
         interval = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
         raise UserError(f"{option_name(field)} must be in {interval}, got {value:g}")
     if low is not None:
-        raise UserError(f"{option_name(field)} must be {'>' if low_open else '>='} {low:g}, got {value:g}")
+        raise UserError(
+            f"{option_name(field)} must be {'>' if low_open else '>='} {low:g}, got {value:g}"
+        )
     assert high is not None
-    raise UserError(f"{option_name(field)} must be {'<' if high_open else '<='} {high:g}, got {value:g}")
+    raise UserError(
+        f"{option_name(field)} must be {'<' if high_open else '<='} {high:g}, got {value:g}"
+    )
 
 
 def check_choice(field: str, value: str, choices: Iterable[str]) -> None:
@@ -108,7 +112,7 @@ def seed_torch(seed: int) -> None:
 
 
 def resolve_device(device: str) -> str:
-    """``auto`` -> ``cuda`` when a GPU is present, else ``cpu``; ``cuda`` without a GPU is an error."""
+    """``auto``: ``cuda`` when a GPU is present, else ``cpu``; ``cuda`` without a GPU: an error."""
     check_choice("device", device, ("auto", "cpu", "cuda"))
     import torch
 
@@ -317,7 +321,7 @@ class MetricsWriter:
         """Drop rows whose index is above ``step`` (used when resuming from a checkpoint)."""
         self._file.close()
         rows = read_metrics(self.path)
-        keep = [r for r in rows if r.get(self.index) is None or r[self.index] <= step]
+        keep = [r for r in rows if (i := r.get(self.index)) is None or i <= step]
         with self.path.open("w", newline="") as f:
             w = csv.writer(f)
             w.writerow(self._columns)

@@ -47,7 +47,9 @@ class ReproduceConfig:
 
 def run(config: ReproduceConfig, run_dir: str | Path | None = None, *, quiet: bool = False) -> dict:
     """Run the sections, write ``claims.json``, ``report.html`` and ``summary.json``."""
-    with Run("reproduce", config, run_dir, quiet=quiet, tensorboard=False, metrics_index="section") as r:
+    with Run(
+        "reproduce", config, run_dir, quiet=quiet, tensorboard=False, metrics_index="section"
+    ) as r:
         started = time.strftime("%Y-%m-%d %H:%M:%S")
         sections: list[dict[str, Any]] = []
         for index, name in enumerate(config.chosen):
@@ -83,8 +85,14 @@ def run(config: ReproduceConfig, run_dir: str | Path | None = None, *, quiet: bo
                 print(f"  {module.TITLE}: {state} ({seconds:.1f} s)", flush=True)
 
         all_claims = [c for s in sections for c in s["claims"]]
-        write_json(r.path / "claims.json", {"preset": config.preset, "seed": config.seed,
-                                             "claims": [c.to_json() for c in all_claims]})
+        write_json(
+            r.path / "claims.json",
+            {
+                "preset": config.preset,
+                "seed": config.seed,
+                "claims": [c.to_json() for c in all_claims],
+            },
+        )
         write_report(r.path / "report.html", sections, config=config, started=started)
         return r.finish(
             {

@@ -37,21 +37,31 @@ def run(ctx: Context) -> list[Claim]:
     )
 
     # --- Figure 2.2: greedy vs epsilon-greedy over 1000 steps
-    fig22 = _experiment(ctx, "figure-2.2", "Figure 2.2: greedy and ε-greedy",
-                        BanditConfig(epsilon=(0.0, 0.01, 0.1), runs=runs, steps=1000, seed=ctx.seed))
+    fig22 = _experiment(
+        ctx,
+        "figure-2.2",
+        "Figure 2.2: greedy and ε-greedy",
+        BanditConfig(epsilon=(0.0, 0.01, 0.1), runs=runs, steps=1000, seed=ctx.seed),
+    )
     greedy, eps001, eps01 = fig22
     claims = [
         _about(
             "bandits.greedy-third",
             "The greedy method finds the optimal action in only about one-third of the tasks.",
-            greedy, "optimal_last_100", 1 / 3, reading=0.05,
+            greedy,
+            "optimal_last_100",
+            1 / 3,
+            reading=0.05,
             words="'about one-third' read as 1/3 ± 5 points",
             figure="figure-2.2/bandit.png",
         ),
         _about(
             "bandits.eps0.1-80",
             "With ε = 0.1 the optimal action is chosen about 80% of the time after 1000 steps.",
-            eps01, "optimal_last_100", 0.80, reading=0.03,
+            eps01,
+            "optimal_last_100",
+            0.80,
+            reading=0.03,
             words="'about 80%' read off Figure 2.2 as 80 ± 3 points",
             figure="figure-2.2/bandit.png",
         ),
@@ -59,13 +69,20 @@ def run(ctx: Context) -> list[Claim]:
             "bandits.eps0.01-slower",
             "ε = 0.01 improves more slowly than ε = 0.1: after 1000 steps it chooses the optimal "
             "action less often.",
-            eps01, eps001, "optimal_last_100", figure="figure-2.2/bandit.png",
+            eps01,
+            eps001,
+            "optimal_last_100",
+            figure="figure-2.2/bandit.png",
         ),
     ]
 
     # --- The long run: asymptotes of epsilon-greedy
-    long = _experiment(ctx, "long-run", f"ε-greedy over {long_steps:,} steps",
-                       BanditConfig(epsilon=(0.01, 0.1), runs=runs, steps=long_steps, seed=ctx.seed))
+    long = _experiment(
+        ctx,
+        "long-run",
+        f"ε-greedy over {long_steps:,} steps",
+        BanditConfig(epsilon=(0.01, 0.1), runs=runs, steps=long_steps, seed=ctx.seed),
+    )
     long001, long01 = long
     figure = "long-run/bandit.png"
     claims += [
@@ -87,67 +104,115 @@ def run(ctx: Context) -> list[Claim]:
         _better(
             "bandits.eps0.01-eventually-better",
             "ε = 0.01 improves more slowly but eventually performs better than ε = 0.1.",
-            long001, long01, "optimal_last_100", figure=figure,
+            long001,
+            long01,
+            "optimal_last_100",
+            figure=figure,
             extra=f"over the last 100 of {long_steps:,} steps",
         ),
     ]
 
     # --- Figure 2.3: optimistic initial values
     fig23 = _experiment(
-        ctx, "figure-2.3", "Figure 2.3: optimistic initial values",
-        BanditConfig(agent=("greedy:initial=5,alpha=0.1", "eps-greedy:epsilon=0.1,alpha=0.1"),
-                     runs=runs, steps=1000, seed=ctx.seed),
+        ctx,
+        "figure-2.3",
+        "Figure 2.3: optimistic initial values",
+        BanditConfig(
+            agent=("greedy:initial=5,alpha=0.1", "eps-greedy:epsilon=0.1,alpha=0.1"),
+            runs=runs,
+            steps=1000,
+            seed=ctx.seed,
+        ),
     )
-    claims.append(_better(
-        "bandits.optimistic-start",
-        "A greedy method with optimistic initial values Q1 = 5 (α = 0.1) ends up choosing the "
-        "optimal action more often than a realistic ε-greedy one (Q1 = 0, ε = 0.1, α = 0.1).",
-        fig23[0], fig23[1], "optimal_last_100", figure="figure-2.3/bandit.png",
-    ))
+    claims.append(
+        _better(
+            "bandits.optimistic-start",
+            "A greedy method with optimistic initial values Q1 = 5 (α = 0.1) ends up choosing the "
+            "optimal action more often than a realistic ε-greedy one (Q1 = 0, ε = 0.1, α = 0.1).",
+            fig23[0],
+            fig23[1],
+            "optimal_last_100",
+            figure="figure-2.3/bandit.png",
+        )
+    )
 
     # --- Figure 2.4: UCB
     fig24 = _experiment(
-        ctx, "figure-2.4", "Figure 2.4: upper-confidence-bound action selection",
-        BanditConfig(agent=("ucb:c=2", "eps-greedy:epsilon=0.1"), runs=runs, steps=1000,
-                     seed=ctx.seed),
+        ctx,
+        "figure-2.4",
+        "Figure 2.4: upper-confidence-bound action selection",
+        BanditConfig(
+            agent=("ucb:c=2", "eps-greedy:epsilon=0.1"), runs=runs, steps=1000, seed=ctx.seed
+        ),
     )
-    claims.append(_better(
-        "bandits.ucb-beats-eps-greedy",
-        "UCB (c = 2) generally performs better than ε-greedy (ε = 0.1) on the testbed.",
-        fig24[0], fig24[1], "reward_all", figure="figure-2.4/bandit.png",
-        extra="average reward over all 1000 steps",
-    ))
+    claims.append(
+        _better(
+            "bandits.ucb-beats-eps-greedy",
+            "UCB (c = 2) generally performs better than ε-greedy (ε = 0.1) on the testbed.",
+            fig24[0],
+            fig24[1],
+            "reward_all",
+            figure="figure-2.4/bandit.png",
+            extra="average reward over all 1000 steps",
+        )
+    )
 
     # --- Figure 2.5: the gradient bandit with and without the baseline, q* mean +4
     fig25 = _experiment(
-        ctx, "figure-2.5", "Figure 2.5: gradient bandit, q*(a) ~ N(4, 1)",
-        BanditConfig(agent=("gradient",), alpha=(0.1, 0.4), baseline=(True, False), runs=runs,
-                     steps=1000, true_mean=4.0, seed=ctx.seed),
+        ctx,
+        "figure-2.5",
+        "Figure 2.5: gradient bandit, q*(a) ~ N(4, 1)",
+        BanditConfig(
+            agent=("gradient",),
+            alpha=(0.1, 0.4),
+            baseline=(True, False),
+            runs=runs,
+            steps=1000,
+            true_mean=4.0,
+            seed=ctx.seed,
+        ),
     )
     with_baseline = fig25[0]  # alpha=0.1, baseline=True
     without = next(r for r in fig25 if r.agent.alpha == 0.1 and not r.agent.baseline)
-    claims.append(_better(
-        "bandits.gradient-baseline",
-        "When the true values are shifted up by 4, the gradient bandit with the average-reward "
-        "baseline performs far better than without it.",
-        with_baseline, without, "optimal_last_100", figure="figure-2.5/bandit.png",
-        extra="α = 0.1",
-    ))
+    claims.append(
+        _better(
+            "bandits.gradient-baseline",
+            "When the true values are shifted up by 4, the gradient bandit with the average-reward "
+            "baseline performs far better than without it.",
+            with_baseline,
+            without,
+            "optimal_last_100",
+            figure="figure-2.5/bandit.png",
+            extra="α = 0.1",
+        )
+    )
 
     # --- Exercise 2.5: nonstationary testbed, sample averages vs constant step size
     ns_steps = 10_000
     nonstat = _experiment(
-        ctx, "exercise-2.5", "Exercise 2.5: nonstationary testbed",
-        BanditConfig(agent=("eps-greedy:epsilon=0.1", "eps-greedy:epsilon=0.1,alpha=0.1"),
-                     runs=runs, steps=ns_steps, nonstationary=True, seed=ctx.seed),
+        ctx,
+        "exercise-2.5",
+        "Exercise 2.5: nonstationary testbed",
+        BanditConfig(
+            agent=("eps-greedy:epsilon=0.1", "eps-greedy:epsilon=0.1,alpha=0.1"),
+            runs=runs,
+            steps=ns_steps,
+            nonstationary=True,
+            seed=ctx.seed,
+        ),
     )
-    claims.append(_better(
-        "bandits.nonstationary-constant-step",
-        "On a nonstationary problem a constant step size (α = 0.1) tracks the changing values "
-        "better than sample averages.",
-        nonstat[1], nonstat[0], "optimal_last_100", figure="exercise-2.5/bandit.png",
-        extra=f"random-walk q*, last 100 of {ns_steps:,} steps",
-    ))
+    claims.append(
+        _better(
+            "bandits.nonstationary-constant-step",
+            "On a nonstationary problem a constant step size (α = 0.1) tracks the changing values "
+            "better than sample averages.",
+            nonstat[1],
+            nonstat[0],
+            "optimal_last_100",
+            figure="exercise-2.5/bandit.png",
+            extra=f"random-walk q*, last 100 of {ns_steps:,} steps",
+        )
+    )
     return claims
 
 
@@ -171,8 +236,17 @@ def _se(result: Result, key: str) -> float:
     return float(values.std(ddof=1) / np.sqrt(values.size))
 
 
-def _about(claim_id: str, statement: str, result: Result, key: str, expected: float, *,
-           reading: float, words: str, figure: str) -> Claim:
+def _about(
+    claim_id: str,
+    statement: str,
+    result: Result,
+    key: str,
+    expected: float,
+    *,
+    reading: float,
+    words: str,
+    figure: str,
+) -> Claim:
     se = _se(result, key)
     return Claim(
         claim_id,
@@ -188,8 +262,16 @@ def _about(claim_id: str, statement: str, result: Result, key: str, expected: fl
     )
 
 
-def _better(claim_id: str, statement: str, better: Result, worse: Result, key: str, *,
-            figure: str, extra: str = "") -> Claim:
+def _better(
+    claim_id: str,
+    statement: str,
+    better: Result,
+    worse: Result,
+    key: str,
+    *,
+    figure: str,
+    extra: str = "",
+) -> Claim:
     """``better`` beats ``worse`` on ``key`` by more than 3 standard errors of the paired gap."""
     diff = better.per_run[key] - worse.per_run[key]
     se = float(diff.std(ddof=1) / np.sqrt(diff.size))

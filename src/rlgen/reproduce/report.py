@@ -36,11 +36,14 @@ def write_report(path: Path, sections: list[dict[str, Any]], *, config: Any, sta
     parts = [
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
         "<meta name='viewport' content='width=device-width,initial-scale=1'>",
-        f"<title>rlgen reproduce: {passed}/{len(claims)} claims</title><style>{CSS}</style></head><body>",
+        f"<title>rlgen reproduce: {passed}/{len(claims)} claims</title>",
+        f"<style>{CSS}</style></head><body>",
         "<h1>rlgen: the lecture's claims, rerun</h1>",
-        f"<p class='meta'>rlgen {html.escape(package_version())} · preset <b>{html.escape(config.preset)}</b>"
+        f"<p class='meta'>rlgen {html.escape(package_version())}"
+        f" · preset <b>{html.escape(config.preset)}</b>"
         f" · seed {config.seed} · started {html.escape(started)}</p>",
-        f"<div class='banner {'ok' if ok else 'bad'}' id='verdict'>{passed} of {len(claims)} claims hold"
+        f"<div class='banner {'ok' if ok else 'bad'}' id='verdict'>"
+        f"{passed} of {len(claims)} claims hold"
         + (f"; {len(errors)} section(s) failed to run" if errors else "")
         + "</div>",
         "<h2 id='claims'>Claims</h2>",
@@ -50,7 +53,10 @@ def write_report(path: Path, sections: list[dict[str, Any]], *, config: Any, sta
         parts.append(f"<h2 id='{html.escape(s['name'])}'>{html.escape(s['title'])}</h2>")
         parts += [f"<p>{html.escape(note)}</p>" for note in s["notes"]]
         if s["error"]:
-            parts.append(f"<p class='fail'>This section failed to run:</p><pre>{html.escape(s['error'])}</pre>")
+            parts.append(
+                "<p class='fail'>This section failed to run:</p>"
+                f"<pre>{html.escape(s['error'])}</pre>"
+            )
         directory = path.parent / s["dir"]
         shown: list[str] = []
         for name in [*s["figures"], *(c.figure for c in s["claims"] if c.figure)]:
@@ -68,14 +74,16 @@ def write_report(path: Path, sections: list[dict[str, Any]], *, config: Any, sta
 
 def _claims_table(claims: list[Claim]) -> str:
     rows = [
-        "<table id='claims-table'><thead><tr><th>claim</th><th>the lecture says</th><th>measured</th>"
+        "<table id='claims-table'><thead><tr><th>claim</th><th>the lecture says</th>"
+        "<th>measured</th>"
         "<th>expected</th><th>verdict</th><th>how it was measured</th></tr></thead><tbody>"
     ]
     for c in claims:
         verdict = "<span class='pass'>PASS</span>" if c.passed else "<span class='fail'>FAIL</span>"
         rows.append(
             f"<tr id='{html.escape(c.id)}'><td><code>{html.escape(c.id)}</code></td>"
-            f"<td>{html.escape(c.statement)}</td><td class='num'>{html.escape(c.show(c.measured))}</td>"
+            f"<td>{html.escape(c.statement)}</td>"
+            f"<td class='num'>{html.escape(c.show(c.measured))}</td>"
             f"<td class='num'>{html.escape(c.target)}</td><td>{verdict}</td>"
             f"<td class='how'>{html.escape(c.how)}</td></tr>"
         )

@@ -1,0 +1,204 @@
+"""``rlgen reproduce``: claims.json, report.html (also in a real headless browser), failures."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import types
+from pathlib import Path
+
+import pytest
+
+from rlgen import reproduce
+from rlgen.cli import main
+from rlgen.reproduce.claims import Claim
+
+ARTIFACTS = Path(
+    os.environ.get("RLGEN_TEST_ARTIFACTS", Path(__file__).parents[2] / "test-artifacts")
+)
+
+
+@pytest.fixture(scope="module")
+def report_dir(tmp_path_factory):
+    """The bandit section of the quick preset, run once through the command line."""
+    out = tmp_path_factory.mktemp("reproduce") / "run"
+    assert main(["reproduce", "--sections", "bandits", "--out", str(out), "--quiet"]) == 0
+    return out
+
+
+def test_claims_json_lists_every_claim_with_its_verdict(report_dir):
+    claims = json.loads((report_dir / "claims.json").read_text())["claims"]
+    ids = [c["id"] for c in claims]
+    for required in (
+        "bandits.greedy-third",
+        "bandits.eps0.1-80",
+        "bandits.eps0.1-at-most-91",
+        "bandits.eps0.01-asymptote",
+        "bandits.eps0.01-slower",
+    ):
+        assert required in ids
+    for c in claims:
+        assert set(c) >= {"id", "statement", "measured", "expected", "tolerance", "passed", "how"}
+        assert c["tolerance"] >= 0 and c["how"]
+    assert all(c["passed"] for c in claims), [c["id"] for c in claims if not c["passed"]]
+    summary = json.loads((report_dir / "summary.json").read_text())
+    assert summary["claims"] == len(claims) and summary["passed"] == len(claims)
+    assert summary["failed"] == [] and summary["errors"] == []
+
+
+def test_report_is_self_contained(report_dir):
+    html = (report_dir / "report.html").read_text()
+    assert not re.search(r"""(src|href)=['"]?(https?:)?//""", html)  # nothing fetched
+    assert "<script" not in html
+    images = re.findall(r"<img [^>]*src='data:image/png;base64,", html)
+    assert len(images) >= 6  # Figures 2.2-2.5, the long run and exercise 2.5
+    claims = json.loads((report_dir / "claims.json").read_text())["claims"]
+    assert html.count("<span class='pass'>PASS</span>") == len(claims)
+
+
+def _browser():
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    driver = shutil.which("chromedriver")
+    try:
+        from selenium import webdriver
+    except ImportError:
+        webdriver = None
+    missing = [
+        n
+        for n, v in (("chromium", chromium), ("chromedriver", driver), ("selenium", webdriver))
+        if not v
+    ]
+    if missing:
+        message = f"headless browser test needs {', '.join(missing)} (make test installs them)"
+        if os.environ.get("CI"):
+            pytest.fail(message)  # CI installs them: missing there is a failure, not a skip
+        pytest.skip(message)
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-sync",
+        "--disable-component-update",
+        "--disable-dev-shm-usage",
+        "--window-size=1280,2000",
+    ):
+        options.add_argument(flag)
+    return webdriver.Chrome(service=Service(executable_path=driver), options=options)
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_report_renders_in_a_headless_browser(report_dir):
+    os.environ.setdefault("SE_OFFLINE", "true")  # selenium must not try to download a driver
+    browser = _browser()
+    try:
+        browser.get((report_dir / "report.html").resolve().as_uri())
+        assert browser.title.startswith("rlgen reproduce:")
+        images = browser.execute_script(
+            "return Array.from(document.images)"
+            ".map(i => [i.complete, i.naturalWidth, i.naturalHeight])"
+        )
+        assert len(images) >= 6
+        assert all(complete and w > 300 and h > 200 for complete, w, h in images), images
+        rows = browser.execute_script(
+            "return document.querySelectorAll('#claims-table tbody tr').length"
+        )
+        claims = json.loads((report_dir / "claims.json").read_text())["claims"]
+        assert rows == len(claims)
+        verdict = browser.execute_script("return document.getElementById('verdict').innerText")
+        assert verdict == f"{len(claims)} of {len(claims)} claims hold"
+        width = browser.execute_script("return document.getElementById('claims-table').offsetWidth")
+        assert width > 600  # the table is laid out, not collapsed
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        shot = ARTIFACTS / "report.png"
+        assert browser.save_screenshot(str(shot))
+        assert shot.stat().st_size > 50_000
+    finally:
+        browser.quit()
+
+
+# --- failures are reported, not hidden -------------------------------------------------------
+
+
+def _fake_section(monkeypatch, run):
+    module = types.ModuleType("rlgen.reproduce.fake")
+    module.TITLE = "A fake section"
+    module.run = run
+    monkeypatch.setitem(__import__("sys").modules, "rlgen.reproduce.fake", module)
+    monkeypatch.setitem(reproduce.SECTIONS, "fake", "rlgen.reproduce.fake")
+
+
+def test_a_failing_claim_and_a_broken_section_are_reported(monkeypatch, tmp_path):
+    def run(ctx):
+        return [
+            Claim(
+                "fake.wrong",
+                "Two is three.",
+                measured=2.0,
+                expected=3.0,
+                tolerance=0.5,
+                how="arithmetic",
+            )
+        ]
+
+    _fake_section(monkeypatch, run)
+    monkeypatch.setitem(reproduce.SECTIONS, "broken", "rlgen.reproduce.broken")
+    broken = types.ModuleType("rlgen.reproduce.broken")
+    broken.TITLE = "A broken section"
+    broken.run = lambda ctx: 1 / 0
+    monkeypatch.setitem(__import__("sys").modules, "rlgen.reproduce.broken", broken)
+
+    code = main(
+        [
+            "reproduce",
+            "--sections",
+            "fake",
+            "broken",
+            "--strict",
+            "--quiet",
+            "--out",
+            str(tmp_path / "r"),
+        ]
+    )
+    assert code == 1
+    summary = json.loads((tmp_path / "r" / "summary.json").read_text())
+    assert summary["failed"] == ["fake.wrong"] and summary["errors"] == ["broken"]
+    html = (tmp_path / "r" / "report.html").read_text()
+    assert "<span class='fail'>FAIL</span>" in html and "ZeroDivisionError" in html
+    assert "0 of 1 claims hold; 1 section(s) failed to run" in html
+    # without --strict the same report exits 0
+    assert main(["reproduce", "--sections", "fake", "--quiet", "--out", str(tmp_path / "s")]) == 0
+
+
+def test_unknown_section_is_a_user_error(capsys):
+    assert main(["reproduce", "--sections", "bandit"]) == 2
+    assert "--sections: unknown section 'bandit'; choose from bandits" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("comparison", "measured", "passed"),
+    [
+        ("approx", 1.05, True),
+        ("approx", 1.2, False),
+        ("at_most", 1.09, True),
+        ("at_most", 1.2, False),
+        ("at_least", 0.91, True),
+        ("at_least", 0.8, False),
+    ],
+)
+def test_claim_comparisons(comparison, measured, passed):
+    claim = Claim("x.y", "s", measured=measured, expected=1.0, tolerance=0.1, comparison=comparison)
+    assert claim.passed is passed
+
+
+def test_a_non_finite_measurement_never_passes():
+    assert not Claim("x.y", "s", measured=float("nan"), expected=1.0, tolerance=10.0).passed
