@@ -60,8 +60,18 @@ COMMANDS: list[Command] = [
         "re-evaluate a saved REINFORCE policy; --gif records one episode",
         output_options=False,
     ),
-    Command(("mdp", "solve"), "rlgen.mdp.solve", "SolveConfig", "values and all optimal actions of a finite MDP by dynamic programming (S&B ch. 3-4)"),
-    Command(("mdp", "pg-check"), "rlgen.mdp.pg_check", "PGCheckConfig", "the policy gradient theorem checked exactly on a finite MDP; REINFORCE against it"),
+    Command(
+        ("mdp", "solve"),
+        "rlgen.mdp.solve",
+        "SolveConfig",
+        "values and all optimal actions of a finite MDP by dynamic programming (S&B ch. 3-4)",
+    ),
+    Command(
+        ("mdp", "pg-check"),
+        "rlgen.mdp.pg_check",
+        "PGCheckConfig",
+        "the policy gradient theorem checked exactly on a finite MDP; REINFORCE against it",
+    ),
     Command(
         ("reproduce",),
         "rlgen.reproduce",
