@@ -39,8 +39,9 @@ class PolicyNet(nn.Module):
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         return self.net(obs)
 
-    def distribution(self, obs: torch.Tensor) -> torch.distributions.Categorical:
-        return torch.distributions.Categorical(logits=self.net(obs))
+    def log_probs(self, obs: torch.Tensor) -> torch.Tensor:
+        """(B, obs_size) -> (B, actions) log pi(. | s), normalised in a numerically stable way."""
+        return torch.log_softmax(self.net(obs), dim=-1)
 
 
 class ValueNet(nn.Module):

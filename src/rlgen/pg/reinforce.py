@@ -329,9 +329,9 @@ class Reinforce:
                 values = self.value(obs)  # the baseline after fitting
         weights = policy_weights(returns, values, self.config.normalize)
 
-        dist = self.policy.distribution(obs)
-        log_prob = dist.log_prob(actions)
-        entropy = dist.entropy().mean()
+        log_pi = self.policy.log_probs(obs)  # (M, actions)
+        log_prob = log_pi.gather(1, actions[:, None]).squeeze(1)  # (M,) log pi(a_t | s_t)
+        entropy = -(log_pi.exp() * log_pi).sum(dim=1).mean()
         policy_loss = reinforce_loss(log_prob, weights, batch.episodes)
         loss = policy_loss - self.config.ent_coef * entropy
         self._check_finite(loss, "policy")

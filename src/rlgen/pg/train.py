@@ -32,6 +32,7 @@ import numpy as np
 from rlgen.executors import ExecutorOptions, map_jobs
 from rlgen.pg.evaluate import Evaluator
 from rlgen.pg.reinforce import Callback, NonFiniteLoss, Reinforce, ReinforceConfig, UpdateInfo
+from rlgen.pg.rollouts import make_env
 from rlgen.runs import (
     Run,
     UserError,
@@ -324,6 +325,7 @@ def run(config: TrainConfig, run_dir: str | Path | None = None, *, quiet: bool =
     """``rlgen reinforce``: one seed into ``run_dir``, or ``--seeds`` into ``run_dir/seed-<n>``."""
     if config.resume is not None:
         return resume(config, quiet=quiet)
+    make_env(config.env).close()  # unknown ids and unsupported spaces fail here, once
     run_dir = Path(run_dir) if run_dir is not None else None
     if config.seeds is None:
         if run_dir is None:
@@ -533,8 +535,11 @@ def mean_interval(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Column means and half-widths of the 95% t-interval of the mean (NaNs ignored)."""
     from scipy import stats
 
+    import warnings
+
     n = np.sum(~np.isnan(values), axis=0)
-    with np.errstate(invalid="ignore", divide="ignore"):
+    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # columns with fewer than two values
         mean = np.nanmean(np.where(n > 0, values, 0.0), axis=0)
         sd = np.nanstd(values, axis=0, ddof=1) if values.shape[0] > 1 else np.zeros(values.shape[1])
         half = stats.t.ppf(0.975, np.maximum(n - 1, 1)) * sd / np.sqrt(np.maximum(n, 1))

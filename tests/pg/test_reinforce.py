@@ -1,0 +1,187 @@
+"""REINFORCE: the loss against the formula, baseline handling, save/load, determinism, learning."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+
+from rlgen.pg import NonFiniteLoss, Reinforce, ReinforceConfig, StopTraining
+from rlgen.pg.evaluate import evaluate
+from rlgen.pg.reinforce import policy_weights, reinforce_loss
+from rlgen.pg.rollouts import Batch
+from rlgen.runs import UserError
+
+SMALL = ReinforceConfig(hidden=(8,), num_envs=2, episodes_per_update=2)
+
+
+def test_loss_gradient_is_the_reinforce_formula():
+    # A linear softmax policy pi(a|s) = softmax(W s): grad_W log pi(a|s) = (onehot(a) - pi(.|s)) s^T.
+    torch.manual_seed(0)
+    W = torch.randn(3, 2, requires_grad=True)
+    s = torch.tensor([[1.0, 0.0], [0.5, -1.0], [2.0, 1.0], [0.0, 1.0]])  # 4 steps
+    a = torch.tensor([0, 2, 1, 1])
+    G = torch.tensor([3.0, 2.0, 1.0, 5.0])  # returns
+    episodes = 2  # steps 0-2 form one episode, step 3 another
+    log_prob = torch.log_softmax(s @ W.T, dim=1)[torch.arange(4), a]
+    reinforce_loss(log_prob, G, episodes).backward()
+
+    pi = torch.softmax(s @ W.T, dim=1).detach()
+    expected = torch.zeros(3, 2)
+    for t in range(4):
+        onehot = torch.nn.functional.one_hot(a[t], 3).float()
+        expected += G[t] * torch.outer(onehot - pi[t], s[t])
+    expected /= episodes
+    # the loss is minimised, so its gradient is minus the ascent direction
+    torch.testing.assert_close(W.grad, -expected)
+
+
+def test_policy_weights_baseline_and_normalisation():
+    G = torch.tensor([10.0, 20.0, 30.0, 40.0])
+    v = torch.tensor([12.0, 18.0, 30.0, 35.0], requires_grad=True)
+    torch.testing.assert_close(policy_weights(G, None, False), G)
+    w = policy_weights(G, v, False)
+    torch.testing.assert_close(w, torch.tensor([-2.0, 2.0, 0.0, 5.0]))
+    assert not w.requires_grad  # the baseline is not trained through the policy loss
+    n = policy_weights(G, v, True)
+    assert abs(float(n.mean())) < 1e-6 and abs(float(n.std()) - 1) < 1e-5
+
+
+def test_value_network_fits_the_returns():
+    model = Reinforce("CartPole-v1", ReinforceConfig(baseline=True, hidden=(16,), lr=1e-9), seed=0)
+    model.restart_envs()
+    batch = model.rollout.collect(model._act, 8)
+    losses = [model.update(batch)["value_loss"] for _ in range(60)]
+    assert losses[-1] < 0.2 * losses[0]
+    model.close()
+
+
+def test_bootstrap_adds_discounted_value_at_truncation():
+    model = Reinforce(
+        "CartPole-v1",
+        ReinforceConfig(baseline=True, bootstrap_truncated=True, gamma=0.5, hidden=(4,)),
+        seed=0,
+    )
+    assert model.value is not None
+    with torch.no_grad():
+        for p in model.value.parameters():
+            p.zero_()
+        model.value.net[-1].bias.fill_(8.0)  # v(s) = 8 everywhere
+    batch = Batch(
+        obs=np.zeros((3, 4), np.float32),
+        actions=np.zeros(3, np.int64),
+        rewards=np.ones(3),
+        returns=np.array([1.75, 1.5, 1.0]),
+        episode=np.zeros(3, np.int64),
+        truncated=np.array([False, False, True]),
+        final_obs=np.zeros((3, 4), np.float32),
+        episode_returns=np.array([3.0]),
+        episode_lengths=np.array([3]),
+    )
+    np.testing.assert_allclose(model._bootstrap(batch).numpy(), [0.125 * 8, 0.25 * 8, 0.5 * 8])
+    model.close()
+
+
+def test_bootstrap_needs_baseline():
+    with pytest.raises(UserError, match="--bootstrap-truncated needs --baseline"):
+        ReinforceConfig(bootstrap_truncated=True)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "option"),
+    [
+        ({"gamma": 1.5}, "--gamma"),
+        ({"lr": 0.0}, "--lr"),
+        ({"num_envs": 0}, "--num-envs"),
+        ({"hidden": ()}, "--hidden"),
+        ({"ent_coef": -1.0}, "--ent-coef"),
+    ],
+)
+def test_bad_config_names_the_option(kwargs, option):
+    with pytest.raises(UserError, match=option):
+        ReinforceConfig(**kwargs)
+
+
+def test_save_load_round_trip_gives_identical_actions(tmp_path):
+    model = Reinforce("CartPole-v1", SMALL, seed=3).learn(1500)
+    model.save(tmp_path / "m.pt")
+    loaded = Reinforce.load(tmp_path / "m.pt")
+    obs = np.random.default_rng(0).normal(0, 0.5, (64, 4)).astype(np.float32)
+    np.testing.assert_array_equal(model.predict(obs), loaded.predict(obs))
+    a = model.predict(obs, deterministic=False, rng=np.random.default_rng(1))
+    b = loaded.predict(obs, deterministic=False, rng=np.random.default_rng(1))
+    np.testing.assert_array_equal(a, b)
+    assert isinstance(model.predict(obs[0]), int)
+    assert loaded.counters.env_steps == model.counters.env_steps
+    # after a checkpoint (which reseeds the environments) training continues exactly as the
+    # uninterrupted model does
+    model.checkpoint(tmp_path / "c.pt")
+    loaded = Reinforce.load(tmp_path / "c.pt")
+    model.learn(3000)
+    loaded.learn(3000)
+    for p, q in zip(model.policy.parameters(), loaded.policy.parameters(), strict=True):
+        torch.testing.assert_close(p, q)
+    model.close()
+    loaded.close()
+
+
+def test_load_rejects_other_files(tmp_path):
+    torch.save({"x": torch.zeros(1)}, tmp_path / "other.pt")
+    with pytest.raises(UserError, match="not a REINFORCE checkpoint"):
+        Reinforce.load(tmp_path / "other.pt")
+    (tmp_path / "broken.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(UserError, match="cannot read"):
+        Reinforce.load(tmp_path / "broken.pt")
+
+
+def params(model):
+    return torch.cat([p.detach().flatten() for p in model.policy.parameters()])
+
+
+def test_same_seed_same_result():
+    config = ReinforceConfig(baseline=True, hidden=(8,), num_envs=4, episodes_per_update=4)
+    a = Reinforce("CartPole-v1", config, seed=7).learn(3000)
+    b = Reinforce("CartPole-v1", config, seed=7).learn(3000)
+    c = Reinforce("CartPole-v1", config, seed=8).learn(3000)
+    torch.testing.assert_close(params(a), params(b), rtol=0, atol=0)
+    assert a.counters.env_steps == b.counters.env_steps
+    assert not torch.equal(params(a), params(c))
+
+
+def test_callback_stops_training():
+    seen = []
+
+    def stop_after_three(model, info):
+        seen.append(info.update)
+        return info.update < 3
+
+    model = Reinforce("CartPole-v1", SMALL, seed=0).learn(100_000, callback=stop_after_three)
+    assert seen == [1, 2, 3] and model.counters.updates == 3
+
+
+def test_non_finite_loss_stops_with_a_clear_message():
+    def poison(model, info):
+        with torch.no_grad():
+            next(model.policy.parameters()).fill_(float("nan"))
+
+    model = Reinforce("CartPole-v1", SMALL, seed=0)
+    with pytest.raises(NonFiniteLoss, match="not finite at update 2"):
+        model.learn(100_000, callback=poison)
+
+
+def test_works_with_an_environment_object():
+    env = gym.make("CartPole-v1")
+    model = Reinforce(env, ReinforceConfig(num_envs=1, episodes_per_update=2), seed=0)
+    model.learn(300)
+    assert model.counters.env_steps >= 300
+
+
+def test_learns_cartpole_in_seconds():
+    torch.set_num_threads(1)
+    model = Reinforce("CartPole-v1", ReinforceConfig(baseline=True), seed=0)
+    before = evaluate(model.act_fn(True), "CartPole-v1", 20, seed=123).mean()
+    model.learn(60_000, callback=StopTraining(threshold=200, window=16))
+    after = evaluate(model.act_fn(True), "CartPole-v1", 20, seed=123).mean()
+    assert before < 50
+    assert after >= 150, (before, after, model.counters.env_steps)

@@ -1,0 +1,105 @@
+"""Rollouts, returns and the space checks, against hand computation."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.vector import AutoresetMode
+
+from rlgen.pg.rollouts import Rollout, discounted_returns, finished_episodes, make_env
+from rlgen.runs import UserError
+
+
+def test_discounted_returns_by_hand_with_truncation_mid_batch():
+    # Two streams, gamma = 0.5. Stream 0: episode of 3 steps terminated at t=2, then a new one
+    # truncated at t=3 after one step, then an unfinished one. Stream 1: truncated at t=1.
+    rewards = np.array([[1.0, 2.0], [2.0, 4.0], [4.0, 1.0], [8.0, 1.0], [16.0, 1.0]])
+    terminated = np.array([[0, 0], [0, 0], [1, 0], [0, 0], [0, 0]], dtype=bool)
+    truncated = np.array([[0, 0], [0, 1], [0, 0], [1, 0], [0, 0]], dtype=bool)
+    g = discounted_returns(rewards, terminated, truncated, 0.5)
+    expected_0 = [1 + 0.5 * 2 + 0.25 * 4, 2 + 0.5 * 4, 4, 8, 16]
+    expected_1 = [2 + 0.5 * 4, 4, 1 + 0.5 * 1 + 0.25 * 1, 1 + 0.5 * 1, 1]
+    np.testing.assert_allclose(g[:, 0], expected_0)
+    np.testing.assert_allclose(g[:, 1], expected_1)
+
+
+def test_bootstrap_only_at_truncation():
+    rewards = np.ones((3, 1))
+    terminated = np.array([[0], [0], [1]], dtype=bool)
+    truncated = np.array([[0], [1], [0]], dtype=bool)
+    bootstrap = np.full((3, 1), 10.0)
+    g = discounted_returns(rewards, terminated, truncated, 0.9, bootstrap=bootstrap)
+    # step 1 is cut by a time limit: G_1 = 1 + 0.9 * 10; step 2 terminates: no bootstrap.
+    np.testing.assert_allclose(g[:, 0], [1 + 0.9 * (1 + 9.0), 1 + 9.0, 1.0])
+
+
+def test_undiscounted_returns_count_the_remaining_steps():
+    end = np.zeros((4, 1), dtype=bool)
+    end[3] = True
+    g = discounted_returns(np.ones((4, 1)), end, np.zeros_like(end), 1.0)
+    np.testing.assert_allclose(g[:, 0], [4, 3, 2, 1])
+
+
+def random_policy(rng):
+    return lambda obs: rng.integers(0, 2, size=obs.shape[0])
+
+
+@pytest.mark.parametrize("mode", [AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP])
+def test_rollout_returns_whole_episodes(mode):
+    env = gym.make_vec(
+        "CartPole-v1", num_envs=3, vectorization_mode="sync", vector_kwargs={"autoreset_mode": mode}
+    )
+    rollout = Rollout(make_env(env), gamma=1.0)
+    rollout.restart(seed=0)
+    rng = np.random.default_rng(0)
+    total_steps = 0
+    for _ in range(3):
+        batch = rollout.collect(random_policy(rng), episodes=5)
+        assert batch.episodes >= 5
+        assert batch.episode_lengths.sum() == batch.steps
+        starts = np.flatnonzero(np.diff(batch.episode, prepend=-1))
+        # each episode starts from CartPole's reset distribution (no reset step leaked in) ...
+        assert np.all(np.abs(batch.obs[starts]) <= 0.05)
+        # ... and its first return (gamma = 1) is its length, counting down to 1
+        np.testing.assert_allclose(batch.returns[starts], batch.episode_lengths)
+        ends = np.r_[starts[1:], batch.steps] - 1
+        np.testing.assert_allclose(batch.returns[ends], 1.0)
+        total_steps += batch.steps
+    assert rollout.steps >= total_steps  # unfinished episodes are counted, not yet handed over
+    env.close()
+
+
+def test_episode_statistics_helper_matches_rollout():
+    env = make_env("CartPole-v1", 4)
+    env.reset(seed=1)
+    rng = np.random.default_rng(1)
+    seen = []
+    for _ in range(200):
+        _, _, _, _, info = env.step(rng.integers(0, 2, size=4))
+        returns, lengths = finished_episodes(info)
+        np.testing.assert_allclose(returns, lengths)  # CartPole: +1 per step
+        seen += lengths.tolist()
+    assert seen and all(1 <= n <= 500 for n in seen)
+    env.close()
+
+
+class DictEnv(gym.Env):
+    observation_space = gym.spaces.Dict({"x": gym.spaces.Box(-1, 1, (2,))})
+    action_space = gym.spaces.Discrete(2)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        return {"x": np.zeros(2, dtype=np.float32)}, {}
+
+    def step(self, action):
+        return {"x": np.zeros(2, dtype=np.float32)}, 0.0, True, False, {}
+
+
+def test_unsupported_environments_are_user_errors():
+    with pytest.raises(UserError, match="discrete action space"):
+        make_env("Pendulum-v1")
+    with pytest.raises(UserError, match="must be a Box"):
+        make_env(DictEnv())
+    with pytest.raises(UserError, match="--env NoSuchEnv-v0"):
+        make_env("NoSuchEnv-v0")

@@ -1,0 +1,214 @@
+"""``rlgen reinforce`` and ``rlgen reinforce evaluate``: smoke runs, resume, sweeps, bad input."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from rlgen.pg import train
+from rlgen.pg.train import TrainConfig, parse_seeds, train_one
+from rlgen.runs import UserError
+
+QUICK = ["--eval-every", "1000", "--eval-episodes", "10", "--quiet"]
+
+
+def rlgen(*args: str, **kwargs) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "rlgen", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        **kwargs,
+    )
+
+
+def rows(run_dir: Path) -> list[dict[str, float | None]]:
+    with (run_dir / "metrics.csv").open(newline="") as f:
+        return [{k: float(v) if v else None for k, v in r.items()} for r in csv.DictReader(f)]
+
+
+def test_train_and_evaluate_smoke(tmp_path):
+    out = tmp_path / "r"
+    done = rlgen(
+        "reinforce", "--baseline", "--total-steps", "3000", "--seed", "1", *QUICK, "--out", str(out)
+    )
+    assert done.returncode == 0, done.stderr
+    assert "results in" in done.stdout and "final evaluation" in done.stdout
+    for name in (
+        "config.json",
+        "metrics.csv",
+        "summary.json",
+        "checkpoint.pt",
+        "learning_curve.png",
+    ):
+        assert (out / name).is_file(), name
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["env"] == "CartPole-v1" and summary["baseline"] is True
+    assert summary["threshold"] == 475 and summary["criterion"] == "greedy"
+    assert summary["env_steps"] >= 3000 and summary["eval_seconds"] > 0
+    assert summary["final_return_greedy"] is not None
+    columns = rows(out)[0].keys()
+    assert {
+        "train/episode_return",
+        "train/loss",
+        "eval/return_greedy",
+        "eval/return_sampled",
+    } <= set(columns)
+
+    gif = tmp_path / "episode.gif"
+    ev = rlgen(
+        "reinforce",
+        "evaluate",
+        str(out),
+        "--episodes",
+        "5",
+        "--gif",
+        str(gif),
+        "--gif-frames",
+        "30",
+    )
+    assert ev.returncode == 0, ev.stderr
+    assert "greedy" in ev.stdout and "sampled" in ev.stdout
+    assert gif.read_bytes()[:6] in (b"GIF87a", b"GIF89a")
+    result = json.loads((out / "evaluation.json").read_text())
+    assert result["episodes"] == 5 and result["gif_frames"] <= 30
+
+
+def test_solving_stops_training_and_reports_it(tmp_path):
+    config = TrainConfig(threshold=60, eval_every=500, eval_episodes=10, total_steps=50_000)
+    summary = train_one(config, tmp_path / "r", quiet=True)
+    assert summary["solved"] and summary["threshold"] == 60
+    assert summary["steps_to_solve"] == summary["env_steps"] < 50_000
+    assert summary["seconds_to_solve"] <= summary["train_seconds"]
+    assert summary["final_return_greedy"] >= 60
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--env", "Pendulum-v1"], "--env Pendulum-v1: REINFORCE here needs a discrete action"),
+        (["--env", "Blackjack-v1", "--threshold", "1"], "must be a Box"),
+        (["--env", "NoSuchEnv-v0"], "--env NoSuchEnv-v0"),
+        (["--gamma", "1.5"], "--gamma must be in [0, 1]"),
+        (["--seeds", "5-2"], "--seeds"),
+        (["--total-steps", "0"], "--total-steps must be >= 1"),
+        (["--criterion", "best"], "--criterion"),
+        (["--resume", "/nonexistent/run"], "config.json: no such file"),
+    ],
+)
+def test_bad_input_is_one_error_line(args, message):
+    out = rlgen("reinforce", *args)
+    assert out.returncode == 2
+    last = out.stderr.strip().splitlines()[-1]
+    assert last.startswith("rlgen: error: ") and message in last, out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_evaluate_needs_a_run_directory(tmp_path):
+    out = rlgen("reinforce", "evaluate", str(tmp_path))
+    assert out.returncode == 2
+    assert out.stderr.strip().splitlines()[-1].startswith("rlgen: error: ")
+
+
+def test_help_mentions_the_evaluate_subcommand():
+    out = rlgen("reinforce", "--help")
+    assert out.returncode == 0 and "evaluate" in out.stdout and "--baseline" in out.stdout
+
+
+def test_parse_seeds():
+    assert parse_seeds("0-3") == [0, 1, 2, 3]
+    assert parse_seeds("0-1,5") == [0, 1, 5]
+    with pytest.raises(UserError):
+        parse_seeds("1,1")
+
+
+def test_sweep_runs_seeds_as_jobs(tmp_path):
+    config = TrainConfig(seeds="0-1", total_steps=1500, eval_every=1000, eval_episodes=5)
+    config = TrainConfig(**{**config.__dict__, "jobs": type(config.jobs)(workers=1)})
+    summary = train.run(config, tmp_path / "sweep", quiet=True)
+    assert summary["seeds"] == [0, 1] and len(summary["runs"]) == 2
+    assert 0 <= summary["success_rate"] <= 1
+    for s in (0, 1):
+        assert (tmp_path / "sweep" / f"seed-{s}" / "summary.json").is_file()
+    assert (tmp_path / "sweep" / "learning_curve.png").is_file()
+    assert (tmp_path / "sweep" / "summary.json").is_file()
+
+
+RESUMABLE = [
+    "--no-stop",
+    "--total-steps",
+    "9000",
+    "--checkpoint-every",
+    "2000",
+    "--eval-every",
+    "3000",
+    "--eval-episodes",
+    "5",
+    "--quiet",
+]
+COMPARED = ("step", "train/episode_return", "train/loss", "eval/return_greedy")
+
+
+def test_resume_after_an_exception_keeps_metrics(tmp_path, monkeypatch):
+    config = TrainConfig(
+        stop=False, total_steps=7000, checkpoint_every=2000, eval_every=3000, eval_episodes=5
+    )
+    reference = train_one(config, tmp_path / "ref", quiet=True)
+
+    original = train.RunCallback.on_update
+
+    def crash(self, model, info):
+        keep = original(self, model, info)
+        if info.env_steps > 4500:
+            raise RuntimeError("simulated crash")
+        return keep
+
+    monkeypatch.setattr(train.RunCallback, "on_update", crash)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        train_one(config, tmp_path / "run", quiet=True)
+    monkeypatch.undo()
+    before = rows(tmp_path / "run")
+    resumed = train.run(TrainConfig(resume=tmp_path / "run"), None, quiet=True)
+    after = rows(tmp_path / "run")
+    ref = rows(tmp_path / "ref")
+    assert resumed["env_steps"] == reference["env_steps"]
+    assert resumed["final_return_greedy"] == reference["final_return_greedy"]
+    kept = [r for r in before if r["step"] <= 4000]
+    assert kept and after[: len(kept)] == kept  # rows up to the checkpoint survive untouched
+    assert [[r[k] for k in COMPARED] for r in after] == [[r[k] for k in COMPARED] for r in ref]
+
+
+@pytest.mark.slow
+def test_resume_after_kill_9(tmp_path):
+    ref = rlgen("reinforce", *RESUMABLE, "--out", str(tmp_path / "ref"))
+    assert ref.returncode == 0, ref.stderr
+    run_dir = tmp_path / "run"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rlgen", "reinforce", *RESUMABLE, "--out", str(run_dir)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.time() + 120
+    while time.time() < deadline:  # wait for a row past the first periodic checkpoint
+        try:
+            if any(r["step"] > 4000 for r in rows(run_dir)):
+                break
+        except (FileNotFoundError, KeyError, ValueError):
+            pass
+        time.sleep(0.02)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not (run_dir / "summary.json").exists()
+    resumed = rlgen("reinforce", "--resume", str(run_dir), "--quiet")
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"results in {run_dir}" in resumed.stdout
+    a, b = rows(run_dir), rows(tmp_path / "ref")
+    assert [[r[k] for k in COMPARED] for r in a] == [[r[k] for k in COMPARED] for r in b]
