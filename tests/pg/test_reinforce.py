@@ -17,7 +17,7 @@ SMALL = ReinforceConfig(hidden=(8,), num_envs=2, episodes_per_update=2)
 
 
 def test_loss_gradient_is_the_reinforce_formula():
-    # A linear softmax policy pi(a|s) = softmax(W s): grad_W log pi(a|s) = (onehot(a) - pi(.|s)) s^T.
+    # Linear softmax policy pi(a|s) = softmax(W s): grad_W log pi(a|s) = (onehot(a) - pi(.|s)) s^T
     torch.manual_seed(0)
     W = torch.randn(3, 2, requires_grad=True)
     s = torch.tensor([[1.0, 0.0], [0.5, -1.0], [2.0, 1.0], [0.0, 1.0]])  # 4 steps

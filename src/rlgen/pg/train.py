@@ -533,9 +533,9 @@ def curves(run_dirs: list[Path], key: str, grid: np.ndarray) -> np.ndarray:
 
 def mean_interval(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Column means and half-widths of the 95% t-interval of the mean (NaNs ignored)."""
-    from scipy import stats
-
     import warnings
+
+    from scipy import stats
 
     n = np.sum(~np.isnan(values), axis=0)
     with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
