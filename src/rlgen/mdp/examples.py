@@ -218,6 +218,7 @@ def random_mdp(
     gamma: float = 1.0,
     terminals: int = 1,
     end_prob: float = 0.1,
+    reward_mean: float = 0.0,
     reward_std: float = 1.0,
 ) -> MDP:
     """A random finite MDP: each (s, a) leads to ``successors`` random states.
@@ -228,8 +229,9 @@ def random_mdp(
     Continuing when ``terminals`` is 0.
 
     The successors of a row are drawn uniformly (with replacement) among the non-terminal states,
-    their probabilities from a flat Dirichlet, their rewards from N(0, reward_std^2), so each
-    (s, a, s') has its own reward. The initial distribution is uniform over non-terminal states.
+    their probabilities from a flat Dirichlet, their rewards from N(reward_mean, reward_std^2), so
+    each (s, a, s') has its own reward. The initial distribution is uniform over
+    non-terminal states.
     """
     if terminals < 0 or terminals >= n_states:
         raise MDPError(f"terminals must be in 0..{n_states - 1}, got {terminals}")
@@ -245,7 +247,7 @@ def random_mdp(
     weights = rng.gamma(1.0, size=(rows, successors))  # flat Dirichlet
     probs = (1.0 - ends_p)[:, None] * weights / weights.sum(axis=1, keepdims=True)
     next_state = rng.integers(0, live, size=(rows, successors))
-    reward = rng.normal(0.0, reward_std, size=(rows, successors))
+    reward = rng.normal(reward_mean, reward_std, size=(rows, successors))
     row = np.repeat(np.arange(rows), successors)
     columns = [row // n_actions, row % n_actions, probs.ravel(), next_state.ravel(), reward.ravel()]
     if terminals:
@@ -255,7 +257,7 @@ def random_mdp(
             np.concatenate([columns[1], ends % n_actions]),
             np.concatenate([columns[2], ends_p]),
             np.concatenate([columns[3], rng.integers(live, n_states, size=rows)]),
-            np.concatenate([columns[4], rng.normal(0.0, reward_std, size=rows)]),
+            np.concatenate([columns[4], rng.normal(reward_mean, reward_std, size=rows)]),
         ]
     return MDP.from_outcomes(
         n_states,

@@ -469,6 +469,11 @@ class Episodes:
     def n(self) -> int:
         return int(self.length.size)
 
+    def visits(self, n_states: int) -> np.ndarray:
+        """(n, S) how often each episode visited each state (the sampled counterpart of eta)."""
+        counts = np.bincount(self.episode * n_states + self.state, minlength=self.n * n_states)
+        return counts.reshape(self.n, n_states).astype(float)
+
     def returns(self, gamma: float) -> np.ndarray:
         """(T,) G_t = R_{t+1} + gamma G_{t+1} for every step, 0 after the episode's end."""
         G = np.zeros_like(self.reward)

@@ -49,6 +49,9 @@ class PGCheckConfig:
     """random MDP: terminal states, >= 1 (the theorem's episodic setting)"""
     end_prob: float = 0.1
     """random MDP: typical probability that a step ends the episode, in (0, 1]"""
+    reward_mean: float = -1.0
+    """random MDP: mean reward of a transition (rewards ~ N(mean, 1)); -1 is a cost per step as in
+    Example 4.1, where a value baseline has a common offset to remove"""
     gamma: float = 1.0
     """discount of the random MDP in [0, 1] (the book's proof is for 1; below 1 the constant is
     the discounted episode length); the gridworlds keep their own"""
@@ -96,6 +99,7 @@ class PGCheckConfig:
             gamma=self.gamma,
             terminals=self.terminals,
             end_prob=self.end_prob,
+            reward_mean=self.reward_mean,
         )
 
 

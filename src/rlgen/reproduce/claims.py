@@ -25,6 +25,7 @@ Preset = Literal["quick", "full"]
 # Report order; each entry is a module under rlgen.reproduce, loaded only when it runs.
 SECTIONS: dict[str, str] = {
     "bandits": "rlgen.reproduce.bandits",
+    "mdp": "rlgen.reproduce.mdp",
 }
 
 
