@@ -1,0 +1,250 @@
+"""Dynamic programming: hand-solved backups, evaluation both ways, VI = PI, backward induction
+against brute force, the on-policy distribution against sampling, undefined values refused."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from rlgen.mdp import dp
+from rlgen.mdp.examples import gridworld_3_5, gridworld_4_1, random_mdp
+from rlgen.mdp.model import MDP, MDPError, sample_episodes, uniform_policy
+
+
+def two_state() -> MDP:
+    """Actions stay (0) and switch (1); r(0, stay) = 0, r(0, switch) = 1, r(1, stay) = 2,
+    r(1, switch) = 0; gamma = 1/2."""
+    p = np.zeros((2, 2, 2))
+    p[0, 0, 0] = p[0, 1, 1] = p[1, 0, 1] = p[1, 1, 0] = 1.0
+    return MDP.from_arrays(p, np.array([[0.0, 1.0], [2.0, 0.0]]), gamma=0.5)
+
+
+# ---------------------------------------------------------------------------------------------
+# Bellman backups on a two-state MDP, solved by hand
+# ---------------------------------------------------------------------------------------------
+
+
+def test_random_policy_values_by_hand():
+    # v = r_pi + 1/2 P_pi v with r_pi = (1/2, 1) and P_pi = 1/2 everywhere: with m = (v0 + v1) / 2,
+    # m = 3/4 + m/2, so m = 3/2, v0 = 1/2 + m/2 = 5/4, v1 = 1 + m/2 = 7/4.
+    m = two_state()
+    pi = uniform_policy(m)
+    np.testing.assert_allclose(dp.evaluate_linear(m, pi), [1.25, 1.75])
+    v, deltas = dp.evaluate_iterative(m, pi)
+    np.testing.assert_allclose(v, [1.25, 1.75], atol=1e-11)
+    assert deltas[0] == pytest.approx(1.0)  # v_1 = r_pi = (1/2, 1)
+
+
+def test_q_from_v_and_v_from_q_by_hand():
+    m = two_state()
+    q = dp.q_from_v(m, np.array([1.25, 1.75]))
+    # q(s, a) = r(s, a) + 1/2 v(s')
+    np.testing.assert_allclose(q, [[0.625, 1.875], [2.875, 0.625]])
+    np.testing.assert_allclose(dp.v_from_q(uniform_policy(m), q), [1.25, 1.75])
+
+
+def test_bellman_optimality_backups_by_hand():
+    m = two_state()
+    # From v = 0: v_1 = (max(0, 1), max(2, 0)) = (1, 2); v_2 = (max(0 + 1/2, 1 + 1), max(2 + 1,
+    # 0 + 1/2)) = (2, 3).
+    first = dp.q_from_v(m, np.zeros(2)).max(axis=1)
+    np.testing.assert_allclose(first, [1.0, 2.0])
+    np.testing.assert_allclose(dp.q_from_v(m, first).max(axis=1), [2.0, 3.0])
+    # v*: stay in state 1 forever, 2 / (1 - 1/2) = 4; from state 0 switch: 1 + 4/2 = 3.
+    sol = dp.value_iteration(m)
+    np.testing.assert_allclose(sol.v, [3.0, 4.0], atol=1e-11)
+    np.testing.assert_allclose(sol.q, [[1.5, 3.0], [4.0, 1.5]], atol=1e-11)
+    assert sol.optimal_actions.tolist() == [[False, True], [True, False]]
+    fh = dp.backward_induction(m, 2)
+    np.testing.assert_allclose(fh.v, [[0, 0], [1, 2], [2, 3]])
+
+
+# ---------------------------------------------------------------------------------------------
+# Evaluation: the linear system equals the sweeps
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_linear_solve_equals_iterative_evaluation(seed):
+    rng = np.random.default_rng(seed)
+    episodic = seed % 2 == 0
+    m = random_mdp(15, 3, 4, rng, gamma=1.0 if episodic else 0.9, terminals=2 if episodic else 0)
+    policy = rng.dirichlet(np.ones(3), size=15)  # a stochastic policy
+    linear = dp.evaluate_linear(m, policy)
+    iterative, _ = dp.evaluate_iterative(m, policy, tol=1e-13)
+    np.testing.assert_allclose(linear, iterative, atol=1e-10)
+    # and each satisfies the Bellman equation v = sum_a pi q
+    np.testing.assert_allclose(dp.v_from_q(policy, dp.q_from_v(m, linear)), linear, atol=1e-12)
+
+
+def test_sparse_and_dense_solves_agree(monkeypatch):
+    m = random_mdp(40, 2, 3, np.random.default_rng(0), gamma=0.9, terminals=0)
+    dense = dp.evaluate_linear(m, uniform_policy(m))
+    monkeypatch.setattr(dp, "DENSE_LIMIT", 10)
+    np.testing.assert_allclose(dp.evaluate_linear(m, uniform_policy(m)), dense, atol=1e-12)
+
+
+# ---------------------------------------------------------------------------------------------
+# Optimality: value iteration = policy iteration (property-based)
+# ---------------------------------------------------------------------------------------------
+
+
+@settings(max_examples=40, deadline=None, database=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n_states=st.integers(2, 12),
+    n_actions=st.integers(1, 4),
+    successors=st.integers(1, 3),
+    episodic=st.booleans(),
+    gamma=st.floats(0.0, 0.97),
+)
+def test_value_iteration_equals_policy_iteration(
+    seed, n_states, n_actions, successors, episodic, gamma
+):
+    rng = np.random.default_rng(seed)
+    if episodic:
+        m = random_mdp(n_states, n_actions, successors, rng, gamma=1.0, terminals=1)
+    else:
+        m = random_mdp(n_states, n_actions, successors, rng, gamma=gamma, terminals=0)
+    vi = dp.value_iteration(m, tol=1e-12)
+    pi = dp.policy_iteration(m)
+    np.testing.assert_allclose(vi.v, pi.v, atol=1e-8)
+    assert (vi.optimal_actions == pi.optimal_actions).all()
+    # v* is greedy in its own q: the Bellman optimality equation holds
+    np.testing.assert_allclose(dp.q_from_v(m, pi.v).max(axis=1), pi.v, atol=1e-10)
+
+
+def test_all_ties_are_kept_and_every_optimal_policy_has_value_v_star():
+    m = gridworld_3_5()
+    sol = dp.value_iteration(m)
+    counts = sol.optimal_actions.sum(axis=1).reshape(5, 5)
+    assert counts[0, 1] == 4 and counts[0, 3] == 4  # A and B: every action jumps
+    assert counts[4, 0] == 2  # bottom-left corner: up and right
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        pick = np.argmax(rng.random(sol.optimal_actions.shape) * sol.optimal_actions, axis=1)
+        v = dp.evaluate_linear(m, np.eye(4)[pick])
+        np.testing.assert_allclose(v, sol.v, atol=1e-9)
+
+
+def test_policy_iteration_on_the_undiscounted_gridworld():
+    m = gridworld_4_1()
+    sol = dp.policy_iteration(m)
+    # v*(s) = -(Manhattan distance to the nearest terminal corner)
+    rows, cols = np.divmod(np.arange(16), 4)
+    distance = np.minimum(rows + cols, 6 - rows - cols)
+    np.testing.assert_allclose(sol.v, -distance, atol=1e-12)
+
+
+# ---------------------------------------------------------------------------------------------
+# Backward induction against brute force over all deterministic non-stationary policies
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("seed", "n_states", "n_actions", "horizon", "gamma"),
+    [(0, 2, 2, 3, 1.0), (1, 3, 2, 2, 0.9), (2, 2, 3, 2, 1.0), (3, 3, 2, 3, 0.5)],
+)
+def test_backward_induction_equals_brute_force(seed, n_states, n_actions, horizon, gamma):
+    m = random_mdp(
+        n_states + 1, n_actions, 2, np.random.default_rng(seed), gamma=gamma, terminals=1
+    )
+    S, A = m.n_states, m.n_actions
+    fh = dp.backward_induction(m, horizon)
+    rules = list(itertools.product(range(A), repeat=S))  # deterministic decision rules
+    best = np.full(S, -np.inf)
+    for plan in itertools.product(rules, repeat=horizon):  # one rule per time step
+        v = np.zeros(S)
+        for rule in reversed(plan):  # v_k = r_rule + gamma P_rule v_{k-1}
+            v = dp.q_from_v(m, v)[np.arange(S), list(rule)]
+        best = np.maximum(best, v)
+    np.testing.assert_allclose(fh.v[horizon], best, atol=1e-12)
+    # following the solution's own optimal actions attains the optimum
+    v = np.zeros(S)
+    for t in reversed(range(horizon)):
+        v = dp.q_from_v(m, v)[np.arange(S), fh.policy_at(t)]
+    np.testing.assert_allclose(v, best, atol=1e-12)
+
+
+def test_backward_induction_needs_a_horizon():
+    with pytest.raises(MDPError, match="needs a horizon H >= 1"):
+        dp.backward_induction(gridworld_4_1())
+
+
+# ---------------------------------------------------------------------------------------------
+# The on-policy distribution against sampling
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("horizon", [None, 3])
+def test_on_policy_distribution_matches_sampled_visits(horizon):
+    m = random_mdp(8, 3, 3, np.random.default_rng(5), end_prob=0.2).with_horizon(horizon)
+    rng = np.random.default_rng(6)
+    policy = rng.dirichlet(np.ones(3), size=8)
+    exact = dp.on_policy_distribution(m, policy)
+    n = 20_000
+    episodes = sample_episodes(m, policy, n, rng)
+    visits = episodes.visits(m.n_states)  # (n, S)
+    live = ~m.terminal
+    z = np.abs(visits.mean(0) - exact.eta)[live] / (visits.std(0, ddof=1)[live] / np.sqrt(n))
+    assert z.max() < 4.0  # Bonferroni over 7 states at family-wise ~0.05%
+    assert exact.mu.sum() == pytest.approx(1.0) and (exact.mu[m.terminal] == 0).all()
+    length_se = episodes.length.std(ddof=1) / np.sqrt(n)
+    assert abs(episodes.length.mean() - exact.expected_length) < 4 * length_se
+
+
+def test_discounted_visits_of_a_continuing_task_sum_to_one_over_one_minus_gamma():
+    m = gridworld_3_5()
+    visits = dp.on_policy_distribution(m, uniform_policy(m), discounted=True)
+    assert visits.expected_length == pytest.approx(10.0)
+    with pytest.raises(MDPError, match="never terminates"):
+        dp.on_policy_distribution(m, uniform_policy(m))
+
+
+# ---------------------------------------------------------------------------------------------
+# Undefined values are refused, not looped over
+# ---------------------------------------------------------------------------------------------
+
+
+def loop_mdp() -> MDP:
+    """State 0: action 0 stays (-1), action 1 ends; state 1 terminal; undiscounted."""
+    outcomes = [(0, 0, 1.0, 0, -1.0), (0, 1, 1.0, 1, 0.0)]
+    return MDP.from_outcomes(2, 2, outcomes, terminal=[1], gamma=1.0)
+
+
+def test_gamma_one_policy_that_never_terminates_is_refused():
+    m = loop_mdp()
+    stay = np.array([[1.0, 0.0], [1.0, 0.0]])
+    with pytest.raises(MDPError, match=r"gamma = 1 and the policy never terminates from 1 state"):
+        dp.evaluate_linear(m, stay)
+    with pytest.raises(MDPError, match="never terminates"):
+        dp.evaluate_iterative(m, stay)
+    # a policy that ends with any probability is fine
+    assert dp.evaluate_linear(m, uniform_policy(m))[0] == pytest.approx(-1.0)
+    # and so is the optimal one
+    assert dp.value_iteration(m).v[0] == 0.0
+    assert dp.policy_iteration(m).v[0] == 0.0
+
+
+def test_gamma_one_without_any_way_to_terminate_is_refused():
+    outcomes = [(0, 0, 1.0, 0, 1.0), (1, 0, 1.0, 2, 0.0)]
+    m = MDP.from_outcomes(3, 1, outcomes, terminal=[2], gamma=1.0)
+    with pytest.raises(MDPError, match="no policy can terminate from 1 state"):
+        dp.value_iteration(m)
+
+
+def test_value_iteration_that_does_not_converge_says_so():
+    with pytest.raises(MDPError, match=r"did not converge .* in 3 sweeps"):
+        dp.value_iteration(gridworld_3_5(), max_sweeps=3)
+
+
+def test_a_bad_policy_is_rejected():
+    m = two_state()
+    with pytest.raises(MDPError, match=r"shape \(S, A\) = \(2, 2\)"):
+        dp.evaluate_linear(m, np.ones((2, 3)) / 3)
+    with pytest.raises(MDPError, match="sum to 1"):
+        dp.evaluate_linear(m, np.ones((2, 2)))
