@@ -45,14 +45,49 @@ class PolicyNet(nn.Module):
 
 
 class ValueNet(nn.Module):
-    """v(s; w): observation (B, obs_size) -> state value (B,)."""
+    """v(s; w): observation (B, obs_size) -> state value (B,).
 
-    def __init__(self, obs_size: int, hidden: tuple[int, ...]) -> None:
+    Returns grow from ~20 to 500 on CartPole while Adam moves each weight by about the learning
+    rate per step, so a network that had to output returns directly would lag far behind them.
+    The network instead predicts standardised returns: v(s) = mean + std * f(s; w), where mean
+    and std are moving averages of the batches' return statistics (buffers, saved with the
+    weights) and f is fitted by mean squared error in standardised units.
+    """
+
+    mean: torch.Tensor
+    std: torch.Tensor
+    initialised: torch.Tensor
+
+    def __init__(self, obs_size: int, hidden: tuple[int, ...], momentum: float = 0.3) -> None:
         super().__init__()
         self.net = mlp([obs_size, *hidden, 1])
+        self.momentum = momentum
+        self.register_buffer("mean", torch.zeros(()))
+        self.register_buffer("std", torch.ones(()))
+        self.register_buffer("initialised", torch.zeros((), dtype=torch.bool))
+
+    def normalised(self, obs: torch.Tensor) -> torch.Tensor:
+        """f(s; w), the value in standardised units, (B,)."""
+        return self.net(obs).squeeze(-1)
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
-        return self.net(obs).squeeze(-1)
+        return self.mean + self.std * self.normalised(obs)
+
+    @torch.no_grad()
+    def update_scale(self, returns: torch.Tensor) -> None:
+        """Move mean and std towards the statistics of a batch of returns (the first sets them)."""
+        mean = returns.mean()
+        std = returns.std() if returns.numel() > 1 else torch.ones(())
+        std = torch.clamp(std, min=1e-3)
+        m = 1.0 if not bool(self.initialised) else self.momentum
+        self.mean.lerp_(mean, m)
+        self.std.lerp_(std, m)
+        self.initialised.fill_(True)
+
+    def loss(self, obs: torch.Tensor, returns: torch.Tensor) -> torch.Tensor:
+        """Mean squared error between f(s) and the standardised returns."""
+        target = (returns - self.mean) / self.std
+        return torch.nn.functional.mse_loss(self.normalised(obs), target)
 
 
 class NumpyPolicy:

@@ -314,9 +314,9 @@ class Reinforce:
         value_loss = torch.zeros(())
         if self.value is not None:
             assert self.value_optimizer is not None
+            self.value.update_scale(returns)
             for _ in range(self.config.value_epochs):  # fit v(s; w) to the returns (MSE)
-                values = self.value(obs)
-                value_loss = torch.nn.functional.mse_loss(values, returns)
+                value_loss = self.value.loss(obs, returns)
                 self._check_finite(value_loss, "value")
                 self.value_optimizer.zero_grad(set_to_none=True)
                 value_loss.backward()

@@ -26,6 +26,7 @@ Preset = Literal["quick", "full"]
 SECTIONS: dict[str, str] = {
     "bandits": "rlgen.reproduce.bandits",
     "mdp": "rlgen.reproduce.mdp",
+    "reinforce": "rlgen.reproduce.reinforce",
 }
 
 
