@@ -64,9 +64,12 @@ def reinforce_run(seed: int, baseline: bool, args: argparse.Namespace) -> dict[s
 
 
 def ppo_run(seed: int, args: argparse.Namespace) -> dict[str, Any]:
-    from stable_baselines3 import PPO
-    from stable_baselines3.common.callbacks import BaseCallback
-    from stable_baselines3.common.env_util import make_vec_env
+    try:
+        from stable_baselines3 import PPO
+        from stable_baselines3.common.callbacks import BaseCallback
+        from stable_baselines3.common.env_util import make_vec_env
+    except ImportError:
+        sys.exit("sb3-ppo needs Stable-Baselines3: pip install -e '.[bench]' (or --methods ...)")
 
     evaluator = Evaluator(
         ENV, episodes=args.eval_episodes, seed=seed, threshold=args.threshold, every=args.eval_every
