@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -275,6 +276,7 @@ def simulate(
     *,
     walk_std: float = 0.0,
     chunk: int = 256,
+    on_progress: Callable[[int], Any] | None = None,
 ) -> Result:
     """Run ``agent`` on every task of the testbed for ``steps`` steps.
 
@@ -286,6 +288,7 @@ def simulate(
         walk_std: standard deviation of the per-step random walk of q*; 0 is stationary.
         chunk: steps whose random numbers are drawn in one call (speed only; results depend on it,
             so it is fixed for reproducibility).
+        on_progress: called with the number of steps done after each chunk (a progress bar).
 
     Returns:
         The per-step averages and per-run summaries of :class:`Result`.
@@ -389,6 +392,8 @@ def simulate(
             in_window = slice(max(window_start - first, 0), None)
             reward_window += rewards[in_window].sum(axis=0)
             optimal_window += optimal[in_window].sum(axis=0)
+            if on_progress is not None:
+                on_progress(len(rewards))
 
     final = H if gradient else Q
     greedy_is_optimal = q.ravel()[final.argmax(axis=0) * runs + column] == q_best
@@ -414,10 +419,11 @@ def simulate_loop(
 ) -> tuple[np.ndarray, np.ndarray]:
     """The same greedy / ε-greedy agent, one run and one step at a time.
 
-    This is the book's pseudocode (section 2.4, "A simple bandit algorithm") written as plain
-    Python: the reference :func:`simulate` is tested and timed against (``benchmarks/``). It draws
-    its random numbers in a different order, so it agrees with :func:`simulate` in distribution,
-    not sample by sample.
+    This is the book's pseudocode (section 2.4, "A simple bandit algorithm") in the style of the
+    usual reproductions of chapter 2: a loop over runs, a loop over steps, NumPy on the k
+    estimates of one run. It is the reference :func:`simulate` is tested and timed against
+    (``benchmarks/bandit_speed.py``). It draws its random numbers in a different order, so it
+    agrees with :func:`simulate` in distribution, not sample by sample.
 
     Returns:
         (steps,) mean reward and (steps,) fraction of optimal actions per step.
@@ -426,25 +432,24 @@ def simulate_loop(
         raise ValueError("the loop reference covers greedy and eps-greedy agents only")
     runs, k = q_star.shape
     epsilon = agent.epsilon if agent.kind == "eps-greedy" else 0.0
-    reward_sum = [0.0] * steps
-    optimal_sum = [0] * steps
+    reward_sum = np.zeros(steps)
+    optimal_sum = np.zeros(steps)
     for run in range(runs):
-        values = q_star[run].tolist()
-        best = max(values)
-        Q = [float(agent.initial)] * k
-        N = [0] * k
+        q = q_star[run]
+        best = np.argmax(q)
+        Q = np.full(k, float(agent.initial))
+        N = np.zeros(k)
         for t in range(steps):
             if rng.random() < epsilon:
-                a = int(rng.integers(k))
+                a = rng.integers(k)
             else:
-                top = max(Q)
-                a = rng.choice([i for i in range(k) if Q[i] == top])  # ties broken at random
-            r = values[a] + rng.standard_normal()
+                a = rng.choice(np.flatnonzero(Q.max() == Q))  # ties broken at random
+            r = q[a] + rng.standard_normal()
             N[a] += 1
             Q[a] += (r - Q[a]) * (1.0 / N[a] if agent.alpha is None else agent.alpha)
             reward_sum[t] += r
-            optimal_sum[t] += values[a] == best
-    return np.array(reward_sum) / runs, np.array(optimal_sum) / runs
+            optimal_sum[t] += a == best
+    return reward_sum / runs, optimal_sum / runs
 
 
 def testbed(
@@ -461,11 +466,12 @@ def testbed(
     return rng.normal(true_mean, 1.0, (runs, k))
 
 
-def experiment(config: BanditConfig, *, quiet: bool = True, progress: Any = None) -> list[Result]:
+def experiment(config: BanditConfig, *, progress: Any = None) -> list[Result]:
     """All of the config's agents on one testbed.
 
     Every agent faces the same tasks (common random numbers make the comparison sharper) and has
     its own random stream for actions and rewards, so adding an agent changes no other agent.
+    ``progress``, if given, is a bar whose ``update(n)`` is called as steps complete.
     """
     root = np.random.SeedSequence(config.seed)
     tasks_seed, *agent_seeds = root.spawn(1 + len(config.agents))
@@ -477,12 +483,13 @@ def experiment(config: BanditConfig, *, quiet: bool = True, progress: Any = None
         nonstationary=config.nonstationary,
     )
     walk = config.walk_std if config.nonstationary else 0.0
-    results = []
-    for agent, seed in zip(config.agents, agent_seeds, strict=True):
-        results.append(simulate(agent, q_star, config.steps, make_rng(seed), walk_std=walk))
-        if progress is not None:
-            progress.update(1)
-    return results
+    on_progress = progress.update if progress is not None else None
+    return [
+        simulate(
+            agent, q_star, config.steps, make_rng(seed), walk_std=walk, on_progress=on_progress
+        )
+        for agent, seed in zip(config.agents, agent_seeds, strict=True)
+    ]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -494,7 +501,8 @@ def run(config: BanditConfig, run_dir: str | Path | None = None, *, quiet: bool 
     """Run the comparison, write the run directory, return the summary (see README)."""
     with Run("bandit", config, run_dir, quiet=quiet) as r:
         start = time.perf_counter()
-        with r.progress(total=len(config.agents), desc="bandit agents", unit="agent") as bar:
+        total = len(config.agents) * config.steps
+        with r.progress(total=total, desc="bandit", unit="step") as bar:
             results = experiment(config, progress=bar)
         return save(r, config, results, seconds=time.perf_counter() - start)
 

@@ -254,6 +254,9 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------------
 
 
+TENSORBOARD_POINTS = 2000
+
+
 class MetricsWriter:
     """Rows of scalars to ``metrics.csv`` and, optionally, to TensorBoard event files.
 
@@ -300,7 +303,11 @@ class MetricsWriter:
                     self._tb.add_scalar(key, float(value), step)
 
     def log_many(self, steps: np.ndarray, columns: Mapping[str, np.ndarray]) -> None:
-        """Append many rows at once: ``steps`` (N,) and each column (N,)."""
+        """Append many rows at once: ``steps`` (N,) and each column (N,).
+
+        Every row goes to the CSV; TensorBoard gets at most ``TENSORBOARD_POINTS`` evenly spaced
+        rows (its scalar dashboard keeps 1000 points per tag anyway).
+        """
         new = [k for k in columns if k not in self._columns]
         if new:
             self._extend_header(new)
@@ -312,8 +319,10 @@ class MetricsWriter:
         self._writer.writerows([[_fmt(v) for v in row] for row in zip(*table, strict=True)])
         self._file.flush()
         if self._tb is not None:
+            stride = max(1, math.ceil(steps.size / TENSORBOARD_POINTS))
             for name, values in arrays.items():
-                for step, value in zip(steps.tolist(), values.tolist(), strict=True):
+                pairs = zip(steps[::stride].tolist(), values[::stride].tolist(), strict=True)
+                for step, value in pairs:
                     if math.isfinite(value):
                         self._tb.add_scalar(name, value, step)
 
