@@ -103,3 +103,38 @@ def test_unsupported_environments_are_user_errors():
         make_env(DictEnv())
     with pytest.raises(UserError, match="--env NoSuchEnv-v0"):
         make_env("NoSuchEnv-v0")
+
+
+def reference_returns(rewards, terminated, truncated, gamma, bootstrap):
+    """Per stream, per episode, the definition: G_t = sum_k gamma^k r_{t+k} (+ bootstrap)."""
+    T, N = rewards.shape
+    out = np.zeros((T, N))
+    for n in range(N):
+        for t in range(T):
+            g, k = 0.0, t
+            while True:
+                g += gamma ** (k - t) * rewards[k, n]
+                if terminated[k, n]:
+                    break
+                if truncated[k, n]:
+                    g += gamma ** (k - t + 1) * bootstrap[k, n]
+                    break
+                if k == T - 1:
+                    break
+                k += 1
+            out[t, n] = g
+    return out
+
+
+@pytest.mark.parametrize("gamma", [1.0, 0.9, 0.0])
+def test_returns_match_the_definition_on_random_streams(gamma):
+    rng = np.random.default_rng(int(gamma * 10))
+    for _ in range(20):
+        T, N = rng.integers(1, 30), rng.integers(1, 4)
+        rewards = rng.normal(size=(T, N))
+        terminated = rng.random((T, N)) < 0.15
+        truncated = ~terminated & (rng.random((T, N)) < 0.1)
+        bootstrap = rng.normal(size=(T, N))
+        got = discounted_returns(rewards, terminated, truncated, gamma, bootstrap=bootstrap)
+        want = reference_returns(rewards, terminated, truncated, gamma, bootstrap)
+        np.testing.assert_allclose(got, want, atol=1e-9)

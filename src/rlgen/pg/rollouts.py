@@ -185,6 +185,8 @@ def discounted_returns(
     extra = np.zeros_like(rewards)
     if bootstrap is not None:
         extra = np.where(np.logical_and(truncated, ~np.asarray(terminated)), bootstrap, 0.0)
+    if gamma == 1.0:
+        return _undiscounted_returns(rewards, end, extra)
     returns = np.empty_like(rewards)
     following = np.zeros(rewards.shape[1:])
     for t in range(rewards.shape[0] - 1, -1, -1):
@@ -192,6 +194,20 @@ def discounted_returns(
         following = rewards[t] + following
         returns[t] = following
     return returns
+
+
+def _undiscounted_returns(rewards: np.ndarray, end: np.ndarray, extra: np.ndarray) -> np.ndarray:
+    """gamma = 1 without a loop over time: G_t = C_t - C_{e+1} + extra_e, where C_t is the sum
+    of rewards from t to the end of the array and e the first episode end at or after t."""
+    T = rewards.shape[0]
+    index = np.arange(T).reshape((T, *(1,) * (rewards.ndim - 1)))
+    next_end = np.where(end, index, T)
+    next_end = np.minimum.accumulate(next_end[::-1], axis=0)[::-1]  # (T, N), T if none
+    pad = np.zeros((1, *rewards.shape[1:]))
+    C = np.concatenate([np.cumsum(rewards[::-1], axis=0)[::-1], pad])  # (T + 1, N)
+    after = np.take_along_axis(C, np.minimum(next_end + 1, T), axis=0)
+    cut = np.take_along_axis(np.concatenate([extra, pad]), next_end, axis=0)
+    return C[:T] - after + cut
 
 
 # ---------------------------------------------------------------------------------------------
@@ -245,7 +261,20 @@ class Rollout:
     are complete continues in the next call (its first steps were then taken by the previous
     policy, one update old). :meth:`restart` drops unfinished episodes and reseeds, which is what a
     checkpoint does so that a resumed run continues exactly as an uninterrupted one.
+
+    Steps are stored time-major in preallocated arrays of shape (capacity, num_envs, ...): a step
+    costs a few array writes, and cutting out the finished episodes is a handful of vectorised
+    operations (no per-step Python objects).
     """
+
+    _FIELDS: tuple[tuple[str, Any], ...] = (
+        ("actions", np.int64),
+        ("rewards", np.float64),
+        ("terminated", np.bool_),
+        ("truncated", np.bool_),
+        ("end", np.bool_),
+        ("valid", np.bool_),
+    )
 
     def __init__(self, env: VectorEnv, gamma: float) -> None:
         self.env = env
@@ -255,16 +284,27 @@ class Rollout:
         self.obs_size = observation_size(env)
         self._obs: np.ndarray | None = None
         self._skip = np.zeros(self.num_envs, dtype=bool)  # next step is a NEXT_STEP reset step
-        self._rows: list[tuple[np.ndarray, ...]] = []
+        self._buf: dict[str, np.ndarray] = {}
+        self._size = 0  # rows in use
+        self._allocate(256)
         self.steps = 0
         """environment steps taken (every sub-environment step, reset steps excluded)"""
+
+    def _allocate(self, capacity: int) -> None:
+        n, d = self.num_envs, self.obs_size
+        new = {name: np.zeros((capacity, n), dtype) for name, dtype in self._FIELDS}
+        new["obs"] = np.zeros((capacity, n, d), np.float32)
+        new["final"] = np.zeros((capacity, n, d), np.float32)
+        for name, array in self._buf.items():
+            new[name][: self._size] = array[: self._size]
+        self._buf = new
 
     def restart(self, seed: int) -> None:
         """Reset every sub-environment with ``seed``, dropping unfinished episodes."""
         obs, _ = self.env.reset(seed=seed)
         self._obs = self._flat(obs)
         self._skip[:] = False
-        self._rows = []
+        self._size = 0
 
     def _flat(self, obs: Any) -> np.ndarray:
         return np.asarray(obs, dtype=np.float32).reshape(self.num_envs, self.obs_size)
@@ -273,11 +313,11 @@ class Rollout:
         """Step until at least ``episodes`` episodes are complete; return all complete ones."""
         if self._obs is None:
             raise RuntimeError("call restart(seed) before collect()")
-        ends = np.zeros(self.num_envs, dtype=np.int64)  # episodes completed per sub-environment
-        for row in self._rows:
-            ends += row[5]
-        done_count = int(ends.sum())
+        done_count = int(self._buf["end"][: self._size].sum())
         while done_count < episodes:
+            if self._size == self._buf["obs"].shape[0]:
+                self._allocate(2 * self._size)
+            b, t = self._buf, self._size
             obs = self._obs
             actions = act(obs)
             next_obs, rewards, terminated, truncated, info = self.env.step(actions)
@@ -286,24 +326,21 @@ class Rollout:
             truncated = np.logical_and(truncated, valid)
             end = np.logical_or(terminated, truncated)
             next_obs = self._flat(next_obs)
-            final = np.zeros_like(next_obs)
-            if truncated.any():
+            b["obs"][t] = obs
+            b["actions"][t] = actions
+            b["rewards"][t] = rewards
+            b["terminated"][t] = terminated
+            b["truncated"][t] = truncated
+            b["end"][t] = end
+            b["valid"][t] = valid
+            b["final"][t] = 0.0
+            if truncated.any():  # s_{t+1} of an episode cut by a time limit, for bootstrapping
                 if self.mode == AutoresetMode.SAME_STEP:
-                    final[truncated] = self._flat(np.stack(list(info["final_obs"])))[truncated]
+                    final = self._flat(np.stack(list(info["final_obs"])))
+                    b["final"][t][truncated] = final[truncated]
                 else:
-                    final[truncated] = next_obs[truncated]
-            self._rows.append(
-                (
-                    obs,
-                    np.asarray(actions),
-                    np.asarray(rewards, dtype=np.float64),
-                    terminated,
-                    truncated,
-                    end,
-                    valid,
-                    final,
-                )
-            )
+                    b["final"][t][truncated] = next_obs[truncated]
+            self._size += 1
             self.steps += int(valid.sum())
             done_count += int(end.sum())
             if self.mode == AutoresetMode.NEXT_STEP:
@@ -316,14 +353,13 @@ class Rollout:
 
     def _take(self) -> Batch:
         """Cut the complete episodes out of the stored rows; keep the unfinished tails."""
-        obs, actions, rewards, terminated, truncated, end, valid, final = (
-            np.stack(column) for column in zip(*self._rows, strict=True)
-        )  # each (T, N, ...)
-        T = end.shape[0]
+        T = self._size
+        b = {name: array[:T] for name, array in self._buf.items()}  # each (T, N, ...)
+        end, valid = b["end"], b["valid"]
         steps = np.arange(T)[:, None]
         last_end = np.where(end, steps, -1).max(axis=0)  # (N,) last episode end per column
         complete = np.logical_and(steps <= last_end, valid)  # (T, N)
-        returns = discounted_returns(rewards, terminated, truncated, self.gamma)
+        returns = discounted_returns(b["rewards"], b["terminated"], b["truncated"], self.gamma)
         # Episode ids: count ends before each step within a column, then number columns apart.
         ends_before = np.cumsum(end, axis=0) - end  # (T, N)
         per_column = end.sum(axis=0)
@@ -331,40 +367,27 @@ class Rollout:
         episode_id = ends_before + offset[None, :]
         # Flatten column-major so that each episode's steps are contiguous and in time order.
         order = complete.T
-        flat = {
-            "obs": obs.transpose(1, 0, 2)[order],
-            "actions": actions.T[order],
-            "rewards": rewards.T[order],
-            "returns": returns.T[order],
-            "episode": episode_id.T[order],
-            "truncated": truncated.T[order],
-            "final_obs": final.transpose(1, 0, 2)[order],
-        }
+        episode = episode_id.T[order]
+        rewards = b["rewards"].T[order]
         n_episodes = int(per_column.sum())
-        episode_returns = np.bincount(
-            flat["episode"], weights=flat["rewards"], minlength=n_episodes
+        batch = Batch(
+            obs=b["obs"].transpose(1, 0, 2)[order],
+            actions=b["actions"].T[order],
+            rewards=rewards,
+            returns=returns.T[order],
+            episode=episode,
+            truncated=b["truncated"].T[order],
+            final_obs=b["final"].transpose(1, 0, 2)[order],
+            episode_returns=np.bincount(episode, weights=rewards, minlength=n_episodes),
+            episode_lengths=np.bincount(episode, minlength=n_episodes),
         )
-        episode_lengths = np.bincount(flat["episode"], minlength=n_episodes)
-        # Keep the rows after the earliest last end; mark the already used part invalid.
+        # Keep the rows after the earliest last end, with the already used part made invalid.
         keep_from = int(last_end.min()) + 1
-        kept = []
-        for t in range(keep_from, T):
-            row = list(self._rows[t])
-            used = t <= last_end
-            if used.any():
-                row[6] = np.logical_and(row[6], ~used)  # valid
-                for i in (3, 4, 5):  # terminated, truncated, end
-                    row[i] = np.logical_and(row[i], ~used)
-            kept.append(tuple(row))
-        self._rows = kept
-        return Batch(
-            obs=flat["obs"],
-            actions=flat["actions"].astype(np.int64),
-            rewards=flat["rewards"],
-            returns=flat["returns"],
-            episode=flat["episode"].astype(np.int64),
-            truncated=flat["truncated"],
-            final_obs=flat["final_obs"],
-            episode_returns=episode_returns,
-            episode_lengths=episode_lengths,
-        )
+        kept = T - keep_from
+        for array in self._buf.values():
+            array[:kept] = array[keep_from:T]
+        used = np.arange(keep_from, T)[:, None] <= last_end[None, :]  # (kept, N)
+        for name in ("terminated", "truncated", "end", "valid"):
+            self._buf[name][:kept] &= ~used
+        self._size = kept
+        return batch
