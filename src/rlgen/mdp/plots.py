@@ -81,10 +81,12 @@ def draw_actions(ax: Any, mdp: MDP, actions: np.ndarray, *, title: str = "") -> 
 def _grid_frame(ax: Any, mdp: MDP, title: str) -> None:
     assert mdp.grid is not None
     rows, cols = mdp.grid
-    ax.set_xticks(np.arange(-0.5, cols, 1), minor=True)
-    ax.set_yticks(np.arange(-0.5, rows, 1), minor=True)
-    ax.grid(which="minor", color="#555555", lw=0.6)
-    ax.tick_params(which="both", bottom=False, left=False, labelbottom=False, labelleft=False)
+    for x in np.arange(0.5, cols - 1, 1):
+        ax.axvline(x, color="#555555", lw=0.8)
+    for y in np.arange(0.5, rows - 1, 1):
+        ax.axhline(y, color="#555555", lw=0.8)
+    ax.set_xticks([])
+    ax.set_yticks([])
     ax.set_xlim(-0.5, cols - 0.5)
     ax.set_ylim(rows - 0.5, -0.5)
     if title:

@@ -19,10 +19,11 @@ from scipy.stats import norm
 
 from rlgen.mdp import dp
 from rlgen.mdp.examples import EXAMPLES, example, gridworld_3_5, gridworld_4_1, random_mdp
-from rlgen.mdp.model import sample_episodes, uniform_policy
+from rlgen.mdp.model import MDP, sample_episodes, uniform_policy
 from rlgen.mdp.pg import check_theorem, make_policy, policy_probs
 from rlgen.mdp.pg_check import PGCheckConfig
 from rlgen.mdp.pg_check import run as pg_check_run
+from rlgen.mdp.plots import draw_values
 from rlgen.mdp.solve import SolveConfig
 from rlgen.mdp.solve import run as solve_run
 from rlgen.reproduce.claims import Claim, Context
@@ -129,6 +130,7 @@ def _book_tables(ctx: Context) -> list[Claim]:
     m41 = gridworld_4_1()
     sweeps = {k: dp.evaluate_iterative(m41, uniform_policy(m41), sweeps=k)[0] for k in FIGURE_4_1}
     sweep_dev = {k: _deviation(v, FIGURE_4_1[k]) for k, v in sweeps.items()}
+    _plot_sweeps(ctx, m41, sweeps, np.array(fig41["values"]))
 
     names = {"up", "right", "down", "left"}
     book_policy = [set(cell.split()) for row in FIGURE_3_5_POLICY for cell in row]
@@ -184,7 +186,7 @@ def _book_tables(ctx: Context) -> list[Claim]:
             how="synchronous sweeps v_{k+1} = r_π + P_π v_k from v_0 = 0; "
             + how_table
             + " (the book prints −1.75 as −1.7, exactly half a unit off)",
-            figure="figure-4.1/values.png",
+            figure="figure-4.1-sweeps.png",
             details={f"k={k}": dev for k, dev in sweep_dev.items()},
         ),
         Claim(
@@ -198,6 +200,23 @@ def _book_tables(ctx: Context) -> list[Claim]:
             figure="figure-4.1/values.png",
         ),
     ]
+
+
+def _plot_sweeps(ctx: Context, mdp: MDP, sweeps: dict[int, np.ndarray], limit: np.ndarray) -> None:
+    """Figure 4.1's left column: v_k after k sweeps, and the limit."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels = [(0, np.zeros(mdp.n_states)), *sweeps.items(), ("∞", limit)]
+    fig, axes = plt.subplots(1, len(panels), figsize=(2.3 * len(panels), 2.7))
+    for ax, (k, v) in zip(axes, panels, strict=True):
+        draw_values(ax, mdp, v, title=f"k = {k}")
+    fig.suptitle("Figure 4.1: v_k of the random policy after k sweeps", fontsize=11)
+    fig.tight_layout()
+    fig.savefig(ctx.dir / "figure-4.1-sweeps.png", dpi=110)
+    plt.close(fig)
 
 
 def _deviation(values: np.ndarray, table: list[list[float]] | list[list[int]]) -> float:
