@@ -259,3 +259,23 @@ def test_gridworld_3_5_special_states():
     assert m.expected_reward[3].tolist() == [5.0] * 4  # B
     assert m.p_dense[3, :, 13].tolist() == [1.0] * 4  # B -> B'
     assert m.expected_reward[0].tolist() == [-1.0, 0.0, 0.0, -1.0]  # off-grid up and left
+
+
+def test_sampling_a_continuing_task_needs_a_truncation():
+    m = gridworld_3_5()
+    with pytest.raises(MDPError, match="never end: give max_steps"):
+        sample_episodes(m, uniform_policy(m), 10, np.random.default_rng(0))
+    eps = sample_episodes(m, uniform_policy(m), 10, np.random.default_rng(0), max_steps=7)
+    assert (eps.length == 7).all() and not eps.terminated.any()
+
+
+def test_initial_states_follow_h():
+    m = taxi()
+    n = 100_000
+    s = m.reset_states(n, np.random.default_rng(0))
+    assert m.initial[s].min() > 0  # never a state h gives probability 0
+    counts = np.bincount(s, minlength=m.n_states)
+    expected = n * m.initial
+    live = expected > 0
+    z = np.abs(counts[live] - expected[live]) / np.sqrt(expected[live])
+    assert z.max() < 4.5

@@ -24,7 +24,7 @@ a seeded gymnasium environment (``reset`` / ``step``) for the sampled algorithms
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
@@ -83,13 +83,11 @@ class MDP:
     name: str = "mdp"
     action_names: tuple[str, ...] = ()
     grid: tuple[int, int] | None = None
-    _checked: bool = field(default=True, repr=False)
 
     def __post_init__(self) -> None:
         if not self.action_names:
             object.__setattr__(self, "action_names", tuple(str(a) for a in range(self.n_actions)))
-        if self._checked:
-            self._validate()
+        self._validate()
 
     # ---- construction -----------------------------------------------------------------------
 
@@ -354,7 +352,9 @@ class MDP:
 
     def reset_states(self, n: int, rng: np.random.Generator) -> np.ndarray:
         """(n,) initial states drawn from h."""
-        return _sample_rows(np.cumsum(self.initial)[None, :], np.zeros(n, dtype=np.int64), rng)
+        cumulative = np.cumsum(self.initial)
+        index = np.searchsorted(cumulative, rng.random(n) * cumulative[-1], side="right")
+        return np.minimum(index, self.n_states - 1)
 
     def step(
         self, states: np.ndarray, actions: np.ndarray, rng: np.random.Generator
@@ -495,7 +495,7 @@ def sample_episodes(
     n: int,
     rng: np.random.Generator,
     *,
-    max_steps: int = 100_000,
+    max_steps: int | None = None,
 ) -> Episodes:
     """Run ``n`` episodes of ``policy`` side by side (one NumPy step for all live episodes).
 
@@ -504,8 +504,14 @@ def sample_episodes(
 
     Args:
         policy: (S, A) pi(a | s).
+        max_steps: truncation; default 100,000 for an episodic task. A continuing task without
+            a horizon never ends, so it needs ``max_steps``.
     """
     policy = check_policy(mdp, policy)
+    if max_steps is None:
+        if not mdp.episodic:
+            raise MDPError("a continuing task's episodes never end: give max_steps (truncation)")
+        max_steps = 100_000
     cum_policy = np.cumsum(policy, axis=1)
     limit = min(max_steps, mdp.horizon) if mdp.horizon is not None else max_steps
     state = mdp.reset_states(n, rng)
