@@ -248,3 +248,18 @@ def test_a_bad_policy_is_rejected():
         dp.evaluate_linear(m, np.ones((2, 3)) / 3)
     with pytest.raises(MDPError, match="sum to 1"):
         dp.evaluate_linear(m, np.ones((2, 2)))
+
+
+def test_a_truncated_task_is_solved_by_the_finite_horizon_methods_only():
+    m = gridworld_4_1().with_horizon(3)
+    with pytest.raises(MDPError, match="truncated after H = 3 steps"):
+        dp.evaluate_linear(m, uniform_policy(m))
+    with pytest.raises(MDPError, match="truncated after H = 3 steps"):
+        dp.value_iteration(m)
+    v = dp.evaluate_horizon(m, uniform_policy(m))
+    # with k steps left the random policy's values are Figure 4.1's v_k (synchronous sweeps)
+    for k in (1, 2, 3):
+        sweeps, _ = dp.evaluate_iterative(gridworld_4_1(), uniform_policy(m), sweeps=k)
+        np.testing.assert_allclose(v[k], sweeps, atol=1e-12)
+    # backward induction's optimum dominates the random policy at every horizon
+    assert (dp.backward_induction(m).v >= v - 1e-12).all()

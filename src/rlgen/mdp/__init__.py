@@ -11,6 +11,7 @@
 from rlgen.mdp.dp import (
     Solution,
     backward_induction,
+    evaluate_horizon,
     evaluate_iterative,
     evaluate_linear,
     greedy_actions,
@@ -29,6 +30,7 @@ __all__ = [
     "MDPError",
     "Solution",
     "backward_induction",
+    "evaluate_horizon",
     "evaluate_iterative",
     "evaluate_linear",
     "example",

@@ -15,7 +15,8 @@ Bellman backup over all states is one sparse matrix-vector product::
 
 Values at terminal states are 0 (their rows of P are empty). With gamma = 1 the values are defined
 only where the policy terminates with probability 1; evaluation checks that and says so instead of
-looping forever.
+looping forever. A task with a horizon H has values that depend on the steps left: it is solved
+by :func:`evaluate_horizon` and :func:`backward_induction`; the stationary solvers refuse it.
 """
 
 from __future__ import annotations
@@ -96,8 +97,6 @@ def check_terminates(
 
 def _reaches_terminal(mdp: MDP, graph: sp.csr_array) -> np.ndarray:
     """(S,) whether a terminal state is reachable from each state along the edges of ``graph``."""
-    if mdp.horizon is not None:
-        return np.ones(mdp.n_states, dtype=bool)
     from scipy.sparse.csgraph import breadth_first_order
 
     S = mdp.n_states
@@ -119,8 +118,19 @@ def _reaches_terminal(mdp: MDP, graph: sp.csr_array) -> np.ndarray:
 # ---------------------------------------------------------------------------------------------
 
 
+def check_no_horizon(mdp: MDP) -> None:
+    """The stationary solvers need a task without a horizon: with one, values depend on time."""
+    if mdp.horizon is not None:
+        raise MDPError(
+            f"this task is truncated after H = {mdp.horizon} steps, so its values depend on the "
+            "steps left: use evaluate_horizon / backward_induction, or mdp.with_horizon(None) "
+            "for the task without the horizon"
+        )
+
+
 def evaluate_linear(mdp: MDP, policy: np.ndarray) -> np.ndarray:
     """v_pi by solving the linear Bellman system (I - gamma P_pi) v = r_pi, shape (S,)."""
+    check_no_horizon(mdp)
     p_pi, r_pi = policy_dynamics(mdp, policy)
     check_terminates(mdp, p_pi)
     return _solve(mdp.gamma, p_pi, r_pi)
@@ -154,6 +164,7 @@ def evaluate_iterative(
     Returns:
         v (S,) and the max change of every sweep.
     """
+    check_no_horizon(mdp)
     p_pi, r_pi = policy_dynamics(mdp, policy)
     if sweeps is None:
         check_terminates(mdp, p_pi)
@@ -238,7 +249,9 @@ def _solution(
 
 
 def _check_solvable(mdp: MDP) -> None:
-    """With gamma = 1, v* is finite only if every state can reach a terminal state somehow."""
+    """No horizon, and with gamma = 1 every state can reach a terminal state somehow (else v*
+    is an infinite sum)."""
+    check_no_horizon(mdp)
     if mdp.gamma == 1.0:
         check_terminates(mdp, _any_action(mdp), "no policy can terminate")
 
@@ -318,6 +331,22 @@ def policy_iteration(
             callback(k, deltas[-1])
         pi, v = new_pi, new_v
     raise MDPError(f"policy iteration did not stabilise in {max_iterations} iterations")
+
+
+def evaluate_horizon(mdp: MDP, policy: np.ndarray, horizon: int | None = None) -> np.ndarray:
+    """Values of a stationary policy on the task truncated after H steps, (H + 1, S).
+
+    Row k is v_k = r_pi + gamma P_pi v_{k-1}, the expected return with k steps left (v_0 = 0);
+    H defaults to the MDP's horizon.
+    """
+    H = horizon if horizon is not None else mdp.horizon
+    if H is None or H < 1:
+        raise MDPError(f"evaluating a truncated task needs a horizon H >= 1, got {H}")
+    p_pi, r_pi = policy_dynamics(mdp, policy)
+    v = np.zeros((H + 1, mdp.n_states))
+    for k in range(1, H + 1):
+        v[k] = r_pi + mdp.gamma * (p_pi @ v[k - 1])
+    return v
 
 
 @dataclass
