@@ -150,3 +150,16 @@ def test_to_jsonable_handles_numpy_paths_and_non_finite():
         "b": "x",
         "c": [1, None],
     }
+
+
+def test_progress_bars_only_on_a_terminal_and_never_when_quiet(monkeypatch, capsys):
+    from rlgen import runs
+
+    monkeypatch.setattr(runs.sys.stderr, "isatty", lambda: False)
+    assert not runs.progress_enabled(quiet=False)
+    monkeypatch.setattr(runs.sys.stderr, "isatty", lambda: True)
+    assert runs.progress_enabled(quiet=False)
+    assert not runs.progress_enabled(quiet=True)
+    with runs.progress(total=3, quiet=True) as bar:
+        bar.update(3)
+    assert capsys.readouterr().err == ""
