@@ -179,7 +179,8 @@ class FunctionCallback(Callback):
         self.fn = fn
 
     def on_update(self, model: Reinforce, info: UpdateInfo) -> bool:
-        return self.fn(model, info) is not False
+        result = self.fn(model, info)
+        return True if result is None else bool(result)
 
 
 class StopTraining(Callback):
