@@ -54,6 +54,7 @@ format: setup
 
 bench: setup
 	$(BIN)/python benchmarks/bandit_speed.py
+	$(BIN)/python benchmarks/mdp_speed.py
 	$(BIN)/python -m pip install -q -e ".[bench]" && $(BIN)/python benchmarks/cartpole.py
 
 clean:
