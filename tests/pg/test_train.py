@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 
 from rlgen.pg import train
 from rlgen.pg.train import TrainConfig, parse_seeds, train_one
@@ -212,3 +213,10 @@ def test_resume_after_kill_9(tmp_path):
     assert f"results in {run_dir}" in resumed.stdout
     a, b = rows(run_dir), rows(tmp_path / "ref")
     assert [[r[k] for k in COMPARED] for r in a] == [[r[k] for k in COMPARED] for r in b]
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
+def test_cuda_without_a_gpu_is_a_user_error():
+    out = rlgen("reinforce", "--device", "cuda")
+    assert out.returncode == 2
+    assert out.stderr.strip().splitlines()[-1].startswith("rlgen: error: --device cuda")
