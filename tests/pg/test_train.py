@@ -220,3 +220,31 @@ def test_cuda_without_a_gpu_is_a_user_error():
     out = rlgen("reinforce", "--device", "cuda")
     assert out.returncode == 2
     assert out.stderr.strip().splitlines()[-1].startswith("rlgen: error: --device cuda")
+
+
+def test_non_finite_loss_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
+    original = train.RunCallback.on_update
+
+    def poison_after_first_checkpoint(self, model, info):
+        keep = original(self, model, info)
+        if info.env_steps > 2000:
+            with torch.no_grad():
+                next(model.policy.parameters()).fill_(float("nan"))
+        return keep
+
+    monkeypatch.setattr(train.RunCallback, "on_update", poison_after_first_checkpoint)
+    config = TrainConfig(
+        stop=False, total_steps=8000, checkpoint_every=2000, eval_every=4000, eval_episodes=5
+    )
+    with pytest.raises(train.NonFiniteLoss, match="not finite"):
+        train_one(config, tmp_path / "r", quiet=True)
+    summary = json.loads((tmp_path / "r" / "summary.json").read_text())
+    assert summary["status"] == "non-finite loss" and "not finite" in summary["error"]
+    state = torch.load(tmp_path / "r" / "checkpoint.pt", weights_only=True)
+    assert 2000 <= state["counters"]["env_steps"] < summary["env_steps"] + 1
+    assert all(torch.isfinite(p).all() for p in state["policy"].values())
+
+
+def test_resume_refuses_another_out(tmp_path):
+    with pytest.raises(UserError, match="leave out --out"):
+        train.run(TrainConfig(resume=tmp_path / "a"), tmp_path / "b")

@@ -324,6 +324,8 @@ def make_summary(
 def run(config: TrainConfig, run_dir: str | Path | None = None, *, quiet: bool = False) -> dict:
     """``rlgen reinforce``: one seed into ``run_dir``, or ``--seeds`` into ``run_dir/seed-<n>``."""
     if config.resume is not None:
+        if run_dir is not None and Path(run_dir).resolve() != config.resume.resolve():
+            raise UserError("--resume continues the run in its own directory; leave out --out")
         return resume(config, quiet=quiet)
     make_env(config.env).close()  # unknown ids and unsupported spaces fail here, once
     run_dir = Path(run_dir) if run_dir is not None else None
