@@ -542,7 +542,7 @@ def mean_interval(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     n = np.sum(~np.isnan(values), axis=0)
     with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # columns with fewer than two values
-        mean = np.nanmean(np.where(n > 0, values, 0.0), axis=0)
+        mean = np.nanmean(values, axis=0)  # NaN where no run has a value yet
         sd = np.nanstd(values, axis=0, ddof=1) if values.shape[0] > 1 else np.zeros(values.shape[1])
         half = stats.t.ppf(0.975, np.maximum(n - 1, 1)) * sd / np.sqrt(np.maximum(n, 1))
     return mean, np.where(n > 1, half, np.nan)
