@@ -163,3 +163,17 @@ def test_progress_bars_only_on_a_terminal_and_never_when_quiet(monkeypatch, caps
     with runs.progress(total=3, quiet=True) as bar:
         bar.update(3)
     assert capsys.readouterr().err == ""
+
+
+def test_tensorboard_reads_the_scalars_back(run_dir):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    with Run("toy", Toy(), run_dir) as r:
+        r.metrics.log_many(np.arange(1, 6), {"train/loss": np.array([5.0, 4, 3, 2, 1])})
+        r.metrics.log(6, {"eval/return": 9.5})
+    events = EventAccumulator(str(run_dir))
+    events.Reload()
+    assert sorted(events.Tags()["scalars"]) == ["eval/return", "train/loss"]
+    loss = events.Scalars("train/loss")
+    assert [e.step for e in loss] == [1, 2, 3, 4, 5] and [e.value for e in loss] == [5, 4, 3, 2, 1]
+    assert events.Scalars("eval/return")[0].value == 9.5
