@@ -138,3 +138,17 @@ def test_returns_match_the_definition_on_random_streams(gamma):
         got = discounted_returns(rewards, terminated, truncated, gamma, bootstrap=bootstrap)
         want = reference_returns(rewards, terminated, truncated, gamma, bootstrap)
         np.testing.assert_allclose(got, want, atol=1e-9)
+
+
+def test_batch_statistics_agree_with_the_steps():
+    rollout = Rollout(make_env("CartPole-v1", 4), gamma=1.0)
+    rollout.restart(seed=2)
+    rng = np.random.default_rng(2)
+    for _ in range(4):
+        batch = rollout.collect(random_policy(rng), episodes=6)
+        np.testing.assert_array_equal(
+            batch.episode_lengths, np.bincount(batch.episode, minlength=batch.episodes)
+        )
+        np.testing.assert_allclose(
+            batch.episode_returns, np.bincount(batch.episode, weights=batch.rewards)
+        )

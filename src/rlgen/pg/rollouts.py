@@ -287,6 +287,8 @@ class Rollout:
         self._buf: dict[str, np.ndarray] = {}
         self._size = 0  # rows in use
         self._allocate(256)
+        self._clock = 0  # vector steps since construction, to order finished episodes
+        self._finished: list[tuple[int, int, float, int]] = []  # (env, clock, return, length)
         self.steps = 0
         """environment steps taken (every sub-environment step, reset steps excluded)"""
 
@@ -305,6 +307,7 @@ class Rollout:
         self._obs = self._flat(obs)
         self._skip[:] = False
         self._size = 0
+        self._finished = []
 
     def _flat(self, obs: Any) -> np.ndarray:
         return np.asarray(obs, dtype=np.float32).reshape(self.num_envs, self.obs_size)
@@ -340,6 +343,11 @@ class Rollout:
                     b["final"][t][truncated] = final[truncated]
                 else:
                     b["final"][t][truncated] = next_obs[truncated]
+            if end.any():  # the statistics of the episodes that just ended, from the helper
+                returns, lengths = finished_episodes(info)
+                for env_index, r, n in zip(np.flatnonzero(end), returns, lengths, strict=True):
+                    self._finished.append((int(env_index), self._clock, float(r), int(n)))
+            self._clock += 1
             self._size += 1
             self.steps += int(valid.sum())
             done_count += int(end.sum())
@@ -370,6 +378,13 @@ class Rollout:
         episode = episode_id.T[order]
         rewards = b["rewards"].T[order]
         n_episodes = int(per_column.sum())
+        # Every episode that ended since the last cut is handed over now; in episode-id order
+        # (sub-environment, then time) the helper's statistics line up with the steps.
+        stats = sorted(self._finished)
+        self._finished = []
+        lengths = np.array([n for _, _, _, n in stats], dtype=np.int64)
+        if len(stats) != n_episodes or lengths.sum() != order.sum():
+            raise RuntimeError("episode statistics disagree with the collected steps")
         batch = Batch(
             obs=b["obs"].transpose(1, 0, 2)[order],
             actions=b["actions"].T[order],
@@ -378,8 +393,8 @@ class Rollout:
             episode=episode,
             truncated=b["truncated"].T[order],
             final_obs=b["final"].transpose(1, 0, 2)[order],
-            episode_returns=np.bincount(episode, weights=rewards, minlength=n_episodes),
-            episode_lengths=np.bincount(episode, minlength=n_episodes),
+            episode_returns=np.array([r for _, _, r, _ in stats]),
+            episode_lengths=lengths,
         )
         # Keep the rows after the earliest last end, with the already used part made invalid.
         keep_from = int(last_end.min()) + 1
