@@ -223,12 +223,13 @@ class Reinforce:
     Example::
 
         model = Reinforce("CartPole-v1", ReinforceConfig(baseline=True), seed=0)
-        model.learn(100_000, callback=EvalCallback(...))
+        model.learn(100_000, callback=StopTraining(threshold=475))
         action = model.predict(obs, deterministic=True)
         model.save("policy.pt"); model = Reinforce.load("policy.pt")
 
     Args:
-        env: a gymnasium id, a vector environment or a single environment.
+        env: a gymnasium id (``config.num_envs`` copies through ``gymnasium.make_vec``), a
+            vector environment, or a single environment (a vector environment of one).
         config: hyperparameters.
         seed: seeds the network initialisation, the action sampling and the environments.
     """
@@ -266,6 +267,7 @@ class Reinforce:
         )
         self.fast_policy = NumpyPolicy(self.policy)
         self.rng = np.random.default_rng(np.random.SeedSequence([seed, 1]))  # action sampling
+        self.predict_rng = np.random.default_rng(np.random.SeedSequence([seed, 2]))
         self.counters = Counters()
         self._env_seed: int | None = None
 
@@ -286,9 +288,7 @@ class Reinforce:
         single = obs.ndim == len(self.env.single_observation_space.shape or ())
         batch = obs.reshape(-1, self.obs_size)
         if not deterministic and rng is None:
-            rng = self._predict_rng = getattr(self, "_predict_rng", None) or np.random.default_rng(
-                np.random.SeedSequence([self.seed, 2])
-            )
+            rng = self.predict_rng
         actions = self.fast_policy.act(batch, rng, deterministic)
         return int(actions[0]) if single else actions
 
