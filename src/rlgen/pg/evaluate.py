@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import gymnasium as gym
 import numpy as np
@@ -239,7 +239,7 @@ class Evaluator:
 class EvaluateConfig:
     """Re-evaluate the policy saved in a reinforce run directory; optionally record a GIF."""
 
-    run_dir: tyro.conf.Positional[Path]
+    run_dir: Annotated[Path, tyro.conf.Positional, tyro.conf.arg(metavar="RUN_DIR")]
     """a run directory written by rlgen reinforce (it holds checkpoint.pt)"""
     episodes: int = 100
     """evaluation episodes per policy (greedy and sampled)"""
