@@ -36,6 +36,7 @@ def rows(run_dir: Path) -> list[dict[str, float | None]]:
         return [{k: float(v) if v else None for k, v in r.items()} for r in csv.DictReader(f)]
 
 
+@pytest.mark.slow
 def test_train_and_evaluate_smoke(tmp_path):
     out = tmp_path / "r"
     done = rlgen(
