@@ -31,7 +31,15 @@ from typing import Any
 
 import numpy as np
 
-from rlgen.runs import Run, UserError, check_range, make_rng, metrics_columns
+from rlgen.runs import (
+    Run,
+    UserError,
+    check_range,
+    make_rng,
+    metrics_columns,
+    pyplot,
+    save_figure,
+)
 
 KINDS = ("greedy", "eps-greedy", "ucb", "gradient")
 # Which parameters each agent kind reads; anything else given to it is an error.
@@ -544,10 +552,7 @@ def describe(summary: dict) -> str:
 
 def plot(run_dir: str | Path, *, title: str | None = None) -> Path:
     """Average reward and % optimal action per step, one line per agent (like Figure 2.2)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     run_dir = Path(run_dir)
     cols = metrics_columns(run_dir / "metrics.csv")
@@ -564,13 +569,7 @@ def plot(run_dir: str | Path, *, title: str | None = None) -> Path:
     top.legend(frameon=False, fontsize=9)
     if title:
         top.set_title(title)
-    for ax in (top, bottom):
-        ax.spines[["top", "right"]].set_visible(False)
-    fig.tight_layout()
-    path = run_dir / "bandit.png"
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save_figure(fig, run_dir / "bandit.png")
 
 
 def label(name: str) -> str:

@@ -96,6 +96,10 @@ def _map_local(
     return [results[i] for i in range(len(jobs))]
 
 
+def _call(fn: Callable[[J], R], job: J) -> R:
+    return fn(job)
+
+
 def _map_ray(
     fn: Callable[[J], R], jobs: Sequence[J], options: ExecutorOptions, *, desc: str, quiet: bool
 ) -> list[R]:
@@ -115,8 +119,8 @@ def _map_ray(
             )
         except ConnectionError as e:
             raise UserError(f"--ray-address {options.ray_address}: cannot connect ({e})") from None
-    remote: Any = ray.remote(fn)
-    refs = [remote.remote(job) for job in jobs]
+    remote: Any = ray.remote(_call)  # a plain function: ray.remote refuses builtins like math.sqrt
+    refs = [remote.remote(fn, job) for job in jobs]
     index = {ref: i for i, ref in enumerate(refs)}
     results: dict[int, R] = {}
     waiting = list(refs)

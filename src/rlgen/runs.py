@@ -251,6 +251,36 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------------------------------
+# Figures
+# ---------------------------------------------------------------------------------------------
+
+
+def pyplot() -> Any:
+    """``matplotlib.pyplot`` on the Agg backend: figures are written to files, never shown."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save_figure(fig: Any, path: str | Path, *, dpi: int = 120, despine: bool = True) -> Path:
+    """Lay out ``fig``, write it as PNG to ``path``, close it; returns the path.
+
+    ``despine`` hides the top and right spines of every axes (the house style of line plots;
+    pass False for images and heatmaps).
+    """
+    if despine:
+        for ax in fig.axes:
+            ax.spines[["top", "right"]].set_visible(False)
+    fig.tight_layout()
+    fig.savefig(path, dpi=dpi)
+    pyplot().close(fig)
+    return Path(path)
+
+
+# ---------------------------------------------------------------------------------------------
 # Metrics
 # ---------------------------------------------------------------------------------------------
 
@@ -351,21 +381,18 @@ class MetricsWriter:
 
     def truncate_after(self, step: int) -> None:
         """Drop rows whose index is above ``step`` (used when resuming from a checkpoint)."""
-        self._file.close()
-        rows = read_metrics(self.path)
-        keep = [r for r in rows if (i := r.get(self.index)) is None or i <= step]
-        with self.path.open("w", newline="") as f:
-            w = csv.writer(f)
-            w.writerow(self._columns)
-            for r in keep:
-                w.writerow([_fmt(r.get(c)) for c in self._columns])
-        self._file = self.path.open("a", newline="")
-        self._writer = csv.writer(self._file)
+        self._rewrite(
+            lambda rows: [r for r in rows if (i := r.get(self.index)) is None or i <= step]
+        )
 
     def _extend_header(self, new: list[str]) -> None:
-        self._file.close()
-        rows = read_metrics(self.path)
         self._columns = self._columns + new
+        self._rewrite(lambda rows: rows)
+
+    def _rewrite(self, keep: Any) -> None:
+        """Rewrite the file with the current header and the rows ``keep(rows)`` returns."""
+        self._file.close()
+        rows = keep(read_metrics(self.path))
         with self.path.open("w", newline="") as f:
             w = csv.writer(f)
             w.writerow(self._columns)

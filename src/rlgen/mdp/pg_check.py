@@ -24,7 +24,16 @@ import numpy as np
 from rlgen.mdp.examples import gridworld_3_5, gridworld_4_1, random_mdp
 from rlgen.mdp.model import MDP
 from rlgen.mdp.pg import POLICIES, TheoremCheck, check_theorem
-from rlgen.runs import Run, UserError, check_choice, check_range, make_rng, metrics_columns
+from rlgen.runs import (
+    Run,
+    UserError,
+    check_choice,
+    check_range,
+    make_rng,
+    metrics_columns,
+    pyplot,
+    save_figure,
+)
 
 PG_EXAMPLES = ("random", "gridworld-4.1", "gridworld-3.5")
 
@@ -172,10 +181,7 @@ def describe(summary: dict) -> str:
 def plot(run_dir: str | Path, checks: list[TheoremCheck] | None = None) -> Path:
     """``pg_check.png``: exact gradient against the theorem's side (left), REINFORCE's error
     against the number of episodes (right, from ``metrics.csv``)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     run_dir = Path(run_dir)
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4.2))
@@ -204,10 +210,4 @@ def plot(run_dir: str | Path, checks: list[TheoremCheck] | None = None) -> Path:
     right.set_xlabel("episodes n")
     right.set_ylabel("‖mean REINFORCE estimate − ∇J‖ / ‖∇J‖")
     right.set_title("REINFORCE converges to the exact gradient", fontsize=10)
-    for ax in (left, right):
-        ax.spines[["top", "right"]].set_visible(False)
-    fig.tight_layout()
-    path = run_dir / "pg_check.png"
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save_figure(fig, run_dir / "pg_check.png")

@@ -14,18 +14,10 @@ from typing import Any
 import numpy as np
 
 from rlgen.mdp.model import MDP
+from rlgen.runs import pyplot, save_figure
 
 ARROWS = {"up": (0, -1), "down": (0, 1), "right": (1, 0), "left": (-1, 0)}
 """(dx, dy) of an action's arrow in image coordinates (y grows downwards)"""
-
-
-def _pyplot() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def draw_values(
@@ -104,7 +96,7 @@ def plot_solution(
     decimals: int = 1,
 ) -> Path:
     """Values and optimal actions of one task, side by side; saved as a PNG."""
-    plt = _pyplot()
+    plt = pyplot()
     path = Path(path)
     if mdp.grid is not None:
         rows, cols = mdp.grid
@@ -122,17 +114,14 @@ def plot_solution(
         right.set_xlabel("state")
         right.set_title(actions_title, fontsize=10)
     fig.suptitle(title, fontsize=11)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, despine=False)
 
 
 def plot_sweeps(
     path: str | Path, sweeps: np.ndarray, changes: np.ndarray, *, title: str, xlabel: str = "sweep"
 ) -> Path:
     """The largest value change per sweep / iteration, on a log scale."""
-    plt = _pyplot()
+    plt = pyplot()
     path = Path(path)
     fig, ax = plt.subplots(figsize=(6, 3.6))
     positive = changes > 0
@@ -140,8 +129,4 @@ def plot_sweeps(
     ax.set_xlabel(xlabel)
     ax.set_ylabel("max |change of v|")
     ax.set_title(title, fontsize=10)
-    ax.spines[["top", "right"]].set_visible(False)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)

@@ -39,8 +39,10 @@ from rlgen.runs import (
     check_range,
     load_checkpoint,
     metrics_columns,
+    pyplot,
     read_json,
     resolve_device,
+    save_figure,
 )
 
 COMMAND = "reinforce"
@@ -477,10 +479,7 @@ def describe(summary: dict) -> str:
 
 def plot(run_dir: str | Path, *, threshold: float | None = None) -> Path:
     """``learning_curve.png``: training episode returns per update and the evaluation points."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     run_dir = Path(run_dir)
     cols = metrics_columns(run_dir / "metrics.csv")
@@ -506,12 +505,7 @@ def plot(run_dir: str | Path, *, threshold: float | None = None) -> Path:
     ax.set_xlabel("environment steps")
     ax.set_ylabel("episode return")
     ax.legend(frameon=False, fontsize=8)
-    ax.spines[["top", "right"]].set_visible(False)
-    fig.tight_layout()
-    path = run_dir / "learning_curve.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, run_dir / "learning_curve.png", dpi=110)
 
 
 def curves(run_dirs: list[Path], key: str, grid: np.ndarray) -> np.ndarray:
@@ -552,10 +546,7 @@ def plot_seeds(
     out: Path, run_dirs: list[Path], *, threshold: float | None = None, label: str | None = None
 ) -> Path:
     """``learning_curve.png`` of a sweep: mean and 95% interval across seeds."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     last = max(float(np.nanmax(metrics_columns(d / "metrics.csv")["step"])) for d in run_dirs)
     grid = np.linspace(0, last, 200)
@@ -575,9 +566,4 @@ def plot_seeds(
     if label:
         ax.set_title(label)
     ax.legend(frameon=False, fontsize=8)
-    ax.spines[["top", "right"]].set_visible(False)
-    fig.tight_layout()
-    path = out / "learning_curve.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, out / "learning_curve.png", dpi=110)

@@ -29,6 +29,7 @@ from rlgen.mdp.plots import draw_values
 from rlgen.mdp.solve import SolveConfig
 from rlgen.mdp.solve import run as solve_run
 from rlgen.reproduce.claims import Claim, Context
+from rlgen.runs import pyplot, save_figure
 
 TITLE = "Finite MDPs, dynamic programming, the policy gradient theorem (S&B ch. 3, 4, 13.2)"
 
@@ -208,19 +209,14 @@ def _book_tables(ctx: Context) -> list[Claim]:
 
 def _plot_sweeps(ctx: Context, mdp: MDP, sweeps: dict[int, np.ndarray], limit: np.ndarray) -> None:
     """Figure 4.1's left column: v_k after k sweeps, and the limit."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     panels = [(0, np.zeros(mdp.n_states)), *sweeps.items(), ("∞", limit)]
     fig, axes = plt.subplots(1, len(panels), figsize=(2.3 * len(panels), 2.7))
     for ax, (k, v) in zip(axes, panels, strict=True):
         draw_values(ax, mdp, v, title=f"k = {k}")
     fig.suptitle("Figure 4.1: v_k of the random policy after k sweeps", fontsize=11)
-    fig.tight_layout()
-    fig.savefig(ctx.dir / "figure-4.1-sweeps.png", dpi=110)
-    plt.close(fig)
+    save_figure(fig, ctx.dir / "figure-4.1-sweeps.png", dpi=110, despine=False)
 
 
 def _deviation(values: np.ndarray, table: list[list[float]] | list[list[int]]) -> float:
@@ -516,10 +512,7 @@ def _on_policy_check(ctx: Context) -> Claim:
 
 
 def _plot_on_policy(ctx: Context, mu: np.ndarray, mu_hat: np.ndarray) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(6, 3.4))
     x = np.arange(mu.size)
@@ -528,7 +521,4 @@ def _plot_on_policy(ctx: Context, mu: np.ndarray, mu_hat: np.ndarray) -> None:
     ax.set_xlabel("state")
     ax.set_ylabel("on-policy distribution")
     ax.legend(frameon=False, fontsize=8)
-    ax.spines[["top", "right"]].set_visible(False)
-    fig.tight_layout()
-    fig.savefig(ctx.dir / "on-policy.png", dpi=120)
-    plt.close(fig)
+    save_figure(fig, ctx.dir / "on-policy.png")
