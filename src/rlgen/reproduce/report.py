@@ -59,11 +59,12 @@ def write_report(path: Path, sections: list[dict[str, Any]], *, config: Any, sta
             )
         directory = path.parent / s["dir"]
         shown: list[str] = []
-        for name in [*s["figures"], *(c.figure for c in s["claims"] if c.figure)]:
+        # the figures behind the claims, in claim order, then the section's other figures
+        for name in [*(c.figure for c in s["claims"] if c.figure), *s["figures"]]:
             if name and name not in shown:
                 shown.append(name)
         for name in shown:
-            parts.append(_figure(directory / name, [c.id for c in s["claims"] if c.figure == name]))
+            parts.append(_figure(directory, name, [c.id for c in s["claims"] if c.figure == name]))
     parts.append(
         "<h2 id='config'>Configuration</h2><pre>"
         + html.escape(str(to_jsonable(config)))
@@ -91,11 +92,13 @@ def _claims_table(claims: list[Claim]) -> str:
     return "".join(rows)
 
 
-def _figure(png: Path, claim_ids: list[str]) -> str:
+def _figure(directory: Path, name: str, claim_ids: list[str]) -> str:
+    """One embedded figure; ``name`` is its path in the section directory (the caption)."""
+    png = directory / name
     if not png.is_file():
-        return f"<p class='fail'>missing figure {html.escape(png.name)}</p>"
+        return f"<p class='fail'>missing figure {html.escape(name)}</p>"
     data = base64.b64encode(png.read_bytes()).decode()
-    caption = png.stem.replace("_", " ")
+    caption = name.removesuffix(".png")
     if claim_ids:
         caption += " — supports " + ", ".join(claim_ids)
     return (
