@@ -36,7 +36,7 @@ VARIANTS = {"reinforce": False, "reinforce-baseline": True}
 
 
 def run(ctx: Context) -> list[Claim]:
-    seeds = list(range(ctx.seed, ctx.seed + ctx.pick(5, 10)))
+    seeds = list(range(ctx.seed, ctx.seed + ctx.pick(5, 30)))
     budget = ctx.pick(100_000, 200_000)
     agent = ReinforceConfig(normalize=False)  # the lecture's raw returns
     ctx.notes.append(
