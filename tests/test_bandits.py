@@ -224,6 +224,8 @@ def test_greedy_has_the_lowest_long_run_reward(figure_2_2):
         ({"agent": ("gradient:baseline=maybe",)}, "baseline must be true or false"),
         ({"agent": ()}, "--agent: give at least one"),
         ({"walk_std": -1.0}, "--walk-std must be >= 0"),
+        ({"k": 40_000}, "--k must be in [1, 32767], got 40000"),
+        ({"initial": (float("nan"),)}, "--initial and --true-mean must be finite numbers, got nan"),
     ],
 )
 def test_bad_inputs_raise_a_clear_user_error(kwargs, message):

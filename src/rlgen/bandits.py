@@ -2,8 +2,9 @@
 
 The testbed of section 2.3: each run is a task with true action values q*(a) ~ N(mean, 1); pulling
 arm a gives a reward ~ N(q*(a), 1). An agent's behaviour is averaged over many runs, each an
-independent task. Every quantity below has shape ``(runs, k)`` or ``(runs,)``: one NumPy operation
-advances all runs by one step, so 2000 runs cost little more than one.
+independent task. The simulation holds every run at once, arrays of shape ``(k, runs)`` (arms on
+the leading axis) or ``(runs,)``: one NumPy operation advances all runs by one step, so 2000 runs
+cost little more than one.
 
 Agents (``--agent``):
 
@@ -23,6 +24,7 @@ random walk N(0, walk_std^2) per step, which shows why a constant step size matt
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -120,7 +122,7 @@ class BanditConfig:
     """random seed: the same seed gives identical results"""
 
     def __post_init__(self) -> None:
-        check_range("k", self.k, 1)
+        check_range("k", self.k, 1, MAX_ARMS)
         check_range("runs", self.runs, 1)
         check_range("steps", self.steps, 1)
         check_range("walk_std", self.walk_std, 0)
@@ -130,6 +132,9 @@ class BanditConfig:
             check_range("alpha", a, 0, 1, low_open=True)
         for c in self.c:
             check_range("c", c, 0)
+        for value in (*self.initial, self.true_mean):
+            if not math.isfinite(value):
+                raise UserError(f"--initial and --true-mean must be finite numbers, got {value}")
         if not self.agent:
             raise UserError(f"--agent: give at least one of {', '.join(KINDS)}")
         if not self.agents:
@@ -259,7 +264,8 @@ def argmax_random_ties(values: np.ndarray, rng: np.random.Generator) -> np.ndarr
     return choice
 
 
-_ARMS = np.arange(2**15 - 1, dtype=np.int16)[:, None]
+MAX_ARMS = 2**15 - 1
+_ARMS = np.arange(MAX_ARMS, dtype=np.int16)[:, None]
 
 
 def ucb_values(Q: np.ndarray, N: np.ndarray, t: int, c: float) -> np.ndarray:
@@ -303,8 +309,8 @@ def simulate(
     """
     q = np.array(q_star, dtype=float).T.copy()  # (k, runs): arms on the leading axis
     k, runs = q.shape
-    if k > _ARMS.shape[0]:
-        raise UserError(f"--k must be <= {_ARMS.shape[0]}, got {k}")
+    if k > MAX_ARMS:
+        raise UserError(f"--k must be <= {MAX_ARMS}, got {k}")
     column = np.arange(runs)  # flat index of arm a in run j is a * runs + j
     gradient = agent.kind == "gradient"
     if gradient:
