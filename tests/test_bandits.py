@@ -210,7 +210,7 @@ def test_greedy_has_the_lowest_long_run_reward(figure_2_2):
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"k": 0}, "--k must be >= 1, got 0"),
+        ({"k": 0}, "--k must be in [1, 32767], got 0"),
         ({"runs": 0}, "--runs must be >= 1, got 0"),
         ({"steps": -5}, "--steps must be >= 1, got -5"),
         ({"epsilon": (0.1, 1.5)}, "--epsilon must be in [0, 1], got 1.5"),
