@@ -152,3 +152,60 @@ def test_batch_statistics_agree_with_the_steps():
         np.testing.assert_allclose(
             batch.episode_returns, np.bincount(batch.episode, weights=batch.rewards)
         )
+
+
+def time_limited_cartpoles(limits, mode):
+    """CartPoles cut by different time limits (so they end at different steps)."""
+    makers = [lambda k=k: gym.make("CartPole-v1", max_episode_steps=k) for k in limits]
+    return gym.vector.SyncVectorEnv(makers, autoreset_mode=mode)
+
+
+def test_truncation_final_observation_is_the_same_in_both_autoreset_modes():
+    # Sub-environments cut at 3 and 5 steps: in SAME_STEP mode only one of them ends at a time,
+    # so info["final_obs"] holds None for the other.
+    batches = {}
+    for mode in (AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP):
+        rollout = Rollout(make_env(time_limited_cartpoles((3, 5), mode)), gamma=1.0)
+        rollout.restart(seed=0)
+        batches[mode] = rollout.collect(lambda obs: np.zeros(len(obs), np.int64), episodes=2)
+    a, b = batches[AutoresetMode.NEXT_STEP], batches[AutoresetMode.SAME_STEP]
+    np.testing.assert_array_equal(a.episode_lengths, [3, 5])
+    np.testing.assert_array_equal(a.truncated, [0, 0, 1, 0, 0, 0, 0, 1])
+    for name in ("obs", "actions", "returns", "truncated", "final_obs"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
+    assert np.all(a.final_obs[a.truncated] != 0)
+
+
+class FallsAtTheTimeLimit(gym.Env):
+    """Terminates at its third step, which is also where its time limit cuts it."""
+
+    observation_space = gym.spaces.Box(-1, 1, (2,))
+    action_space = gym.spaces.Discrete(2)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t = 0
+        return np.zeros(2, dtype=np.float32), {}
+
+    def step(self, action):
+        self.t += 1
+        return np.full(2, self.t / 3, dtype=np.float32), 1.0, self.t == 3, False, {}
+
+
+def test_termination_at_the_time_limit_is_not_a_truncation():
+    # TimeLimit reports truncated=True at its last step even when the episode also terminated
+    # there; the episode ended in the MDP, so there is nothing after it to bootstrap from.
+    env = gym.wrappers.TimeLimit(FallsAtTheTimeLimit(), max_episode_steps=3)
+    rollout = Rollout(make_env(env), gamma=1.0)
+    rollout.restart(seed=0)
+    batch = rollout.collect(lambda obs: np.zeros(len(obs), np.int64), episodes=2)
+    np.testing.assert_array_equal(batch.episode_lengths, [3, 3])
+    assert not batch.truncated.any()
+    assert not batch.final_obs.any()
+
+
+def test_disabled_autoreset_is_a_user_error():
+    # gymnasium's RecordEpisodeStatistics counts the step after an episode end as a reset step
+    # and clears every sub-environment's statistics on a masked reset: wrong without autoreset.
+    with pytest.raises(UserError, match="autoreset"):
+        make_env(time_limited_cartpoles((3, 5), AutoresetMode.DISABLED))

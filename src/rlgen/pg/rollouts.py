@@ -13,8 +13,12 @@ Gymnasium 1.x vector environments reset a finished sub-environment automatically
 ``NEXT_STEP`` mode (https://farama.org/Vector-Autoreset-Mode) the step *after* an episode ends is a
 reset step: its action is ignored and its reward is 0, so it belongs to no episode and is dropped.
 In ``SAME_STEP`` mode the returned observation is already the first of the next episode and the
-final one is in ``info["final_obs"]``. Both are handled; ``DISABLED`` is handled by resetting the
-finished sub-environments ourselves.
+final one is in ``info["final_obs"]``. Both are handled. ``DISABLED`` is refused:
+gymnasium's ``RecordEpisodeStatistics`` would count the step after an episode end as a reset step,
+and a masked reset clears every sub-environment's statistics.
+
+A step that is both terminated and truncated (a time limit reached on a terminal step) ends the
+episode in the MDP: it counts as terminated only, with nothing after it to bootstrap from.
 """
 
 from __future__ import annotations
@@ -53,7 +57,8 @@ def make_env(
         option: the command-line option named in errors.
 
     Raises:
-        UserError: unknown id, continuous actions, or an observation space that is not a Box.
+        UserError: unknown id, continuous actions, an observation space that is not a Box, or
+            a vector environment without autoreset.
     """
     if isinstance(env, str):
         try:
@@ -74,6 +79,11 @@ def make_env(
         raise TypeError(f"expected an environment id or a gymnasium environment, got {env!r}")
     try:
         check_spaces(vec.single_observation_space, vec.single_action_space, name, option)
+        if autoreset_mode(vec) == AutoresetMode.DISABLED:
+            raise UserError(
+                f"{option_name(option)} {name}: the vector environment must reset finished "
+                "sub-environments itself (autoreset mode NEXT_STEP or SAME_STEP), not DISABLED"
+            )
     except UserError:
         vec.close()
         raise
@@ -225,7 +235,8 @@ class Batch:
         rewards: (M,) rewards r_{t+1}.
         returns: (M,) G_t (without bootstrap; see ``truncated``/``final_obs``).
         episode: (M,) index of the episode each step belongs to, 0..episodes-1.
-        truncated: (M,) whether the episode was cut by a time limit at this step.
+        truncated: (M,) whether the episode was cut by a time limit at this step (and did not
+            terminate there).
         final_obs: (M, obs_size) s_{t+1} at truncated steps (zeros elsewhere).
         episode_returns: (episodes,) undiscounted episode returns.
         episode_lengths: (episodes,) episode lengths.
@@ -326,7 +337,7 @@ class Rollout:
             next_obs, rewards, terminated, truncated, info = self.env.step(actions)
             valid = ~self._skip
             terminated = np.logical_and(terminated, valid)
-            truncated = np.logical_and(truncated, valid)
+            truncated = np.logical_and(truncated, valid) & ~terminated  # see the module docstring
             end = np.logical_or(terminated, truncated)
             next_obs = self._flat(next_obs)
             b["obs"][t] = obs
@@ -338,9 +349,9 @@ class Rollout:
             b["valid"][t] = valid
             b["final"][t] = 0.0
             if truncated.any():  # s_{t+1} of an episode cut by a time limit, for bootstrapping
-                if self.mode == AutoresetMode.SAME_STEP:
-                    final = self._flat(np.stack(list(info["final_obs"])))
-                    b["final"][t][truncated] = final[truncated]
+                if self.mode == AutoresetMode.SAME_STEP:  # None for sub-environments still running
+                    for i in np.flatnonzero(truncated):
+                        b["final"][t, i] = np.asarray(info["final_obs"][i]).reshape(-1)
                 else:
                     b["final"][t][truncated] = next_obs[truncated]
             if end.any():  # the statistics of the episodes that just ended, from the helper
@@ -353,9 +364,6 @@ class Rollout:
             done_count += int(end.sum())
             if self.mode == AutoresetMode.NEXT_STEP:
                 self._skip = end
-            elif self.mode == AutoresetMode.DISABLED and end.any():
-                next_obs, _ = self.env.reset(options={"reset_mask": end})
-                next_obs = self._flat(next_obs)
             self._obs = next_obs
         return self._take()
 
