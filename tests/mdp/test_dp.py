@@ -263,3 +263,45 @@ def test_a_truncated_task_is_solved_by_the_finite_horizon_methods_only():
         np.testing.assert_allclose(v[k], sweeps, atol=1e-12)
     # backward induction's optimum dominates the random policy at every horizon
     assert (dp.backward_induction(m).v >= v - 1e-12).all()
+
+
+# ---------------------------------------------------------------------------------------------
+# gamma = 1 with rewards that sum to 0 around a cycle: greedy is not enough to terminate
+# ---------------------------------------------------------------------------------------------
+
+
+def test_deterministic_policy_breaks_ties_towards_termination():
+    # State 0: "stay" (action 0, reward 0) or "go" (action 1, reward 1, terminal). v*(0) = 1 and
+    # q*(0, stay) = 0 + v*(0) = 1 ties with "go", but always staying never ends.
+    m = MDP.from_outcomes(2, 2, [(0, 0, 1.0, 0, 0.0), (0, 1, 1.0, 1, 1.0)], terminal=[1], gamma=1)
+    for sol in (dp.value_iteration(m), dp.policy_iteration(m)):
+        assert sol.optimal_actions[0].tolist() == [True, True]  # both are tied in q*
+        assert sol.deterministic_policy[0] == 1
+        v = dp.evaluate_linear(m, np.eye(2)[sol.deterministic_policy])
+        np.testing.assert_allclose(v, sol.v, atol=1e-12)
+
+
+def test_deterministic_optimal_policy_of_undiscounted_frozenlake_attains_v_star():
+    from rlgen.mdp.examples import frozenlake
+
+    m = frozenlake(gamma=1.0)
+    for sol in (dp.value_iteration(m), dp.policy_iteration(m)):
+        v = dp.evaluate_linear(m, np.eye(4)[sol.deterministic_policy])
+        np.testing.assert_allclose(v, sol.v, atol=1e-9)
+        assert sol.optimal_actions[np.arange(16), sol.deterministic_policy][~m.terminal].all()
+
+
+def test_value_iteration_refuses_values_only_a_never_ending_cycle_attains():
+    # States 0 and 1 pass to each other with reward 0, or end with reward -1. Value iteration's
+    # fixed point is v = 0, the return of cycling forever: no terminating policy attains it (every
+    # one has v = -1, which policy iteration finds), so it must not be reported as v*.
+    outcomes = [
+        (0, 0, 1.0, 1, 0.0),
+        (0, 1, 1.0, 2, -1.0),
+        (1, 0, 1.0, 0, 0.0),
+        (1, 1, 1.0, 2, -1.0),
+    ]
+    m = MDP.from_outcomes(3, 2, outcomes, terminal=[2], gamma=1.0)
+    with pytest.raises(MDPError, match=r"gamma = 1 and .* never terminate.* 2 state\(s\) \(0, 1\)"):
+        dp.value_iteration(m)
+    np.testing.assert_allclose(dp.policy_iteration(m).v, [-1.0, -1.0, 0.0], atol=1e-12)

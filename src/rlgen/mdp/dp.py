@@ -203,6 +203,8 @@ class Solution:
         optimal_actions: (S, A) bool, every action whose q is within ``tie_tol`` of the best
             (all ties kept); all False at terminal states.
         policy: (S, A) a greedy policy: uniform over the optimal actions.
+        deterministic_policy: (S,) one optimal action per state, chosen among the ties so that
+            the deterministic policy terminates (see :func:`terminating_tie_break`).
         iterations: sweeps (value iteration, evaluation) or improvement steps (policy iteration).
         deltas: the max value change of every sweep / iteration.
     """
@@ -211,13 +213,9 @@ class Solution:
     q: np.ndarray
     optimal_actions: np.ndarray
     policy: np.ndarray
+    deterministic_policy: np.ndarray
     iterations: int
     deltas: list[float] = field(default_factory=list)
-
-    @property
-    def deterministic_policy(self) -> np.ndarray:
-        """(S,) one optimal action per state: the first of the ties."""
-        return np.argmax(self.optimal_actions, axis=1)
 
 
 def greedy_actions(mdp: MDP, q: np.ndarray, tie_tol: float = 1e-9) -> np.ndarray:
@@ -239,13 +237,52 @@ def greedy_policy(mdp: MDP, q: np.ndarray, tie_tol: float = 1e-9) -> np.ndarray:
     return ties / ties.sum(axis=1, keepdims=True)
 
 
+def terminating_tie_break(mdp: MDP, ties: np.ndarray) -> np.ndarray:
+    """(S,) one action per state among ``ties`` (S, A), the first one unless gamma = 1.
+
+    With gamma < 1 every choice among the optimal actions is an optimal policy. With gamma = 1
+    a tie can be a cycle whose rewards sum to 0 (stay put in FrozenLake's top row): greedy, yet a
+    policy that always takes it never ends and has no value. So states are chosen outwards from
+    the terminal states, each taking its first tied action that reaches an already chosen state
+    with positive probability. Wherever tied actions can lead to a terminal state, the chosen
+    policy terminates with probability 1, and a terminating policy greedy in v* has the values
+    v* (Bertsekas & Tsitsiklis 1991, stochastic shortest paths).
+    """
+    choice = np.argmax(ties, axis=1)
+    if mdp.gamma < 1.0:
+        return choice
+    S, A = mdp.n_states, mdp.n_actions
+    chosen = mdp.terminal.copy()
+    while True:
+        leads_out = (mdp.P @ chosen.astype(float)).reshape(S, A) > 0  # (S, A)
+        moves = ties & leads_out & ~chosen[:, None]
+        new = moves.any(axis=1)
+        if not new.any():
+            return choice
+        choice[new] = np.argmax(moves[new], axis=1)
+        chosen |= new
+
+
 def _solution(
     mdp: MDP, v: np.ndarray, iterations: int, deltas: list[float], tie_tol: float
 ) -> Solution:
     q = q_from_v(mdp, v)
-    return Solution(
-        v, q, greedy_actions(mdp, q, tie_tol), greedy_policy(mdp, q, tie_tol), iterations, deltas
-    )
+    ties = greedy_actions(mdp, q, tie_tol)
+    policy = greedy_policy(mdp, q, tie_tol)
+    if mdp.gamma == 1.0:
+        # v solves the Bellman optimality equation, but with gamma = 1 so does the return of a
+        # cycle whose rewards sum to 0; only a terminating greedy policy makes v its values.
+        stuck = ~_reaches_terminal(mdp, policy_dynamics(mdp, policy)[0])
+        if stuck.any():
+            states = np.flatnonzero(stuck)
+            shown = ", ".join(map(str, states[:8])) + (", ..." if states.size > 8 else "")
+            raise MDPError(
+                f"gamma = 1 and every policy greedy in the values found would never terminate "
+                f"from {states.size} state(s) ({shown}): the values are the return of a cycle "
+                "whose rewards sum to 0, which no terminating policy attains; use gamma < 1, or "
+                "policy iteration, which searches the policies that terminate"
+            )
+    return Solution(v, q, ties, policy, terminating_tie_break(mdp, ties), iterations, deltas)
 
 
 def _check_solvable(mdp: MDP) -> None:
@@ -324,7 +361,8 @@ def policy_iteration(
             deltas.append(0.0)
             if callback:
                 callback(k, 0.0)
-            return Solution(v, q, greedy_actions(mdp, q, tie_tol), pi, k, deltas)
+            ties = greedy_actions(mdp, q, tie_tol)
+            return Solution(v, q, ties, pi, terminating_tie_break(mdp, ties), k, deltas)
         new_v = evaluate_linear(mdp, new_pi)
         deltas.append(float(np.max(np.abs(new_v - v))))
         if callback:
