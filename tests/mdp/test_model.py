@@ -279,3 +279,14 @@ def test_initial_states_follow_h():
     live = expected > 0
     z = np.abs(counts[live] - expected[live]) / np.sqrt(expected[live])
     assert z.max() < 4.5
+
+
+def test_nan_probabilities_in_a_policy_or_the_initial_distribution_are_rejected():
+    # NaN compares False with everything, so "sum is off by more than the tolerance" is no test
+    m = gridworld_4_1()
+    policy = uniform_policy(m)
+    policy[3] = [np.nan, 0.5, 0.25, 0.25]
+    with pytest.raises(MDPError, match="sum to 1"):
+        dp.evaluate_linear(m, policy)
+    with pytest.raises(MDPError, match=r"initial distribution h\(s\) must be >= 0 and sum to 1"):
+        MDP.from_arrays(np.full((2, 1, 2), 0.5), np.zeros((2, 1)), gamma=0.9, initial=[np.nan, 1])

@@ -290,7 +290,7 @@ class MDP:
                 f"the probabilities p(s', r | s={s}, a={a}) sum to {sums[s, a]:.10g}, not 1 "
                 f"(tolerance {PROB_TOL:g}); {int(off.sum())} (state, action) pair(s) are off"
             )
-        if (self.initial < -PROB_TOL).any() or abs(self.initial.sum() - 1.0) > PROB_TOL:
+        if not _is_distribution(self.initial):
             raise MDPError(
                 f"the initial distribution h(s) must be >= 0 and sum to 1; it sums to "
                 f"{self.initial.sum():.10g} with minimum {self.initial.min():g}"
@@ -409,6 +409,15 @@ class MDP:
                     )
                 ]
         return out
+
+
+def _is_distribution(p: np.ndarray) -> bool:
+    """Whether each row of ``p`` is finite, >= 0 and sums to 1, all within :data:`PROB_TOL`."""
+    return bool(
+        np.isfinite(p).all()
+        and (p >= -PROB_TOL).all()
+        and (np.abs(p.sum(axis=-1) - 1.0) <= PROB_TOL).all()
+    )
 
 
 def _terminal_mask(terminal: Iterable[int] | np.ndarray, n_states: int) -> np.ndarray:
@@ -547,7 +556,7 @@ def check_policy(mdp: MDP, policy: np.ndarray) -> np.ndarray:
             f"a policy must have shape (S, A) = ({mdp.n_states}, {mdp.n_actions}); "
             f"got {policy.shape}"
         )
-    if (policy < -PROB_TOL).any() or (np.abs(policy.sum(axis=1) - 1.0) > PROB_TOL).any():
+    if not _is_distribution(policy):
         raise MDPError("a policy's probabilities pi(a | s) must be >= 0 and sum to 1 in each state")
     return policy
 
