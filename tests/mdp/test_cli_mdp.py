@@ -107,7 +107,7 @@ def test_pg_check_writes_the_run_directory(tmp_path, capsys):
         ),
         (["mdp", "solve", "--example", "mars"], "rlgen: error: --example: invalid choice 'mars'"),
         (["mdp", "pg-check", "--policy", "tree"], "rlgen: error: --policy: invalid choice"),
-        (["mdp", "pg-check", "--episodes", "1"], "rlgen: error: --episodes must be >= 2, got 1"),
+        (["mdp", "pg-check", "--episodes", "3"], "rlgen: error: --episodes must be >= 4, got 3"),
         (["mdp", "pg-check", "--terminals", "0"], "rlgen: error: --terminals must be in [1, 7]"),
     ],
 )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -111,3 +113,15 @@ def test_policies_are_reproducible_from_their_seed():
     b = policy_probs(make_policy("neural", m, 7))
     np.testing.assert_array_equal(a, b)
     assert not np.allclose(a, policy_probs(make_policy("neural", m, 8)))
+
+
+@pytest.mark.parametrize("episodes", [4, 9, 30])
+def test_few_episodes_give_finite_figures(episodes):
+    # fewer episodes than the error curve's first point (10) or than two per variance batch (40)
+    m = random_mdp(5, 2, 2, np.random.default_rng(1), reward_mean=-1.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "degrees of freedom <= 0"
+        c = check_theorem(m, "tabular", seed=0, episodes=episodes)
+    assert c.error_curve is not None and c.error_curve[-1, 0] == episodes
+    assert c.variance_ratio is not None and c.variance_ratio_se is not None
+    assert np.isfinite([c.variance_ratio, c.variance_ratio_se]).all()

@@ -331,8 +331,12 @@ def check_theorem(
 ) -> TheoremCheck:
     """Check the theorem (and, with ``episodes > 0``, REINFORCE) for a random ``kind`` policy.
 
-    ``seed`` draws the policy's parameters, the random baseline and the episodes.
+    ``seed`` draws the policy's parameters, the random baseline and the episodes. The variance
+    ratio's standard error comes from up to ``batches`` batches of at least 2 episodes each, so
+    the REINFORCE check needs ``episodes >= 4``.
     """
+    if 0 < episodes < 4:
+        raise ValueError(f"the REINFORCE check needs at least 4 episodes, got {episodes}")
     policy = make_policy(kind, mdp, seed, hidden=hidden, scale=scale)
     pi = policy_probs(policy)
     J, grad = exact_gradient(mdp, policy)
@@ -361,12 +365,13 @@ def check_theorem(
         based = reinforce_logit_grads(mdp, pi, sampled, v).reshape(episodes, -1) @ jac
         check.reinforce = check_estimator(plain, grad)
         check.reinforce_baseline = check_estimator(based, grad)
+        parts = np.array_split(np.arange(episodes), min(batches, episodes // 2))
         ratios = [
             based[part].var(axis=0, ddof=1).sum() / plain[part].var(axis=0, ddof=1).sum()
-            for part in np.array_split(np.arange(episodes), batches)
+            for part in parts
         ]
         check.variance_ratio = check.reinforce_baseline.variance / check.reinforce.variance
-        check.variance_ratio_se = float(np.std(ratios, ddof=1) / np.sqrt(batches))
+        check.variance_ratio_se = float(np.std(ratios, ddof=1) / np.sqrt(len(parts)))
         check.error_curve = error_curve(plain, based, grad)
     return check
 
@@ -376,7 +381,7 @@ def error_curve(
 ) -> np.ndarray:
     """(k, 3): sample size n, ||mean of the first n estimates - exact|| / ||exact|| for both."""
     n = plain.shape[0]
-    sizes = np.unique(np.geomspace(10, n, points).astype(int))
+    sizes = np.unique(np.geomspace(min(10, n), n, points).astype(int))
     cum_p, cum_b = np.cumsum(plain, axis=0), np.cumsum(based, axis=0)
     norm_exact = np.linalg.norm(exact)
     err_p = np.linalg.norm(cum_p[sizes - 1] / sizes[:, None] - exact, axis=1) / norm_exact

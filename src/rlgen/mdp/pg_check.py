@@ -69,7 +69,7 @@ class PGCheckConfig:
     scale: float = 1.0
     """scale of the random policy parameters (logits of about this size), > 0"""
     episodes: int = 20_000
-    """sampled episodes for the REINFORCE check, >= 2 (0 skips it)"""
+    """sampled episodes for the REINFORCE check, >= 4 (0 skips it)"""
     max_steps: int = 1000
     """truncate sampled episodes after this many steps, >= 1 (matters for gridworld-3.5, a
     continuing task: gamma^1000 is negligible)"""
@@ -92,7 +92,7 @@ class PGCheckConfig:
         check_range("scale", self.scale, 0, low_open=True)
         check_range("max_steps", self.max_steps, 1)
         if self.episodes != 0:
-            check_range("episodes", self.episodes, 2)
+            check_range("episodes", self.episodes, 4)
 
     def build(self) -> MDP:
         """The MDP this config names."""
