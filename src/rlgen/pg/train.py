@@ -353,7 +353,9 @@ def resume(config: TrainConfig, *, quiet: bool = False) -> dict:
     return train_one(dataclasses.replace(original, resume=run_dir), run_dir, quiet=quiet)
 
 
-def _train_job(job: tuple[TrainConfig, str]) -> dict[str, Any]:
+def train_job(job: tuple[TrainConfig, str]) -> dict[str, Any]:
+    """One seed of a sweep, ``(config, run_dir)`` -> its summary; a seed whose loss became
+    non-finite returns the summary written for it (unsolved) instead of aborting the sweep."""
     config, run_dir = job
     try:
         return train_one(config, run_dir, quiet=True)
@@ -379,7 +381,7 @@ def sweep(config: TrainConfig, run_dir: Path | None, *, quiet: bool = False) -> 
             for s in seeds
         ]
         start = time.perf_counter()
-        summaries = map_jobs(_train_job, jobs, config.jobs, desc="seeds", quiet=quiet)
+        summaries = map_jobs(train_job, jobs, config.jobs, desc="seeds", quiet=quiet)
         for s in summaries:
             r.metrics.log(
                 s["seed"],

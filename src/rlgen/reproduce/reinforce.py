@@ -26,7 +26,7 @@ import torch
 from rlgen.executors import ExecutorOptions, map_jobs
 from rlgen.pg.reinforce import Reinforce, ReinforceConfig, UpdateInfo, reinforce_loss
 from rlgen.pg.rollouts import Rollout, make_env
-from rlgen.pg.train import TrainConfig, plot_seeds, train_one
+from rlgen.pg.train import TrainConfig, plot_seeds, train_job
 from rlgen.reproduce.claims import Claim, Context
 
 TITLE = "REINFORCE and REINFORCE with baseline (CartPole-v1)"
@@ -59,7 +59,7 @@ def run(ctx: Context) -> list[Claim]:
             )
             jobs.append((config, str(ctx.dir / name / f"seed-{s}")))
     summaries = map_jobs(
-        _train_job, jobs, ExecutorOptions(), desc="reinforce seeds", quiet=ctx.quiet
+        train_job, jobs, ExecutorOptions(), desc="reinforce seeds", quiet=ctx.quiet
     )
     by_variant: dict[str, list[dict[str, Any]]] = {name: [] for name in VARIANTS}
     for (config, _), summary in zip(jobs, summaries, strict=True):
@@ -194,11 +194,6 @@ def run(ctx: Context) -> list[Claim]:
         ),
     ]
     return claims
-
-
-def _train_job(job: tuple[TrainConfig, str]) -> dict[str, Any]:
-    config, run_dir = job
-    return train_one(config, run_dir, quiet=True)
 
 
 def _runs(summaries: list[dict[str, Any]]) -> list[dict[str, Any]]:
