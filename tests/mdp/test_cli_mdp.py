@@ -156,3 +156,16 @@ def test_reproduce_mdp_section_quick(tmp_path):
         "mdp.baseline-variance",
     } <= ids
     assert all(c["how"] for c in claims)
+
+
+@pytest.mark.parametrize("example", ["gridworld-3.5", "random"])
+def test_backward_induction_solves_an_undiscounted_continuing_task(tmp_path, example):
+    # The horizon makes every return a finite sum, so gamma = 1 is fine on a continuing task.
+    out = tmp_path / "run"
+    args = ["mdp", "solve", "--example", example, "--method", "backward-induction"]
+    args += ["--gamma", "1", "--horizon", "3", "--terminals", "0", "--out", str(out), "--quiet"]
+    assert main(args) == 0
+    s = _summary(out)
+    assert s["gamma"] == 1.0 and s["horizon"] == 3 and s["iterations"] == 3
+    if example == "gridworld-3.5":  # from A: jump to A' (+10), then at best 0 and 0 (or B: +5)
+        assert s["values_grid"][0][1] == pytest.approx(10.0)

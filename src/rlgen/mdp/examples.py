@@ -35,8 +35,11 @@ def _grid_move(rows: int, cols: int, s: int, action: str) -> tuple[int, bool]:
     return s, True
 
 
-def gridworld_3_5(gamma: float = 0.9) -> MDP:
-    """Example 3.5's gridworld (5x5, A -> A' +10, B -> B' +5, off-grid -1), continuing."""
+def gridworld_3_5(gamma: float = 0.9, horizon: int | None = None) -> MDP:
+    """Example 3.5's gridworld (5x5, A -> A' +10, B -> B' +5, off-grid -1), continuing.
+
+    With a horizon H every episode is truncated after H steps (then gamma = 1 is allowed).
+    """
     rows = cols = 5
     A, A_prime, B, B_prime = 0 * cols + 1, 4 * cols + 1, 0 * cols + 3, 2 * cols + 3
     outcomes = []
@@ -54,13 +57,14 @@ def gridworld_3_5(gamma: float = 0.9) -> MDP:
         4,
         outcomes,
         gamma=gamma,
+        horizon=horizon,
         name="gridworld-3.5",
         action_names=GRID_ACTIONS,
         grid=(rows, cols),
     )
 
 
-def gridworld_4_1(gamma: float = 1.0) -> MDP:
+def gridworld_4_1(gamma: float = 1.0, horizon: int | None = None) -> MDP:
     """Example 4.1's gridworld (4x4, -1 per step, terminal corners), undiscounted.
 
     The initial distribution is uniform over the 14 non-terminal states.
@@ -77,6 +81,7 @@ def gridworld_4_1(gamma: float = 1.0) -> MDP:
         outcomes,
         terminal=[0, rows * cols - 1],
         gamma=gamma,
+        horizon=horizon,
         name="gridworld-4.1",
         action_names=GRID_ACTIONS,
         grid=(rows, cols),
@@ -114,7 +119,12 @@ def gym_id(task: str) -> str:
 
 
 def from_gymnasium(
-    env_or_id: object, *, gamma: float, name: str | None = None, **kwargs: Any
+    env_or_id: object,
+    *,
+    gamma: float,
+    horizon: int | None = None,
+    name: str | None = None,
+    **kwargs: Any,
 ) -> MDP:
     """An :class:`MDP` from a toy-text environment's exposed dynamics ``unwrapped.P``.
 
@@ -125,6 +135,8 @@ def from_gymnasium(
     Args:
         env_or_id: an environment or a registered id; ``kwargs`` go to ``gymnasium.make``.
         gamma: the discount (gymnasium's environments have none).
+        horizon: H, truncate every episode after H steps, or None (gymnasium's own time limit,
+            a ``TimeLimit`` wrapper, is not part of the dynamics and is not read).
     """
     import gymnasium
 
@@ -183,25 +195,26 @@ def from_gymnasium(
         initial=initial,
         terminal=into_terminal,
         gamma=gamma,
+        horizon=horizon,
         name=name or env_name,
         action_names=GYM_ACTIONS.get(env_name, ()),
         grid=grid,
     )
 
 
-def frozenlake(gamma: float = GYM_GAMMA["frozenlake"]) -> MDP:
+def frozenlake(gamma: float = GYM_GAMMA["frozenlake"], horizon: int | None = None) -> MDP:
     """FrozenLake-v1 (4x4, slippery): reward 1 at the goal, holes end the episode."""
-    return from_gymnasium(gym_id("frozenlake"), gamma=gamma, name="frozenlake")
+    return from_gymnasium(gym_id("frozenlake"), gamma=gamma, horizon=horizon, name="frozenlake")
 
 
-def cliffwalking(gamma: float = GYM_GAMMA["cliffwalking"]) -> MDP:
+def cliffwalking(gamma: float = GYM_GAMMA["cliffwalking"], horizon: int | None = None) -> MDP:
     """CliffWalking (4x12): -1 per step, -100 and back to the start for stepping into the cliff."""
-    return from_gymnasium(gym_id("cliffwalking"), gamma=gamma, name="cliffwalking")
+    return from_gymnasium(gym_id("cliffwalking"), gamma=gamma, horizon=horizon, name="cliffwalking")
 
 
-def taxi(gamma: float = GYM_GAMMA["taxi"]) -> MDP:
+def taxi(gamma: float = GYM_GAMMA["taxi"], horizon: int | None = None) -> MDP:
     """Taxi (500 states, 6 actions): -1 per step, -10 for a bad pickup/dropoff, +20 at the end."""
-    return from_gymnasium(gym_id("taxi"), gamma=gamma, name="taxi")
+    return from_gymnasium(gym_id("taxi"), gamma=gamma, horizon=horizon, name="taxi")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -220,13 +233,14 @@ def random_mdp(
     end_prob: float = 0.1,
     reward_mean: float = 0.0,
     reward_std: float = 1.0,
+    horizon: int | None = None,
 ) -> MDP:
     """A random finite MDP: each (s, a) leads to ``successors`` random states.
 
     Episodic when ``terminals > 0``: the last ``terminals`` states are terminal and each (s, a)
     moves to one of them with its own probability, uniform in [end_prob / 2, 3 end_prob / 2] (so
     every policy ends, after at most 2 / end_prob steps on average, and gamma = 1 is allowed).
-    Continuing when ``terminals`` is 0.
+    Continuing when ``terminals`` is 0. ``horizon`` truncates every episode after H steps.
 
     The successors of a row are drawn uniformly (with replacement) among the non-terminal states,
     their probabilities from a flat Dirichlet, their rewards from N(reward_mean, reward_std^2), so
@@ -265,6 +279,7 @@ def random_mdp(
         np.column_stack(columns),
         terminal=np.arange(live, n_states),
         gamma=gamma,
+        horizon=horizon,
         name=f"random-{n_states}x{n_actions}x{successors}",
     )
 
@@ -276,11 +291,15 @@ EXAMPLES: dict[str, Callable[..., MDP]] = {
     "cliffwalking": cliffwalking,
     "taxi": taxi,
 }
-"""The named examples of ``rlgen mdp solve --example``; each takes ``gamma`` (default: its own)."""
+"""The named examples of ``rlgen mdp solve --example``; each takes ``gamma`` (default: its own)
+and ``horizon`` (default: none)."""
 
 
-def example(name: str, gamma: float | None = None) -> MDP:
-    """A named example with its own discount, or ``gamma`` when given."""
+def example(name: str, gamma: float | None = None, horizon: int | None = None) -> MDP:
+    """A named example with its own discount, or ``gamma`` when given; truncated after
+    ``horizon`` steps when given."""
     if name not in EXAMPLES:
         raise MDPError(f"unknown example {name!r}; choose from {', '.join(EXAMPLES)}")
-    return EXAMPLES[name]() if gamma is None else EXAMPLES[name](gamma=gamma)
+    if gamma is None:
+        return EXAMPLES[name](horizon=horizon)
+    return EXAMPLES[name](gamma=gamma, horizon=horizon)

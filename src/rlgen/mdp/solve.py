@@ -80,14 +80,22 @@ class SolveConfig:
         check_range("successors", self.successors, 1)
         check_range("terminals", self.terminals, 0, self.states - 1)
         check_range("end_prob", self.end_prob, 0, 1, low_open=True)
-        if self.example == "random" and self.terminals == 0 and self.gamma == 1.0:
+        if (
+            self.example == "random"
+            and self.terminals == 0
+            and self.gamma == 1.0
+            and self.method != "backward-induction"
+        ):
             raise UserError(
                 "--gamma 1 with --terminals 0: a continuing task's returns are infinite sums and "
-                "its values are undefined; use --gamma below 1 or --terminals >= 1"
+                "its values are undefined; use --gamma below 1, --terminals >= 1 or "
+                "--method backward-induction (the task truncated after --horizon steps)"
             )
 
     def build(self) -> MDP:
-        """The MDP this config names."""
+        """The MDP this config names; truncated after ``horizon`` steps for backward induction
+        (so gamma = 1 is allowed on a continuing task)."""
+        horizon = self.horizon if self.method == "backward-induction" else None
         if self.example == "random":
             gamma = self.gamma if self.gamma is not None else (1.0 if self.terminals else 0.9)
             return random_mdp(
@@ -98,8 +106,9 @@ class SolveConfig:
                 gamma=gamma,
                 terminals=self.terminals,
                 end_prob=self.end_prob,
+                horizon=horizon,
             )
-        return example(self.example, self.gamma)
+        return example(self.example, self.gamma, horizon)
 
 
 # ---------------------------------------------------------------------------------------------
