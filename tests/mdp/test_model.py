@@ -290,3 +290,23 @@ def test_nan_probabilities_in_a_policy_or_the_initial_distribution_are_rejected(
         dp.evaluate_linear(m, policy)
     with pytest.raises(MDPError, match=r"initial distribution h\(s\) must be >= 0 and sum to 1"):
         MDP.from_arrays(np.full((2, 1, 2), 0.5), np.zeros((2, 1)), gamma=0.9, initial=[np.nan, 1])
+
+
+def test_from_gymnasium_round_trips_our_own_env():
+    from rlgen.mdp.examples import from_gymnasium
+
+    m = reward_distribution_mdp()
+    back = from_gymnasium(m.env(), gamma=m.gamma)
+    np.testing.assert_array_equal(back.terminal, m.terminal)
+    np.testing.assert_allclose(back.initial, m.initial)  # h, not uniform over all states
+    np.testing.assert_allclose(back.p_dense, m.p_dense)
+    np.testing.assert_allclose(back.expected_reward, m.expected_reward)
+
+
+def test_from_gymnasium_without_an_initial_distribution_starts_in_live_states():
+    from rlgen.mdp.examples import from_gymnasium
+
+    env = gridworld_4_1().env()
+    del env.initial_state_distrib  # an environment that does not expose one
+    back = from_gymnasium(env, gamma=1.0)
+    np.testing.assert_allclose(back.initial, gridworld_4_1().initial)  # uniform over the 14

@@ -130,7 +130,8 @@ def from_gymnasium(
 
     A state is terminal when gymnasium marks the transitions into it ``terminated`` (holes and the
     goal of FrozenLake, the goal of CliffWalking, Taxi's delivered states). The initial
-    distribution is ``unwrapped.initial_state_distrib``; a grid-shaped task gets its grid.
+    distribution is ``unwrapped.initial_state_distrib`` (uniform over the non-terminal states
+    where there is none); a grid-shaped task gets its grid.
 
     Args:
         env_or_id: an environment or a registered id; ``kwargs`` go to ``gymnasium.make``.
@@ -165,8 +166,11 @@ def from_gymnasium(
     # Transitions out of terminal states (and out of states no episode reaches, such as Taxi's
     # delivered-elsewhere states) are never taken, but every transition an episode can take into
     # a terminal state must end it.
-    initial = np.asarray(getattr(u, "initial_state_distrib", np.ones(n_states) / n_states), float)
-    seen = set(np.flatnonzero(initial > 0).tolist())
+    initial = getattr(u, "initial_state_distrib", None)  # None: uniform over live states
+    if initial is not None:
+        initial = np.asarray(initial, dtype=float)
+    starts = np.flatnonzero(initial > 0 if initial is not None else ~into_terminal)
+    seen = set(starts.tolist())
     frontier = list(seen)
     while frontier:
         s = frontier.pop()

@@ -576,7 +576,8 @@ class FiniteMDPEnv(gymnasium.Env):
 
     ``reset(seed=...)`` draws S_0 ~ h; ``step(a)`` draws (S_{t+1}, R_{t+1}) ~ p(., . | S_t, a),
     ``terminated`` when S_{t+1} is terminal, ``truncated`` after the horizon H. ``unwrapped.P``
-    holds the dynamics in toy-text format, so code written for FrozenLake reads it too.
+    and ``unwrapped.initial_state_distrib`` hold the dynamics and h in toy-text format, so code
+    written for FrozenLake reads them too.
     """
 
     metadata = {"render_modes": ["ansi"]}  # noqa: RUF012 (gymnasium declares it so)
@@ -589,6 +590,7 @@ class FiniteMDPEnv(gymnasium.Env):
         self.observation_space = spaces.Discrete(mdp.n_states)
         self.action_space = spaces.Discrete(mdp.n_actions)
         self.render_mode = render_mode
+        self.initial_state_distrib = mdp.initial
         self._state: int | None = None
         self._t = 0
 
