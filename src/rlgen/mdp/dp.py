@@ -241,12 +241,12 @@ def terminating_tie_break(mdp: MDP, ties: np.ndarray) -> np.ndarray:
     """(S,) one action per state among ``ties`` (S, A), the first one unless gamma = 1.
 
     With gamma < 1 every choice among the optimal actions is an optimal policy. With gamma = 1
-    a tie can be a cycle whose rewards sum to 0 (stay put in FrozenLake's top row): greedy, yet a
-    policy that always takes it never ends and has no value. So states are chosen outwards from
-    the terminal states, each taking its first tied action that reaches an already chosen state
-    with positive probability. Wherever tied actions can lead to a terminal state, the chosen
-    policy terminates with probability 1, and a terminating policy greedy in v* has the values
-    v* (Bertsekas & Tsitsiklis 1991, stochastic shortest paths).
+    a tie can keep the agent in a cycle whose rewards sum to 0 ("up" everywhere in FrozenLake's
+    top row): greedy, yet a policy that always takes it never ends and has no value. So states
+    are chosen outwards from the terminal states, each taking its first tied action that reaches
+    an already chosen state with positive probability. Wherever tied actions can lead to a
+    terminal state, the chosen policy terminates with probability 1, and a terminating policy
+    greedy in v* has the values v* (Bertsekas & Tsitsiklis 1991, stochastic shortest paths).
     """
     choice = np.argmax(ties, axis=1)
     if mdp.gamma < 1.0:
@@ -314,7 +314,8 @@ def value_iteration(
     """v* by sweeps v <- max_a [r(s, a) + gamma sum_s' p(s' | s, a) v(s')] (eq. 4.10).
 
     Stops when a sweep changes no value by ``tol`` or more; then ||v - v*|| <= gamma tol / (1 -
-    gamma) for gamma < 1.
+    gamma) for gamma < 1. With gamma = 1 the limit is refused when no policy greedy in it
+    terminates (it is then the return of a never-ending cycle whose rewards sum to 0).
     """
     _check_solvable(mdp)
     v = np.zeros(mdp.n_states) if v0 is None else np.asarray(v0, dtype=float).copy()
