@@ -198,3 +198,28 @@ def test_learns_cartpole_in_seconds():
     after = evaluate(model.act_fn(True), "CartPole-v1", 20, seed=123).mean()
     assert before < 50
     assert after >= 150, (before, after, model.counters.env_steps)
+
+
+def test_baseline_is_the_value_before_it_is_fitted_to_the_batch():
+    # b(s_t) must not depend on a_t. Fitted to this batch's returns first, v(s_t) would absorb
+    # part of G_t, which depends on a_t, and bias the gradient (markedly with many value epochs).
+    import copy
+
+    config = ReinforceConfig(
+        baseline=True, normalize=False, value_epochs=20, max_grad_norm=0.0, hidden=(8,)
+    )
+    model = Reinforce("CartPole-v1", config, seed=0).learn(2000)
+    assert model.value is not None
+    batch = model.rollout.collect(model._act, 8)
+    obs = torch.as_tensor(batch.obs)
+    returns = torch.as_tensor(batch.returns, dtype=torch.float32)
+    with torch.no_grad():
+        baseline = model.value(obs)
+    policy = copy.deepcopy(model.policy)
+    model.update(batch)
+    log_prob = policy.log_probs(obs).gather(1, torch.as_tensor(batch.actions)[:, None]).squeeze(1)
+    loss = reinforce_loss(log_prob, returns - baseline, batch.episodes)
+    expected = torch.autograd.grad(loss, list(policy.parameters()))
+    for p, g in zip(model.policy.parameters(), expected, strict=True):
+        torch.testing.assert_close(p.grad, g)
+    model.close()

@@ -315,6 +315,11 @@ class Reinforce:
         value_loss = torch.zeros(())
         if self.value is not None:
             assert self.value_optimizer is not None
+            # The baseline before the value network sees this batch (Sutton & Barto 13.4 compute
+            # delta with the current w): fitted first, v(s_t) would absorb part of G_t, which
+            # depends on a_t, and the estimate would no longer be unbiased.
+            with torch.no_grad():
+                values = self.value(obs)
             self.value.update_scale(returns)
             for _ in range(self.config.value_epochs):  # fit v(s; w) to the returns (MSE)
                 value_loss = self.value.loss(obs, returns)
@@ -326,8 +331,6 @@ class Reinforce:
                         self.value.parameters(), self.config.max_grad_norm
                     )
                 self.value_optimizer.step()
-            with torch.no_grad():
-                values = self.value(obs)  # the baseline after fitting
         weights = policy_weights(returns, values, self.config.normalize)
 
         log_pi = self.policy.log_probs(obs)  # (M, actions)
