@@ -143,10 +143,11 @@ def run(ctx: Context) -> list[Claim]:
             comparison="at_most",
             how=f"at {len(snapshots)} fixed snapshots of a with-baseline run (env steps "
             f"{', '.join(str(s['env_steps']) for s in snapshots)}), the gradient estimate from "
-            f"{snapshots[0]['batches']} independent batches of 8 episodes, computed on the same "
-            "episodes with weights G_t and G_t - v(s_t); total variance (trace of the covariance "
-            "across batches), summed over snapshots, with / without. Every snapshot's ratio and "
-            "its bootstrap interval over batches are in details",
+            f"{snapshots[0]['batches']} independent batches of at least 8 episodes (every one "
+            "complete when the 8th ends), computed on the same episodes with weights G_t and "
+            "G_t - v(s_t); total variance (trace of the covariance across batches), summed over "
+            "snapshots, with / without. Every snapshot's ratio and its bootstrap interval over "
+            "batches are in details",
             details={"snapshots": snapshots},
         )
     )
