@@ -20,7 +20,7 @@ import numpy as np
 
 from rlgen.bandits import BanditConfig, Result, experiment, save
 from rlgen.reproduce.claims import Claim, Context
-from rlgen.runs import Run
+from rlgen.runs import Run, progress
 
 TITLE = "Multi-armed bandits (Sutton & Barto, chapter 2)"
 Z = 3.0
@@ -221,7 +221,9 @@ def run(ctx: Context) -> list[Claim]:
 
 def _experiment(ctx: Context, name: str, title: str, config: BanditConfig) -> list[Result]:
     start = time.perf_counter()
-    results = experiment(config)
+    total = len(config.agents) * config.steps
+    with progress(total=total, desc=f"bandits: {name}", unit="step", quiet=ctx.quiet) as bar:
+        results = experiment(config, progress=bar)
     with Run("bandit", config, ctx.dir / name, quiet=True, tensorboard=False) as r:
         save(r, config, results, seconds=time.perf_counter() - start, title=title)
     return results
