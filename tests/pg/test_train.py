@@ -249,3 +249,13 @@ def test_non_finite_loss_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
 def test_resume_refuses_another_out(tmp_path):
     with pytest.raises(UserError, match="leave out --out"):
         train.run(TrainConfig(resume=tmp_path / "a"), tmp_path / "b")
+
+
+def test_resume_refuses_options_it_would_ignore(tmp_path):
+    from rlgen.cli import main
+    from rlgen.pg.reinforce import ReinforceConfig
+
+    config = TrainConfig(resume=tmp_path, total_steps=5, agent=ReinforceConfig(lr=0.5))
+    with pytest.raises(UserError, match="leave out --total-steps, --lr"):
+        train.run(config)
+    assert main(["reinforce", "--resume", str(tmp_path), "--eval-every", "7"]) == 2

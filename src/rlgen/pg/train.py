@@ -39,6 +39,7 @@ from rlgen.runs import (
     check_range,
     load_checkpoint,
     metrics_columns,
+    option_name,
     pyplot,
     read_json,
     resolve_device,
@@ -344,6 +345,12 @@ def resume(config: TrainConfig, *, quiet: bool = False) -> dict:
     """Continue the run in ``config.resume`` with the config saved there."""
     assert config.resume is not None
     run_dir = config.resume
+    ignored = _changed_options(config)
+    if ignored:
+        raise UserError(
+            f"--resume continues with the config saved in {run_dir}; leave out "
+            f"{', '.join(ignored)} (they would be ignored)"
+        )
     saved = read_json(run_dir / "config.json")
     if saved.get("command") != COMMAND:
         raise UserError(f"--resume {run_dir}: not a '{COMMAND}' run directory")
@@ -351,6 +358,25 @@ def resume(config: TrainConfig, *, quiet: bool = False) -> dict:
     if original.seeds is not None:
         raise UserError(f"--resume {run_dir}: a sweep; resume one of its seed-<n> directories")
     return train_one(dataclasses.replace(original, resume=run_dir), run_dir, quiet=quiet)
+
+
+def _changed_options(config: TrainConfig) -> list[str]:
+    """The options of ``config`` (other than --resume) that differ from their defaults."""
+    default = TrainConfig()
+    changed = []
+    for f in dataclasses.fields(TrainConfig):
+        value, base = getattr(config, f.name), getattr(default, f.name)
+        if f.name == "resume" or value == base:
+            continue
+        if dataclasses.is_dataclass(value):
+            changed += [
+                option_name(g.name)
+                for g in dataclasses.fields(value)
+                if getattr(value, g.name) != getattr(base, g.name)
+            ]
+        else:
+            changed.append(option_name(f.name))
+    return changed
 
 
 def train_job(job: tuple[TrainConfig, str]) -> dict[str, Any]:
