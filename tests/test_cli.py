@@ -71,3 +71,20 @@ def test_bandit_smoke(tmp_path):
     for name in ("config.json", "metrics.csv", "summary.json", "bandit.png"):
         assert (tmp_path / "b" / name).is_file()
     assert list((tmp_path / "b").glob("events.out.tfevents.*"))
+
+
+def test_a_closed_pipe_is_not_a_traceback():
+    """``rlgen reinforce --help | head -1``: the reader has left before rlgen writes."""
+    code = (
+        "import sys, time; time.sleep(1); from rlgen.cli import main; sys.exit(main(sys.argv[1:]))"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, "reinforce", "--help"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None
+    proc.stdout.close()  # before the child writes anything
+    _, err = proc.communicate(timeout=120)
+    assert b"Traceback" not in err, err.decode()
+    assert proc.returncode == 141
