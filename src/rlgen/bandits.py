@@ -81,11 +81,6 @@ class Agent:
             parts.append(f"{p}={value:g}" if isinstance(value, float) else f"{p}={value}")
         return f"{self.kind}({', '.join(parts)})" if parts else self.kind
 
-    @property
-    def label(self) -> str:
-        """The name with the book's symbols, for figures."""
-        return label(self.name)
-
 
 @dataclass(frozen=True)
 class BanditConfig:

@@ -25,7 +25,7 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -103,13 +103,6 @@ def check_choice(field: str, value: str, choices: Iterable[str]) -> None:
 def make_rng(seed: int | np.random.SeedSequence) -> np.random.Generator:
     """A NumPy generator from a seed. rlgen never touches NumPy's global RNG."""
     return np.random.default_rng(seed)
-
-
-def seed_torch(seed: int) -> None:
-    """Seed torch's global generators (CPU and CUDA) for modules that draw from them."""
-    import torch
-
-    torch.manual_seed(seed)
 
 
 def resolve_device(device: str) -> str:
@@ -509,9 +502,6 @@ class Run:
         """A progress bar that respects this run's ``quiet``."""
         return progress(iterable, quiet=self.quiet, **kwargs)
 
-    def figure_path(self, name: str) -> Path:
-        return self.path / f"{name}.png"
-
     def finish(self, summary: Mapping[str, Any]) -> dict[str, Any]:
         """Write ``summary.json`` and close the metrics; returns the summary as written."""
         data = to_jsonable(summary)
@@ -527,9 +517,3 @@ class Run:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def iter_chunks(n: int, size: int) -> Iterator[slice]:
-    """Slices covering ``range(n)`` in pieces of at most ``size``."""
-    for start in range(0, n, size):
-        yield slice(start, min(start + size, n))

@@ -118,8 +118,3 @@ class Context:
     def pick(self, quick: Any, full: Any) -> Any:
         """The preset's value of a setting."""
         return quick if self.preset == "quick" else full
-
-
-def z_tolerance(se: float, z: float = 3.0, reading: float = 0.0) -> float:
-    """``z`` standard errors (the run-to-run spread) plus the precision of the lecture's words."""
-    return z * se + reading
