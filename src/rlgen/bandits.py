@@ -229,12 +229,16 @@ class Result:
         """Means and standard errors across runs (the ``agents`` entries of summary.json)."""
         out: dict[str, Any] = {"name": self.agent.name, "kind": self.agent.kind}
         out["params"] = {p: getattr(self.agent, p) for p in PARAMS[self.agent.kind]}
-        runs = next(iter(self.per_run.values())).size
         for key, values in self.per_run.items():
             out[key] = float(values.mean())
-            out[f"{key}_se"] = float(values.std(ddof=1) / np.sqrt(runs)) if runs > 1 else None
+            out[f"{key}_se"] = standard_error(values) if values.size > 1 else None
         out.update(self.pooled)
         return out
+
+
+def standard_error(values: np.ndarray) -> float:
+    """Standard error of the mean of independent per-run values: std (ddof 1) / sqrt(n)."""
+    return float(values.std(ddof=1) / np.sqrt(values.size))
 
 
 def argmax_random_ties(values: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -18,7 +18,7 @@ import time
 
 import numpy as np
 
-from rlgen.bandits import BanditConfig, Result, experiment, save
+from rlgen.bandits import BanditConfig, Result, experiment, save, standard_error
 from rlgen.reproduce.claims import Claim, Context
 from rlgen.runs import Run, progress
 
@@ -234,8 +234,7 @@ def _mean(result: Result, key: str) -> float:
 
 
 def _se(result: Result, key: str) -> float:
-    values = result.per_run[key]
-    return float(values.std(ddof=1) / np.sqrt(values.size))
+    return standard_error(result.per_run[key])
 
 
 def _about(
@@ -276,7 +275,7 @@ def _better(
 ) -> Claim:
     """``better`` beats ``worse`` on ``key`` by more than 3 standard errors of the paired gap."""
     diff = better.per_run[key] - worse.per_run[key]
-    se = float(diff.std(ddof=1) / np.sqrt(diff.size))
+    se = standard_error(diff)
     what = "% optimal action" if key.startswith("optimal") else "average reward"
     return Claim(
         claim_id,
