@@ -11,7 +11,7 @@ import pytest
 from rlgen import bandits
 from rlgen.bandits import Agent, BanditConfig, argmax_random_ties, simulate, ucb_values
 from rlgen.cli import main
-from rlgen.runs import UserError
+from rlgen.errors import UserError
 
 
 def one_run(agent: Agent, q_star, steps: int, seed: int = 0) -> bandits.Result:

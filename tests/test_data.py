@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from rlgen import data
-from rlgen.runs import UserError
+from rlgen.errors import UserError
 
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.int8, np.int16, np.int32, np.float32, np.float64])

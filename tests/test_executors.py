@@ -6,8 +6,8 @@ import math
 
 import pytest
 
+from rlgen.errors import UserError
 from rlgen.executors import ExecutorOptions, map_jobs
-from rlgen.runs import UserError
 
 
 def test_in_process_and_local_processes_give_the_same_results_in_job_order():

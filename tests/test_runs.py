@@ -10,13 +10,11 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
+from rlgen.errors import UserError, check_choice, check_range
 from rlgen.runs import (
     MetricsWriter,
     Run,
-    UserError,
     atomic_write_bytes,
-    check_choice,
-    check_range,
     default_run_dir,
     load_checkpoint,
     metrics_columns,
@@ -116,7 +114,7 @@ def test_checkpoint_round_trip_and_clear_errors(tmp_path):
         (("learning_rate", -1.0, 0, None, True, False), "--learning-rate must be > 0, got -1"),
         (("steps", 0, 1, None, False, False), "--steps must be >= 1, got 0"),
         (("rate", 2.0, None, 1, False, True), "--rate must be < 1, got 2"),
-        (("rate", math.nan, 0, 1, False, False), "--rate must be in [0, 1], got nan"),
+        (("rate", math.nan, 0, 1, False, False), "--rate must be a finite number, got nan"),
     ],
 )
 def test_check_range_names_the_option_and_interval(args, message):

@@ -33,15 +33,9 @@ from typing import Any
 
 import numpy as np
 
-from rlgen.runs import (
-    Run,
-    UserError,
-    check_range,
-    make_rng,
-    metrics_columns,
-    pyplot,
-    save_figure,
-)
+from rlgen.errors import UserError, check_range
+from rlgen.figures import pyplot, save_figure
+from rlgen.runs import Run, make_rng, metrics_columns
 
 KINDS = ("greedy", "eps-greedy", "ucb", "gradient")
 # Which parameters each agent kind reads; anything else given to it is an error.

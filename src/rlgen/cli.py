@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
-from rlgen.runs import UserError, default_run_dir
+from rlgen.errors import UserError
+from rlgen.runs import default_run_dir
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rlgen.runs import UserError
+from rlgen.errors import UserError
 
 # IDX type codes (the third byte of the magic number) and their big-endian dtypes.
 _IDX_DTYPES: dict[int, np.dtype] = {

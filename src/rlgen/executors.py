@@ -18,7 +18,8 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
-from rlgen.runs import UserError, check_choice, progress
+from rlgen.errors import UserError, check_choice
+from rlgen.runs import progress
 
 J = TypeVar("J")
 R = TypeVar("R")

@@ -31,68 +31,9 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from rlgen.errors import UserError, check_choice
+
 T = TypeVar("T")
-
-
-# ---------------------------------------------------------------------------------------------
-# User errors and validation
-# ---------------------------------------------------------------------------------------------
-
-
-class UserError(Exception):
-    """A problem with what the user asked for (an option, a file, an environment).
-
-    The command line prints it as one line, ``rlgen: error: <message>``, and exits with status 2,
-    without a traceback. The message names the option and what is allowed.
-    """
-
-
-def option_name(field: str) -> str:
-    """The command-line spelling of a config field: ``learning_rate`` -> ``--learning-rate``."""
-    return "--" + field.replace("_", "-")
-
-
-def check_range(
-    field: str,
-    value: float,
-    low: float | None = None,
-    high: float | None = None,
-    *,
-    low_open: bool = False,
-    high_open: bool = False,
-) -> None:
-    """Raise :class:`UserError` unless ``low <= value <= high`` (or strict where ``*_open``).
-
-    ``field`` is the config field name; the message shows its option spelling and the allowed
-    interval in mathematical notation, e.g. ``--alpha must be in (0, 1], got 1.5``.
-    """
-    ok = not (isinstance(value, float) and math.isnan(value))
-    if low is not None:
-        ok = ok and (value > low if low_open else value >= low)
-    if high is not None:
-        ok = ok and (value < high if high_open else value <= high)
-    if ok:
-        return
-    if low is not None and high is not None:
-        interval = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
-        raise UserError(f"{option_name(field)} must be in {interval}, got {value:g}")
-    if low is not None:
-        raise UserError(
-            f"{option_name(field)} must be {'>' if low_open else '>='} {low:g}, got {value:g}"
-        )
-    assert high is not None
-    raise UserError(
-        f"{option_name(field)} must be {'<' if high_open else '<='} {high:g}, got {value:g}"
-    )
-
-
-def check_choice(field: str, value: str, choices: Iterable[str]) -> None:
-    """Raise :class:`UserError` unless ``value`` is one of ``choices``."""
-    choices = list(choices)
-    if value not in choices:
-        raise UserError(
-            f"{option_name(field)}: unknown value {value!r}; choose from {', '.join(choices)}"
-        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -241,36 +182,6 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # a truncated or foreign file
         raise UserError(f"{path}: cannot read the checkpoint ({type(e).__name__}: {e})") from None
-
-
-# ---------------------------------------------------------------------------------------------
-# Figures
-# ---------------------------------------------------------------------------------------------
-
-
-def pyplot() -> Any:
-    """``matplotlib.pyplot`` on the Agg backend: figures are written to files, never shown."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def save_figure(fig: Any, path: str | Path, *, dpi: int = 120, despine: bool = True) -> Path:
-    """Lay out ``fig``, write it as PNG to ``path``, close it; returns the path.
-
-    ``despine`` hides the top and right spines of every axes (the house style of line plots;
-    pass False for images and heatmaps).
-    """
-    if despine:
-        for ax in fig.axes:
-            ax.spines[["top", "right"]].set_visible(False)
-    fig.tight_layout()
-    fig.savefig(path, dpi=dpi)
-    pyplot().close(fig)
-    return Path(path)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -8,8 +8,8 @@ import json
 import pytest
 
 from rlgen.cli import main
+from rlgen.errors import UserError
 from rlgen.mdp.solve import SolveConfig
-from rlgen.runs import UserError
 
 SOLVE_KEYS = {
     "example",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from rlgen.errors import UserError
 from rlgen.mdp import dp
 from rlgen.mdp.examples import (
     cliffwalking,
@@ -15,7 +16,6 @@ from rlgen.mdp.examples import (
     taxi,
 )
 from rlgen.mdp.model import MDP, Episodes, MDPError, sample_episodes, uniform_policy
-from rlgen.runs import UserError
 
 
 def reward_distribution_mdp() -> MDP:

@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 import torch
 
+from rlgen.errors import UserError
 from rlgen.pg import NonFiniteLoss, Reinforce, ReinforceConfig, StopTraining
 from rlgen.pg.evaluate import evaluate
 from rlgen.pg.reinforce import policy_weights, reinforce_loss
 from rlgen.pg.rollouts import Batch
-from rlgen.runs import UserError
 
 SMALL = ReinforceConfig(hidden=(8,), num_envs=2, episodes_per_update=2)
 

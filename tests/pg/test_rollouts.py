@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from gymnasium.vector import AutoresetMode
 
+from rlgen.errors import UserError
 from rlgen.pg.rollouts import Rollout, discounted_returns, finished_episodes, make_env
-from rlgen.runs import UserError
 
 
 def test_discounted_returns_by_hand_with_truncation_mid_batch():

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from rlgen.errors import UserError
 from rlgen.pg import train
 from rlgen.pg.train import TrainConfig, parse_seeds, train_one
-from rlgen.runs import UserError
 
 QUICK = ["--eval-every", "1000", "--eval-episodes", "10", "--quiet"]
 

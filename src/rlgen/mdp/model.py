@@ -32,7 +32,7 @@ import gymnasium
 import numpy as np
 import scipy.sparse as sp
 
-from rlgen.runs import UserError
+from rlgen.errors import UserError
 
 PROB_TOL = 1e-8
 """allowed deviation of a row of probabilities from summing to 1 (and below 0)"""

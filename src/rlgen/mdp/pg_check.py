@@ -21,19 +21,12 @@ from typing import Literal
 
 import numpy as np
 
+from rlgen.errors import UserError, check_choice, check_range
+from rlgen.figures import pyplot, save_figure
 from rlgen.mdp.examples import gridworld_3_5, gridworld_4_1, random_mdp
 from rlgen.mdp.model import MDP
 from rlgen.mdp.pg import POLICIES, TheoremCheck, check_theorem
-from rlgen.runs import (
-    Run,
-    UserError,
-    check_choice,
-    check_range,
-    make_rng,
-    metrics_columns,
-    pyplot,
-    save_figure,
-)
+from rlgen.runs import Run, make_rng, metrics_columns
 
 PG_EXAMPLES = ("random", "gridworld-4.1", "gridworld-3.5")
 

@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from rlgen.figures import pyplot, save_figure
 from rlgen.mdp.model import MDP
-from rlgen.runs import pyplot, save_figure
 
 ARROWS = {"up": (0, -1), "down": (0, 1), "right": (1, 0), "left": (-1, 0)}
 """(dx, dy) of an action's arrow in image coordinates (y grows downwards)"""

@@ -18,11 +18,12 @@ from typing import Any, Literal
 
 import numpy as np
 
+from rlgen.errors import UserError, check_choice, check_range
 from rlgen.mdp import dp
 from rlgen.mdp.examples import EXAMPLES, example, random_mdp
 from rlgen.mdp.model import MDP, uniform_policy
 from rlgen.mdp.plots import plot_solution, plot_sweeps
-from rlgen.runs import Run, UserError, check_choice, check_range, make_rng, metrics_columns
+from rlgen.runs import Run, make_rng, metrics_columns
 
 EXAMPLE_NAMES = (*EXAMPLES, "random")
 METHODS = ("evaluate-random", "value-iteration", "policy-iteration", "backward-induction")

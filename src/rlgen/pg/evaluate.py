@@ -251,7 +251,7 @@ class EvaluateConfig:
     """at most this many frames in the GIF"""
 
     def __post_init__(self) -> None:
-        from rlgen.runs import check_range
+        from rlgen.errors import check_range
 
         check_range("episodes", self.episodes, 1)
         check_range("gif_frames", self.gif_frames, 1)
@@ -261,8 +261,9 @@ def run(config: EvaluateConfig) -> dict[str, Any]:
     """Evaluate the saved policy; write ``evaluation.json`` into the run directory."""
     import torch
 
+    from rlgen.errors import UserError
     from rlgen.pg.reinforce import Reinforce
-    from rlgen.runs import UserError, write_json
+    from rlgen.runs import write_json
 
     torch.set_num_threads(1)
     path = config.run_dir / "checkpoint.pt"

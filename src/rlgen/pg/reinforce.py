@@ -29,9 +29,10 @@ import numpy as np
 import torch
 from gymnasium.vector import VectorEnv
 
+from rlgen.errors import UserError, check_range
 from rlgen.pg.networks import NumpyPolicy, PolicyNet, ValueNet
 from rlgen.pg.rollouts import Batch, Rollout, action_count, make_env, observation_size
-from rlgen.runs import UserError, check_range, load_checkpoint, save_checkpoint
+from rlgen.runs import load_checkpoint, save_checkpoint
 
 # ---------------------------------------------------------------------------------------------
 # Configuration

@@ -32,7 +32,7 @@ import numpy as np
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.wrappers.vector import RecordEpisodeStatistics
 
-from rlgen.runs import UserError
+from rlgen.errors import UserError, option_name
 
 # ---------------------------------------------------------------------------------------------
 # Environments
@@ -90,10 +90,6 @@ def make_env(
     if not _has_episode_statistics(vec):
         vec = RecordEpisodeStatistics(vec)
     return vec
-
-
-def option_name(option: str) -> str:
-    return "--" + option.replace("_", "-")
 
 
 def check_spaces(observation: gym.Space, action: gym.Space, name: str, option: str = "env") -> None:

@@ -29,22 +29,13 @@ from typing import Any, Literal
 
 import numpy as np
 
+from rlgen.errors import UserError, check_range, option_name
 from rlgen.executors import ExecutorOptions, map_jobs
+from rlgen.figures import pyplot, save_figure
 from rlgen.pg.evaluate import Evaluator
 from rlgen.pg.reinforce import Callback, NonFiniteLoss, Reinforce, ReinforceConfig, UpdateInfo
 from rlgen.pg.rollouts import make_env
-from rlgen.runs import (
-    Run,
-    UserError,
-    check_range,
-    load_checkpoint,
-    metrics_columns,
-    option_name,
-    pyplot,
-    read_json,
-    resolve_device,
-    save_figure,
-)
+from rlgen.runs import Run, load_checkpoint, metrics_columns, read_json, resolve_device
 
 COMMAND = "reinforce"
 CHECKPOINT = "checkpoint.pt"

@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from rlgen.errors import UserError
 from rlgen.reproduce.claims import SECTIONS, Claim, Context
 from rlgen.reproduce.report import write_report
-from rlgen.runs import Run, UserError, write_json
+from rlgen.runs import Run, write_json
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ import shutil
 import numpy as np
 from scipy.stats import norm
 
+from rlgen.figures import pyplot, save_figure
 from rlgen.mdp import dp
 from rlgen.mdp.examples import EXAMPLES, example, gridworld_3_5, gridworld_4_1, random_mdp
 from rlgen.mdp.model import MDP, sample_episodes, uniform_policy
@@ -29,7 +30,6 @@ from rlgen.mdp.plots import draw_values
 from rlgen.mdp.solve import SolveConfig
 from rlgen.mdp.solve import run as solve_run
 from rlgen.reproduce.claims import Claim, Context
-from rlgen.runs import pyplot, save_figure
 
 TITLE = "Finite MDPs, dynamic programming, the policy gradient theorem (S&B ch. 3, 4, 13.2)"
 

@@ -1,0 +1,73 @@
+"""The user-error type and the checks that turn a bad option into a message naming it.
+
+A :class:`UserError` is a problem with what the user asked for (an option, a file, an
+environment): the command line prints it as one line, ``rlgen: error: <message>``, and exits
+with status 2, without a traceback. Every config validates its fields with the checks below, so
+an option is checked the same way however it is given (a flag, an inline ``key=value``, a
+config loaded back from ``config.json``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+
+class UserError(Exception):
+    """A problem with what the user asked for; the message names the option and what is allowed."""
+
+
+def option_name(field: str) -> str:
+    """The command-line spelling of a config field: ``learning_rate`` -> ``--learning-rate``."""
+    return field if field.startswith("-") else "--" + field.replace("_", "-")
+
+
+def check_finite(field: str, value: float) -> None:
+    """Raise :class:`UserError` unless ``value`` is a finite number (not NaN, not ±inf)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise UserError(f"{option_name(field)} must be a number, got {value!r}")
+    if not math.isfinite(value):
+        raise UserError(f"{option_name(field)} must be a finite number, got {value}")
+
+
+def check_range(
+    field: str,
+    value: float,
+    low: float | None = None,
+    high: float | None = None,
+    *,
+    low_open: bool = False,
+    high_open: bool = False,
+) -> None:
+    """Raise :class:`UserError` unless ``value`` is finite and ``low <= value <= high``.
+
+    ``*_open`` makes a bound strict. ``field`` is the config field name (or an option spelling
+    such as ``--agent epsilon``); the message shows the option and the allowed interval in
+    mathematical notation, e.g. ``--alpha must be in (0, 1], got 1.5``. NaN and ±inf are refused
+    whatever the bounds: no option of rlgen means anything at infinity.
+    """
+    check_finite(field, value)
+    ok = True
+    if low is not None:
+        ok = value > low if low_open else value >= low
+    if high is not None:
+        ok = ok and (value < high if high_open else value <= high)
+    if ok:
+        return
+    name = option_name(field)
+    if low is not None and high is not None:
+        interval = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+        raise UserError(f"{name} must be in {interval}, got {value:g}")
+    if low is not None:
+        raise UserError(f"{name} must be {'>' if low_open else '>='} {low:g}, got {value:g}")
+    assert high is not None
+    raise UserError(f"{name} must be {'<' if high_open else '<='} {high:g}, got {value:g}")
+
+
+def check_choice(field: str, value: str, choices: Iterable[str]) -> None:
+    """Raise :class:`UserError` unless ``value`` is one of ``choices``."""
+    choices = list(choices)
+    if value not in choices:
+        raise UserError(
+            f"{option_name(field)}: unknown value {value!r}; choose from {', '.join(choices)}"
+        )
