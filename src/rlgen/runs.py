@@ -19,15 +19,19 @@ from __future__ import annotations
 import csv
 import dataclasses
 import datetime as _dt
+import io
 import json
 import math
 import os
+import random
+import shutil
 import sys
 import tempfile
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
+from typing import Protocol as typing_Protocol
 
 import numpy as np
 
@@ -294,14 +298,23 @@ class MetricsWriter:
         self._rewrite(lambda rows: rows)
 
     def _rewrite(self, keep: Any) -> None:
-        """Rewrite the file with the current header and the rows ``keep(rows)`` returns."""
+        """Rewrite the file with the current header and the rows ``keep(rows)`` returns.
+
+        Through a temporary file and a rename: a kill during the rewrite leaves the old file.
+        """
         self._file.close()
         rows = keep(read_metrics(self.path))
-        with self.path.open("w", newline="") as f:
-            w = csv.writer(f)
-            w.writerow(self._columns)
-            for r in rows:
-                w.writerow([_fmt(r.get(c)) for c in self._columns])
+        text = io.StringIO(newline="")
+        w = csv.writer(text)
+        w.writerow(self._columns)
+        for r in rows:
+            w.writerow(
+                [
+                    _fmt(_index_value(r.get(c)) if c == self.index else r.get(c))
+                    for c in self._columns
+                ]
+            )
+        atomic_write_bytes(self.path, text.getvalue().encode())
         self._file = self.path.open("a", newline="")
         self._writer = csv.writer(self._file)
 
@@ -312,6 +325,11 @@ class MetricsWriter:
         if self._tb is not None:
             self._tb.close()
             self._tb = None
+
+
+def _index_value(value: float | None) -> float | int | None:
+    """An index read back as a float (``3.0``) is written again as the integer it was."""
+    return int(value) if value is not None and float(value).is_integer() else value
 
 
 def _fmt(value: Any) -> str:
@@ -364,12 +382,273 @@ def default_run_dir(command: str, seed: int | None) -> Path:
     return Path("runs") / command.replace(" ", "-") / f"{stamp}{suffix}"
 
 
+# ---------------------------------------------------------------------------------------------
+# Configs: saved in config.json, loaded back, checked on --resume
+# ---------------------------------------------------------------------------------------------
+
+C = TypeVar("C")
+
+
+def config_from_dict(cls: type[C], data: Mapping[str, Any], *, where: str = "config") -> C:
+    """The frozen config dataclass ``cls`` from its JSON form (:func:`to_jsonable`).
+
+    Nested dataclasses, tuples (saved as lists), paths and optional fields are rebuilt from the
+    field types; fields missing from ``data`` keep their defaults; unknown keys are an error.
+    The config's own validation runs again, so a hand-edited config.json is checked like options.
+
+    Raises:
+        UserError: ``data`` does not describe a ``cls`` (``where`` names the file in the message).
+    """
+    import typing
+
+    if not isinstance(data, Mapping):
+        raise UserError(f"{where}: expected an object of {cls.__name__} fields, got {data!r}")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise UserError(f"{where}: unknown {cls.__name__} fields {', '.join(unknown)}")
+    values = {name: _from_json(hints[name], data[name], f"{where}.{name}") for name in data}
+    try:
+        return cls(**values)
+    except TypeError as e:
+        raise UserError(f"{where}: {e}") from None
+
+
+def _from_json(hint: Any, value: Any, where: str) -> Any:
+    """``value`` (from JSON) converted to the type ``hint`` of a config field."""
+    import types
+    import typing
+
+    origin = typing.get_origin(hint)
+    if origin is typing.Annotated:
+        return _from_json(typing.get_args(hint)[0], value, where)
+    if origin in (typing.Union, types.UnionType):
+        if value is None:
+            return None
+        options = [a for a in typing.get_args(hint) if a is not type(None)]
+        return _from_json(options[0], value, where) if len(options) == 1 else value
+    if dataclasses.is_dataclass(hint) and isinstance(hint, type):
+        return config_from_dict(hint, value, where=where)
+    if origin is tuple and isinstance(value, list):
+        args = typing.get_args(hint)
+        item = args[0] if args else Any
+        return tuple(_from_json(item, v, where) for v in value)
+    if hint is Path and isinstance(value, str):
+        return Path(value)
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    return value
+
+
+def changed_options(config: Any, *, ignore: Iterable[str] = ("resume",)) -> list[str]:
+    """The options of ``config`` whose values differ from the config class's defaults.
+
+    Nested configs are searched field by field; an option is spelled as on the command line
+    (``--lr`` where the nested config's prefix is omitted, else ``--child.lr``). Used to refuse
+    options that ``--resume`` would ignore.
+    """
+    import typing
+
+    from rlgen.errors import option_name
+
+    ignore = set(ignore)
+    default = type(config)()
+    hints = typing.get_type_hints(type(config), include_extras=True)
+    changed: list[str] = []
+    for f in dataclasses.fields(config):
+        value, base = getattr(config, f.name), getattr(default, f.name)
+        if f.name in ignore or value == base:
+            continue
+        if dataclasses.is_dataclass(value):
+            prefix = "" if _omits_prefix(hints[f.name]) else f"{f.name}."
+            changed += ["--" + prefix + name.removeprefix("--") for name in changed_options(value)]
+        else:
+            changed.append(option_name(f.name))
+    return changed
+
+
+def _omits_prefix(hint: Any) -> bool:
+    """Whether a nested config's field is annotated to flatten its options (no ``name.``)."""
+    import typing
+
+    import tyro
+
+    if typing.get_origin(hint) is not typing.Annotated:
+        return False
+    return any(m is tyro.conf.OmitArgPrefixes for m in typing.get_args(hint)[1:])
+
+
+def check_resume_options(config: Any, run_dir: Path) -> None:
+    """Refuse options given beside ``--resume``: the run continues with its saved config."""
+    given = changed_options(config)
+    if given:
+        raise UserError(
+            f"--resume continues with the config saved in {run_dir}; leave out "
+            f"{', '.join(given)} (they would be ignored)"
+        )
+
+
+def load_run_config(run_dir: str | Path, command: str, cls: type[C]) -> C:
+    """The config a ``command`` run saved in ``run_dir/config.json``, as a ``cls``."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise UserError(f"{run_dir}: not a run directory")
+    saved = read_json(run_dir / "config.json")
+    if not isinstance(saved, dict) or saved.get("command") != command:
+        raise UserError(f"{run_dir}: not a '{command}' run directory")
+    return config_from_dict(cls, saved.get("config") or {}, where=f"{run_dir / 'config.json'}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Exact resume: RNG states, schedules, checkpoints of named parts
+# ---------------------------------------------------------------------------------------------
+
+
+class Stateful(typing_Protocol):
+    """Anything a checkpoint can hold: torch modules and optimisers, and rlgen's own parts."""
+
+    def state_dict(self) -> Any: ...
+
+    def load_state_dict(self, state: Any, /) -> Any: ...
+
+
+class GlobalRNG:
+    """The process-wide generators (Python's ``random``, torch's CPU and CUDA) as a part.
+
+    rlgen draws from explicit NumPy generators, but torch's layers (initialisation, dropout,
+    ``randn_like``) draw from torch's global one; saving it makes a resumed run draw what the
+    uninterrupted run would have drawn.
+    """
+
+    def state_dict(self) -> dict[str, Any]:
+        import torch
+
+        state: dict[str, Any] = {"python": random.getstate(), "torch": torch.get_rng_state()}
+        if torch.cuda.is_available() and torch.cuda.is_initialized():
+            state["cuda"] = torch.cuda.get_rng_state_all()
+        return state
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        import torch
+
+        version, internal, gauss = state["python"]
+        random.setstate((version, tuple(internal), gauss))
+        torch.set_rng_state(state["torch"])
+        if "cuda" in state and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["cuda"])
+
+
+class NumpyRNG:
+    """A :class:`numpy.random.Generator` as a checkpoint part (its bit generator's state)."""
+
+    def __init__(self, generator: np.random.Generator) -> None:
+        self.generator = generator
+
+    def state_dict(self) -> dict[str, Any]:
+        return dict(self.generator.bit_generator.state)
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.generator.bit_generator.state = state
+
+
+class Every:
+    """A schedule: due at the first count at or after each multiple of ``n``.
+
+    ``every = Every(2000)``; ``every(1990)`` is False, ``every(2013)`` True, then due again from
+    4000. Counts (environment steps, epochs) only grow; the schedule is a checkpoint part.
+    """
+
+    def __init__(self, n: int) -> None:
+        if n < 1:
+            raise ValueError(f"Every needs n >= 1, got {n}")
+        self.n = n
+        self.next = n
+
+    def __call__(self, count: int) -> bool:
+        if count < self.next:
+            return False
+        self.next = (count // self.n + 1) * self.n
+        return True
+
+    def state_dict(self) -> dict[str, int]:
+        return {"next": self.next}
+
+    def load_state_dict(self, state: Mapping[str, int]) -> None:
+        self.next = int(state["next"])
+
+
+class Checkpoint:
+    """A checkpoint file made of named parts, each with ``state_dict`` / ``load_state_dict``.
+
+    ``Checkpoint(path, {"policy": net, "optimizer": opt, "rng": GlobalRNG()}, kind="...")``;
+    :meth:`save` writes every part's state (plus plain ``extra`` values) atomically;
+    :meth:`load` restores every part and returns the extras. ``kind`` is stored and checked, so
+    one command's checkpoint is never loaded as another's.
+    """
+
+    def __init__(self, path: str | Path, parts: Mapping[str, Stateful], *, kind: str) -> None:
+        self.path = Path(path)
+        self.parts = dict(parts)
+        self.kind = kind
+        self.seconds = 0.0
+        """time spent writing, in all"""
+
+    def exists(self) -> bool:
+        return self.path.is_file()
+
+    def save(self, **extra: Any) -> None:
+        start = time.perf_counter()
+        state = {name: part.state_dict() for name, part in self.parts.items()}
+        save_checkpoint(self.path, {"format": self.kind, "parts": state, "extra": extra})
+        self.seconds += time.perf_counter() - start
+
+    def read(self) -> dict[str, Any]:
+        """The raw saved state (``format``, ``parts``, ``extra``), checked to be of this kind."""
+        state = load_checkpoint(self.path)
+        if not isinstance(state, dict) or state.get("format") != self.kind:
+            raise UserError(f"{self.path}: not a checkpoint of this kind ({self.kind})")
+        missing = sorted(set(self.parts) - set(state.get("parts", {})))
+        if missing:
+            raise UserError(f"{self.path}: the checkpoint lacks {', '.join(missing)}")
+        return state
+
+    def load(self) -> dict[str, Any]:
+        """Restore every part from the file; returns the ``extra`` values saved with them."""
+        state = self.read()
+        for name, part in self.parts.items():
+            try:
+                part.load_state_dict(state["parts"][name])
+            except (RuntimeError, KeyError, ValueError, TypeError) as e:
+                first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+                raise UserError(
+                    f"{self.path}: the saved {name} does not fit this run ({first})"
+                ) from None
+        return dict(state.get("extra", {}))
+
+
+# ---------------------------------------------------------------------------------------------
+# The run directory
+# ---------------------------------------------------------------------------------------------
+
+LOCK = ".rlgen.lock"
+
+
 class Run:
     """One run directory, opened by a topic's ``run()``.
 
-    Creates the directory, writes ``config.json`` at once, and gives the topic a metrics writer,
-    a progress-bar factory and ``finish(summary)`` to write ``summary.json``. Use as a context
-    manager so that files are closed even when the run fails.
+    Claims the directory for this process (an OS lock, released when the process ends, even by
+    kill -9), refuses to write into another run's files, writes ``config.json`` at once, and
+    gives the topic a metrics writer, a progress-bar factory and ``finish(summary)`` to write
+    ``summary.json``. Use as a context manager so that files are closed even when the run fails.
+
+    Args:
+        command: the command's name, stored in config.json (``reinforce``, ``mdp solve``).
+        config: the resolved config dataclass.
+        run_dir: the directory (default ``runs/<command>/<timestamp>-s<seed>``).
+        resume: continue the run already in ``run_dir`` (same command): keep its metrics.
+        overwrite: empty an existing non-empty ``run_dir`` first; without it (and without
+            ``resume``) a non-empty directory is refused.
     """
 
     def __init__(
@@ -383,15 +662,15 @@ class Run:
         metrics_index: str = "step",
         device: str = "cpu",
         resume: bool = False,
+        overwrite: bool = False,
     ) -> None:
         seed = getattr(config, "seed", None)
         self.path = Path(run_dir) if run_dir is not None else default_run_dir(command, seed)
         self.command = command
         self.config = config
         self.quiet = quiet
-        if self.path.exists() and not self.path.is_dir():
-            raise UserError(f"--out {self.path}: exists and is not a directory")
-        self.path.mkdir(parents=True, exist_ok=True)
+        self._lock = claim_run_dir(self.path, command, resume=resume, overwrite=overwrite)
+        self.created = self._lock.created
         write_json(
             self.path / "config.json",
             {
@@ -417,14 +696,91 @@ class Run:
         """Write ``summary.json`` and close the metrics; returns the summary as written."""
         data = to_jsonable(summary)
         write_json(self.path / "summary.json", data)
-        self.close()
+        self.metrics.close()
         return data
 
     def close(self) -> None:
         self.metrics.close()
+        self._lock.release()
 
     def __enter__(self) -> Run:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, kind: type[BaseException] | None, *exc: object) -> None:
+        self.metrics.close()
+        if kind is not None and issubclass(kind, UserError) and self.created:
+            # The command failed on its input before producing anything worth keeping.
+            self._lock.release()
+            if not (self.path / "summary.json").exists() and not any(self.path.glob("checkpoint*")):
+                shutil.rmtree(self.path, ignore_errors=True)
+            return
+        self._lock.release()
+
+
+class RunLock:
+    """An exclusive ``flock`` on ``<run_dir>/.rlgen.lock``; the OS drops it when the process
+    dies, so a killed run never leaves a stale lock behind."""
+
+    def __init__(self, path: Path, created: bool) -> None:
+        import fcntl
+
+        self.path = path
+        self.created = created
+        self._fd: int | None = os.open(path / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(self._fd)
+            self._fd = None
+            raise UserError(
+                f"{path}: another rlgen process is writing this run directory; wait for it to "
+                "end or choose another --out"
+            ) from None
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing the descriptor drops the flock
+            self._fd = None
+
+
+def claim_run_dir(path: Path, command: str, *, resume: bool, overwrite: bool) -> RunLock:
+    """Create or reuse ``path`` as the run directory of ``command`` and lock it.
+
+    An existing directory with files in it is refused unless ``resume`` (then it must be a run
+    of the same ``command``) or ``overwrite`` (then it is emptied, once the lock is held).
+    """
+    if str(path) in ("", "."):
+        raise UserError("--out: give a directory for the run, not the current directory")
+    if path.exists() and not path.is_dir():
+        raise UserError(f"--out {path}: exists and is not a directory")
+    created = not path.exists()
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UserError(f"--out {path}: cannot create the directory ({e.strerror})") from None
+    try:
+        lock = RunLock(path, created)
+    except PermissionError as e:
+        raise UserError(f"--out {path}: cannot write here ({e.strerror})") from None
+    contents = [p for p in path.iterdir() if p.name != LOCK]
+    if not contents or created:
+        return lock
+    if resume:
+        saved = path / "config.json"
+        data = read_json(saved) if saved.exists() else None
+        if not isinstance(data, dict) or data.get("command") != command:
+            lock.release()
+            raise UserError(f"--resume {path}: not a '{command}' run directory")
+        return lock
+    if overwrite:
+        for p in contents:
+            if p.is_dir() and not p.is_symlink():
+                shutil.rmtree(p)
+            else:
+                p.unlink()
+        return lock
+    lock.release()
+    raise UserError(
+        f"--out {path}: the directory is not empty (another run's files?); choose a new "
+        "directory, resume the run with --resume, or pass --overwrite to empty it first"
+    )
