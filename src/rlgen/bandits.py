@@ -35,7 +35,7 @@ import numpy as np
 
 from rlgen.errors import UserError, check_range
 from rlgen.figures import pyplot, save_figure
-from rlgen.runs import Run, make_rng, metrics_columns
+from rlgen.runs import Command, Run, make_rng, metrics_columns
 
 KINDS = ("greedy", "eps-greedy", "ucb", "gradient")
 # Which parameters each agent kind reads; anything else given to it is an error.
@@ -504,9 +504,15 @@ def experiment(config: BanditConfig, *, progress: Any = None) -> list[Result]:
 # ---------------------------------------------------------------------------------------------
 
 
-def run(config: BanditConfig, run_dir: str | Path | None = None, *, quiet: bool = False) -> dict:
+def run(
+    config: BanditConfig,
+    run_dir: str | Path | None = None,
+    *,
+    quiet: bool = False,
+    overwrite: bool = False,
+) -> dict:
     """Run the comparison, write the run directory, return the summary (see README)."""
-    with Run("bandit", config, run_dir, quiet=quiet) as r:
+    with Run("bandit", config, run_dir, quiet=quiet, overwrite=overwrite) as r:
         start = time.perf_counter()
         total = len(config.agents) * config.steps
         with r.progress(total=total, desc="bandit", unit="step") as bar:
@@ -583,3 +589,6 @@ def label(name: str) -> str:
     ):
         name = name.replace(plain, symbol)
     return name
+
+
+COMMAND = Command(BanditConfig, run, describe)

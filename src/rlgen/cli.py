@@ -13,71 +13,67 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-import json
 import os
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
 from rlgen.errors import UserError
-from rlgen.runs import default_run_dir
+from rlgen.runs import Command, default_run_dir
 
 
 @dataclass(frozen=True)
-class Command:
-    """A subcommand: ``rlgen <path...>`` parses ``module.config`` and calls ``module.function``."""
+class Entry:
+    """A subcommand: ``rlgen <path...>`` runs the :class:`rlgen.runs.Command` at ``target``."""
 
     path: tuple[str, ...]
-    module: str
-    config: str
+    target: str
+    """``module:ATTRIBUTE`` of the topic's declared command, imported only when it runs"""
     help: str
-    function: str = "run"
-    output_options: bool = True
-    """whether the command writes a run directory (``--out``) and shows progress (``--quiet``)"""
 
     @property
     def name(self) -> str:
         return " ".join(self.path)
 
+    def load(self) -> Command:
+        module, _, attribute = self.target.partition(":")
+        command = getattr(importlib.import_module(module), attribute)
+        if not isinstance(command, Command):
+            raise TypeError(f"{self.target} is not an rlgen.runs.Command")
+        return command
 
-COMMANDS: list[Command] = [
-    Command(
+
+COMMANDS: list[Entry] = [
+    Entry(
         ("bandit",),
-        "rlgen.bandits",
-        "BanditConfig",
+        "rlgen.bandits:COMMAND",
         "the k-armed bandit testbed: greedy, ε-greedy, UCB, gradient bandit (S&B ch. 2)",
     ),
-    Command(
+    Entry(
         ("reinforce",),
-        "rlgen.pg.train",
-        "TrainConfig",
+        "rlgen.pg.train:COMMAND",
         "REINFORCE (+ learned baseline) on a gymnasium env until solved (CartPole-v1 by default)",
     ),
-    Command(
+    Entry(
         ("reinforce", "evaluate"),
-        "rlgen.pg.evaluate",
-        "EvaluateConfig",
+        "rlgen.pg.evaluate:COMMAND",
         "re-evaluate a saved REINFORCE policy; --gif records one episode",
-        output_options=False,
     ),
-    Command(
+    Entry(
         ("mdp", "solve"),
-        "rlgen.mdp.solve",
-        "SolveConfig",
+        "rlgen.mdp.solve:COMMAND",
         "values and all optimal actions of a finite MDP by dynamic programming (S&B ch. 3-4)",
     ),
-    Command(
+    Entry(
         ("mdp", "pg-check"),
-        "rlgen.mdp.pg_check",
-        "PGCheckConfig",
+        "rlgen.mdp.pg_check:COMMAND",
         "the policy gradient theorem checked exactly on a finite MDP; REINFORCE against it",
     ),
-    Command(
+    Entry(
         ("reproduce",),
-        "rlgen.reproduce",
-        "ReproduceConfig",
+        "rlgen.reproduce:COMMAND",
         "rerun the lecture's claims and write report.html and claims.json",
     ),
 ]
@@ -91,6 +87,9 @@ class OutputOptions:
     """run directory; None means runs/<command>/<timestamp>-s<seed>"""
     quiet: bool = False
     """no progress bars (they also stay off when stderr is not a terminal)"""
+    overwrite: bool = False
+    """empty --out first when it already holds files (without it a non-empty directory is
+    refused, so no run is overwritten by accident)"""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -116,8 +115,8 @@ def _dispatch(args: list[str]) -> int:
 
         print(f"rlgen {__version__}")
         return 0
-    command = _find(args)
-    if command is None:
+    entry = _find(args)
+    if entry is None:
         if not args or args[0] in ("-h", "--help"):
             print(_overview(args[:0]))
             return 0
@@ -128,27 +127,25 @@ def _dispatch(args: list[str]) -> int:
         known = ", ".join(sorted({c.path[0] for c in COMMANDS}))
         word = args[len(prefix)] if len(args) > len(prefix) else ""
         raise UserError(f"unknown command {' '.join([*prefix, word])!r}; commands: {known}")
-    rest = args[len(command.path) :]
-    module = importlib.import_module(command.module)
-    config_cls = getattr(module, command.config)
-    function: Callable[..., Any] = getattr(module, command.function)
-    config, options = _parse(command, config_cls, rest)
-    if not command.output_options:
-        _print_result(module, function(config))
-        return 0
+    rest = args[len(entry.path) :]
+    command = entry.load()
+    config, options = _parse(entry, command, rest)
+    if not command.writes_run_dir:
+        result = command.run(config)
+        print(command.describe(result))
+        return command.exit_status(config, result)
     out = (
         options.out
         or getattr(config, "resume", None)  # a resumed run continues in its own directory
-        or default_run_dir(command.name, getattr(config, "seed", None))
+        or default_run_dir(entry.name, getattr(config, "seed", None))
     )
-    summary = function(config, out, quiet=options.quiet)
-    print(f"rlgen {command.name}: results in {out}")
-    _print_result(module, summary)
-    exit_status = getattr(module, "exit_status", None)
-    return exit_status(config, summary) if exit_status else 0
+    summary = command.run(config, out, quiet=options.quiet, overwrite=options.overwrite)
+    print(f"rlgen {entry.name}: results in {out}")
+    print(command.describe(summary))
+    return command.exit_status(config, summary)
 
 
-def _find(args: list[str]) -> Command | None:
+def _find(args: list[str]) -> Entry | None:
     """The command whose path is the longest prefix of ``args``."""
     matches = [c for c in COMMANDS if tuple(args[: len(c.path)]) == c.path]
     return max(matches, key=lambda c: len(c.path)) if matches else None
@@ -184,32 +181,34 @@ def _overview(prefix: Sequence[str]) -> str:
     return "\n".join(lines)
 
 
-def _parse(command: Command, config_cls: type, rest: list[str]) -> tuple[Any, OutputOptions]:
+def _parse(entry: Entry, command: Command, rest: list[str]) -> tuple[Any, OutputOptions]:
     import tyro
 
-    prog = f"rlgen {command.name}"
-    subcommands = [c.path[-1] for c in COMMANDS if c.path[:-1] == command.path]
-    description = command.help
+    prog = f"rlgen {entry.name}"
+    subcommands = [c.path[-1] for c in COMMANDS if c.path[:-1] == entry.path]
+    description = entry.help
     if subcommands:
         description += f" (subcommands: {', '.join(subcommands)}; see '{prog} SUBCOMMAND --help')"
 
-    if command.output_options:
+    if command.writes_run_dir:
 
         def parse(config: Any, output: OutputOptions) -> tuple[Any, OutputOptions]:
             return config, output
 
-        # Real (not string) annotations: the config class is only known here.
+        # Real (not string) annotations: the config class is only known here. name="" drops the
+        # "config." prefix of the top-level fields only; a nested config (an agent, a child
+        # network) keeps its prefix unless its own field says to flatten it.
         parse.__annotations__ = {
-            "config": Annotated[config_cls, tyro.conf.OmitArgPrefixes],
-            "output": Annotated[OutputOptions, tyro.conf.OmitArgPrefixes],
+            "config": Annotated[command.config, tyro.conf.arg(name="")],
+            "output": Annotated[OutputOptions, tyro.conf.arg(name="")],
             "return": tuple,
         }
         target: Any = parse
     else:
-        target = config_cls
+        target = command.config
     with _one_line_parse_errors(prog):
         parsed = tyro.cli(target, args=rest, prog=prog, description=description)
-    return parsed if command.output_options else (parsed, OutputOptions())
+    return parsed if command.writes_run_dir else (parsed, OutputOptions())
 
 
 @contextlib.contextmanager
@@ -258,9 +257,3 @@ def _describe(event: Any) -> str:
     if kind == "MissingArgs":
         return "required arguments are missing"
     return "invalid command line (see above)"
-
-
-def _print_result(module: Any, result: Any) -> None:
-    """The topic's ``describe(summary)`` if it has one, else the summary as JSON."""
-    describe = getattr(module, "describe", None)
-    print(describe(result) if describe else json.dumps(result, indent=2))

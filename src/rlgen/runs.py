@@ -28,7 +28,8 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 from typing import Protocol as typing_Protocol
@@ -380,6 +381,39 @@ def default_run_dir(command: str, seed: int | None) -> Path:
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     suffix = f"-s{seed}" if seed is not None else ""
     return Path("runs") / command.replace(" ", "-") / f"{stamp}{suffix}"
+
+
+# ---------------------------------------------------------------------------------------------
+# What a topic declares for the command line
+# ---------------------------------------------------------------------------------------------
+
+
+def _no_description(summary: Mapping[str, Any]) -> str:
+    return json.dumps(to_jsonable(summary), indent=2)
+
+
+def _success(config: Any, summary: Mapping[str, Any]) -> int:
+    return 0
+
+
+@dataclass(frozen=True)
+class Command:
+    """A subcommand as its topic declares it in ``command.py``; the CLI reads nothing else.
+
+    Attributes:
+        config: the frozen config dataclass; its fields and docstrings become the options.
+        run: ``run(config, run_dir, *, quiet, overwrite) -> summary`` for a command that writes a
+            run directory, else ``run(config) -> result``.
+        describe: a few lines for the terminal from the summary (default: the summary as JSON).
+        exit_status: the exit status from the config and the summary (default: 0).
+        writes_run_dir: whether the command takes ``--out``, ``--quiet`` and ``--overwrite``.
+    """
+
+    config: type
+    run: Callable[..., Any]
+    describe: Callable[[Any], str] = _no_description
+    exit_status: Callable[[Any, Any], int] = _success
+    writes_run_dir: bool = True
 
 
 # ---------------------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ from rlgen.figures import pyplot, save_figure
 from rlgen.mdp.examples import gridworld_3_5, gridworld_4_1, random_mdp
 from rlgen.mdp.model import MDP
 from rlgen.mdp.pg import POLICIES, TheoremCheck, check_theorem
-from rlgen.runs import Run, make_rng, metrics_columns
+from rlgen.runs import Command, Run, make_rng, metrics_columns
 
 PG_EXAMPLES = ("random", "gridworld-4.1", "gridworld-3.5")
 
@@ -105,9 +105,22 @@ class PGCheckConfig:
         )
 
 
-def run(config: PGCheckConfig, run_dir: str | Path | None = None, *, quiet: bool = False) -> dict:
+def run(
+    config: PGCheckConfig,
+    run_dir: str | Path | None = None,
+    *,
+    quiet: bool = False,
+    overwrite: bool = False,
+) -> dict:
     """Run the checks, write the run directory, return the summary (keys in the README)."""
-    with Run("mdp pg-check", config, run_dir, quiet=quiet, metrics_index="episodes") as r:
+    with Run(
+        "mdp pg-check",
+        config,
+        run_dir,
+        quiet=quiet,
+        metrics_index="episodes",
+        overwrite=overwrite,
+    ) as r:
         mdp = config.build()
         start = time.perf_counter()
         checks: list[TheoremCheck] = []
@@ -204,3 +217,6 @@ def plot(run_dir: str | Path, checks: list[TheoremCheck] | None = None) -> Path:
     right.set_ylabel("‖mean REINFORCE estimate − ∇J‖ / ‖∇J‖")
     right.set_title("REINFORCE converges to the exact gradient", fontsize=10)
     return save_figure(fig, run_dir / "pg_check.png")
+
+
+COMMAND = Command(PGCheckConfig, run, describe)

@@ -23,7 +23,7 @@ from rlgen.mdp import dp
 from rlgen.mdp.examples import EXAMPLES, example, random_mdp
 from rlgen.mdp.model import MDP, uniform_policy
 from rlgen.mdp.plots import plot_solution, plot_sweeps
-from rlgen.runs import Run, make_rng, metrics_columns
+from rlgen.runs import Command, Run, make_rng, metrics_columns
 
 EXAMPLE_NAMES = (*EXAMPLES, "random")
 METHODS = ("evaluate-random", "value-iteration", "policy-iteration", "backward-induction")
@@ -117,9 +117,17 @@ class SolveConfig:
 # ---------------------------------------------------------------------------------------------
 
 
-def run(config: SolveConfig, run_dir: str | Path | None = None, *, quiet: bool = False) -> dict:
+def run(
+    config: SolveConfig,
+    run_dir: str | Path | None = None,
+    *,
+    quiet: bool = False,
+    overwrite: bool = False,
+) -> dict:
     """Solve, write the run directory, return the summary (keys documented in the README)."""
-    with Run("mdp solve", config, run_dir, quiet=quiet, metrics_index="sweep") as r:
+    with Run(
+        "mdp solve", config, run_dir, quiet=quiet, metrics_index="sweep", overwrite=overwrite
+    ) as r:
         mdp = config.build()
         start = time.perf_counter()
         with r.progress(desc=config.method, unit="sweep") as bar:
@@ -228,3 +236,6 @@ def describe(summary: dict) -> str:
     kind = "optimal" if summary["optimal"] else "greedy"
     lines.append(f"states with more than one {kind} action: {summary['states_with_ties']}")
     return "\n".join(lines)
+
+
+COMMAND = Command(SolveConfig, run, describe)

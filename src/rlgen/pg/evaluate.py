@@ -20,6 +20,7 @@ import numpy as np
 import tyro
 
 from rlgen.pg.rollouts import finished_episodes, make_env, observation_size
+from rlgen.runs import Command
 
 EVAL_SEED_OFFSET = 1_000_003
 """Evaluation environments of seed s are reset with s + this: never the training seed."""
@@ -313,3 +314,6 @@ def describe(result: dict[str, Any]) -> str:
         )
     lines.append(f"written to {Path(result['run_dir']) / 'evaluation.json'}")
     return "\n".join(lines)
+
+
+COMMAND = Command(EvaluateConfig, run, describe, writes_run_dir=False)

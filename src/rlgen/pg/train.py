@@ -25,9 +25,10 @@ import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
+import tyro
 
 from rlgen.errors import UserError, check_range, option_name
 from rlgen.executors import ExecutorOptions, map_jobs
@@ -35,9 +36,9 @@ from rlgen.figures import pyplot, save_figure
 from rlgen.pg.evaluate import Evaluator
 from rlgen.pg.reinforce import Callback, NonFiniteLoss, Reinforce, ReinforceConfig, UpdateInfo
 from rlgen.pg.rollouts import make_env
-from rlgen.runs import Run, load_checkpoint, metrics_columns, read_json, resolve_device
+from rlgen.runs import Command, Run, load_checkpoint, metrics_columns, read_json, resolve_device
 
-COMMAND = "reinforce"
+NAME = "reinforce"
 CHECKPOINT = "checkpoint.pt"
 
 
@@ -73,9 +74,13 @@ class TrainConfig:
     """write checkpoint.pt every this many environment steps (and at the end)"""
     resume: Path | None = None
     """continue the run in this directory from its last checkpoint (its config.json is used)"""
-    agent: ReinforceConfig = field(default_factory=ReinforceConfig)
+    agent: Annotated[ReinforceConfig, tyro.conf.OmitArgPrefixes] = field(
+        default_factory=ReinforceConfig
+    )
     """the algorithm's hyperparameters"""
-    jobs: ExecutorOptions = field(default_factory=ExecutorOptions)
+    jobs: Annotated[ExecutorOptions, tyro.conf.OmitArgPrefixes] = field(
+        default_factory=ExecutorOptions
+    )
     """where the seeds of --seeds run"""
 
     def __post_init__(self) -> None:
@@ -210,7 +215,9 @@ class RunCallback(Callback):
 # ---------------------------------------------------------------------------------------------
 
 
-def train_one(config: TrainConfig, run_dir: str | Path, *, quiet: bool = False) -> dict[str, Any]:
+def train_one(
+    config: TrainConfig, run_dir: str | Path, *, quiet: bool = False, overwrite: bool = False
+) -> dict[str, Any]:
     """Train one seed into ``run_dir`` (or continue it, with ``config.resume``)."""
     import torch
 
@@ -229,7 +236,9 @@ def train_one(config: TrainConfig, run_dir: str | Path, *, quiet: bool = False) 
         every=config.eval_every,
     )
     wall_start = time.perf_counter()
-    with Run(COMMAND, config, run_dir, quiet=quiet, device=device, resume=resuming) as r:
+    with Run(
+        NAME, config, run_dir, quiet=quiet, device=device, resume=resuming, overwrite=overwrite
+    ) as r:
         model = Reinforce(config.env, agent_config, seed=config.seed)
         with r.progress(
             total=config.total_steps, desc=f"reinforce s{config.seed}", unit="step"
@@ -315,7 +324,13 @@ def make_summary(
 # ---------------------------------------------------------------------------------------------
 
 
-def run(config: TrainConfig, run_dir: str | Path | None = None, *, quiet: bool = False) -> dict:
+def run(
+    config: TrainConfig,
+    run_dir: str | Path | None = None,
+    *,
+    quiet: bool = False,
+    overwrite: bool = False,
+) -> dict:
     """``rlgen reinforce``: one seed into ``run_dir``, or ``--seeds`` into ``run_dir/seed-<n>``."""
     if config.resume is not None:
         if run_dir is not None and Path(run_dir).resolve() != config.resume.resolve():
@@ -327,9 +342,9 @@ def run(config: TrainConfig, run_dir: str | Path | None = None, *, quiet: bool =
         if run_dir is None:
             from rlgen.runs import default_run_dir
 
-            run_dir = default_run_dir(COMMAND, config.seed)
-        return train_one(config, run_dir, quiet=quiet)
-    return sweep(config, run_dir, quiet=quiet)
+            run_dir = default_run_dir(NAME, config.seed)
+        return train_one(config, run_dir, quiet=quiet, overwrite=overwrite)
+    return sweep(config, run_dir, quiet=quiet, overwrite=overwrite)
 
 
 def resume(config: TrainConfig, *, quiet: bool = False) -> dict:
@@ -343,8 +358,8 @@ def resume(config: TrainConfig, *, quiet: bool = False) -> dict:
             f"{', '.join(ignored)} (they would be ignored)"
         )
     saved = read_json(run_dir / "config.json")
-    if saved.get("command") != COMMAND:
-        raise UserError(f"--resume {run_dir}: not a '{COMMAND}' run directory")
+    if saved.get("command") != NAME:
+        raise UserError(f"--resume {run_dir}: not a '{NAME}' run directory")
     original = config_from_json(saved["config"])
     if original.seeds is not None:
         raise UserError(f"--resume {run_dir}: a sweep; resume one of its seed-<n> directories")
@@ -380,18 +395,21 @@ def train_job(job: tuple[TrainConfig, str]) -> dict[str, Any]:
         return read_json(Path(run_dir) / "summary.json")
 
 
-def sweep(config: TrainConfig, run_dir: Path | None, *, quiet: bool = False) -> dict:
+def sweep(
+    config: TrainConfig, run_dir: Path | None, *, quiet: bool = False, overwrite: bool = False
+) -> dict:
     """Each seed as an independent job; aggregate summary and mean / 95% interval figure."""
     seeds = config.seed_list
     device = resolve_device(config.agent.device)
     with Run(
-        COMMAND,
+        NAME,
         config,
         run_dir,
         quiet=quiet,
         device=device,
         metrics_index="seed",
         tensorboard=False,
+        overwrite=overwrite,
     ) as r:
         jobs = [
             (dataclasses.replace(config, seed=s, seeds=None), str(r.path / f"seed-{s}"))
@@ -586,3 +604,6 @@ def plot_seeds(
         ax.set_title(label)
     ax.legend(frameon=False, fontsize=8)
     return save_figure(fig, out / "learning_curve.png", dpi=110)
+
+
+COMMAND = Command(TrainConfig, run, describe)

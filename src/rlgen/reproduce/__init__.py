@@ -18,7 +18,7 @@ from typing import Any, Literal
 from rlgen.errors import UserError
 from rlgen.reproduce.claims import SECTIONS, Claim, Context
 from rlgen.reproduce.report import write_report
-from rlgen.runs import Run, write_json
+from rlgen.runs import Command, Run, write_json
 
 
 @dataclass(frozen=True)
@@ -46,10 +46,22 @@ class ReproduceConfig:
         return [s for s in SECTIONS if not self.sections or s in self.sections]
 
 
-def run(config: ReproduceConfig, run_dir: str | Path | None = None, *, quiet: bool = False) -> dict:
+def run(
+    config: ReproduceConfig,
+    run_dir: str | Path | None = None,
+    *,
+    quiet: bool = False,
+    overwrite: bool = False,
+) -> dict:
     """Run the sections, write ``claims.json``, ``report.html`` and ``summary.json``."""
     with Run(
-        "reproduce", config, run_dir, quiet=quiet, tensorboard=False, metrics_index="section"
+        "reproduce",
+        config,
+        run_dir,
+        quiet=quiet,
+        tensorboard=False,
+        metrics_index="section",
+        overwrite=overwrite,
     ) as r:
         started = time.strftime("%Y-%m-%d %H:%M:%S")
         sections: list[dict[str, Any]] = []
@@ -127,3 +139,6 @@ def describe(summary: dict) -> str:
 def exit_status(config: ReproduceConfig, summary: dict) -> int:
     """1 under ``--strict`` when a claim failed or a section errored, else 0."""
     return int(config.strict and bool(summary["failed"] or summary["errors"]))
+
+
+COMMAND = Command(ReproduceConfig, run, describe, exit_status)
