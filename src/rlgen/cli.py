@@ -48,17 +48,17 @@ class Entry:
 COMMANDS: list[Entry] = [
     Entry(
         ("bandit",),
-        "rlgen.bandits:COMMAND",
+        "rlgen.bandits.command:COMMAND",
         "the k-armed bandit testbed: greedy, ε-greedy, UCB, gradient bandit (S&B ch. 2)",
     ),
     Entry(
         ("reinforce",),
-        "rlgen.pg.train:COMMAND",
+        "rlgen.pg.command:COMMAND",
         "REINFORCE (+ learned baseline) on a gymnasium env until solved (CartPole-v1 by default)",
     ),
     Entry(
         ("reinforce", "evaluate"),
-        "rlgen.pg.evaluate:COMMAND",
+        "rlgen.pg.command:EVALUATE",
         "re-evaluate a saved REINFORCE policy; --gif records one episode",
     ),
     Entry(

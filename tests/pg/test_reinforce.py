@@ -10,7 +10,7 @@ import torch
 from rlgen.errors import UserError
 from rlgen.pg import NonFiniteLoss, Reinforce, ReinforceConfig, StopTraining
 from rlgen.pg.evaluate import evaluate
-from rlgen.pg.reinforce import policy_weights, reinforce_loss
+from rlgen.pg.estimators import advantages, reinforce_loss
 from rlgen.pg.rollouts import Batch
 
 SMALL = ReinforceConfig(hidden=(8,), num_envs=2, episodes_per_update=2)
@@ -40,11 +40,11 @@ def test_loss_gradient_is_the_reinforce_formula():
 def test_policy_weights_baseline_and_normalisation():
     G = torch.tensor([10.0, 20.0, 30.0, 40.0])
     v = torch.tensor([12.0, 18.0, 30.0, 35.0], requires_grad=True)
-    torch.testing.assert_close(policy_weights(G, None, False), G)
-    w = policy_weights(G, v, False)
+    torch.testing.assert_close(advantages(G, None, normalize=False), G)
+    w = advantages(G, v, normalize=False)
     torch.testing.assert_close(w, torch.tensor([-2.0, 2.0, 0.0, 5.0]))
     assert not w.requires_grad  # the baseline is not trained through the policy loss
-    n = policy_weights(G, v, True)
+    n = advantages(G, v, normalize=True)
     assert abs(float(n.mean())) < 1e-6 and abs(float(n.std()) - 1) < 1e-5
 
 
@@ -87,6 +87,7 @@ def test_bootstrap_adds_discounted_value_at_truncation():
         rewards=np.ones(3),
         returns=np.array([1.75, 1.5, 1.0]),
         episode=np.zeros(3, np.int64),
+        time=np.arange(3),
         truncated=np.array([False, False, True]),
         final_obs=np.zeros((3, 4), np.float32),
         episode_returns=np.array([3.0]),
@@ -127,21 +128,46 @@ def test_save_load_round_trip_gives_identical_actions(tmp_path):
     np.testing.assert_array_equal(a, b)
     assert isinstance(model.predict(obs[0]), int)
     assert loaded.counters.env_steps == model.counters.env_steps
-    # after a checkpoint (which reseeds the environments) training continues exactly as the
-    # uninterrupted model does
-    model.checkpoint(tmp_path / "c.pt")
-    loaded = Reinforce.load(tmp_path / "c.pt")
+    # a model loaded mid-episode (its environments replayed from their seed and the actions
+    # since) continues exactly as the uninterrupted model does
     model.learn(3000)
     loaded.learn(3000)
     for p, q in zip(model.policy.parameters(), loaded.policy.parameters(), strict=True):
-        torch.testing.assert_close(p, q)
+        torch.testing.assert_close(p, q, rtol=0, atol=0)
     model.close()
     loaded.close()
 
 
+def test_saving_changes_nothing_in_the_run(tmp_path):
+    """How often a model is saved cannot change what it learns (no reseeding at a save)."""
+    straight = Reinforce("CartPole-v1", SMALL, seed=5).learn(4000)
+    saved = Reinforce("CartPole-v1", SMALL, seed=5)
+    for steps in (700, 1500, 2600):
+        saved.learn(steps)
+        saved.save(tmp_path / f"m{steps}.pt")
+    saved.learn(4000)
+    torch.testing.assert_close(params(straight), params(saved), rtol=0, atol=0)
+    assert straight.counters == saved.counters or (
+        straight.counters.env_steps == saved.counters.env_steps
+    )
+    resumed = Reinforce.load(tmp_path / "m1500.pt").learn(4000)
+    torch.testing.assert_close(params(straight), params(resumed), rtol=0, atol=0)
+    for m in (straight, saved, resumed):
+        m.close()
+
+
+def test_a_replay_that_does_not_reproduce_the_environment_is_refused(tmp_path):
+    model = Reinforce("CartPole-v1", SMALL, seed=2).learn(600)
+    state = model.state_dict()
+    state["rollout"]["obs"] = state["rollout"]["obs"] + 1.0  # not what the replay gives
+    with pytest.raises(UserError, match="cannot be resumed exactly"):
+        Reinforce.from_state(state)
+    model.close()
+
+
 def test_load_rejects_other_files(tmp_path):
     torch.save({"x": torch.zeros(1)}, tmp_path / "other.pt")
-    with pytest.raises(UserError, match="not a REINFORCE checkpoint"):
+    with pytest.raises(UserError, match="not a REINFORCE model"):
         Reinforce.load(tmp_path / "other.pt")
     (tmp_path / "broken.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(UserError, match="cannot read"):

@@ -8,7 +8,8 @@ import pytest
 from gymnasium.vector import AutoresetMode
 
 from rlgen.errors import UserError
-from rlgen.pg.rollouts import Rollout, discounted_returns, finished_episodes, make_env
+from rlgen.pg.estimators import discounted_returns
+from rlgen.pg.rollouts import Rollout, finished_episodes, make_env
 
 
 def test_discounted_returns_by_hand_with_truncation_mid_batch():

@@ -15,8 +15,8 @@ import pytest
 import torch
 
 from rlgen.errors import UserError
-from rlgen.pg import train
-from rlgen.pg.train import TrainConfig, parse_seeds, train_one
+from rlgen.pg import command as train
+from rlgen.pg.command import TrainConfig, parse_seeds, train_one
 
 QUICK = ["--eval-every", "1000", "--eval-episodes", "10", "--quiet"]
 
@@ -103,7 +103,7 @@ def test_solving_stops_training_and_reports_it(tmp_path):
         (["--seeds", "5-2"], "--seeds"),
         (["--total-steps", "0"], "--total-steps must be >= 1"),
         (["--criterion", "best"], "--criterion"),
-        (["--resume", "/nonexistent/run"], "config.json: no such file"),
+        (["--resume", "/nonexistent/run"], "not a run directory"),
     ],
 )
 def test_bad_input_is_one_error_line(args, message):
@@ -165,7 +165,7 @@ def test_resume_after_an_exception_keeps_metrics(tmp_path, monkeypatch):
     )
     reference = train_one(config, tmp_path / "ref", quiet=True)
 
-    original = train.RunCallback.on_update
+    original = train.SeedRun.on_update
 
     def crash(self, model, info):
         keep = original(self, model, info)
@@ -173,7 +173,7 @@ def test_resume_after_an_exception_keeps_metrics(tmp_path, monkeypatch):
             raise RuntimeError("simulated crash")
         return keep
 
-    monkeypatch.setattr(train.RunCallback, "on_update", crash)
+    monkeypatch.setattr(train.SeedRun, "on_update", crash)
     with pytest.raises(RuntimeError, match="simulated crash"):
         train_one(config, tmp_path / "run", quiet=True)
     monkeypatch.undo()
@@ -224,7 +224,7 @@ def test_cuda_without_a_gpu_is_a_user_error():
 
 
 def test_non_finite_loss_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
-    original = train.RunCallback.on_update
+    original = train.SeedRun.on_update
 
     def poison_after_first_checkpoint(self, model, info):
         keep = original(self, model, info)
@@ -233,7 +233,7 @@ def test_non_finite_loss_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
                 next(model.policy.parameters()).fill_(float("nan"))
         return keep
 
-    monkeypatch.setattr(train.RunCallback, "on_update", poison_after_first_checkpoint)
+    monkeypatch.setattr(train.SeedRun, "on_update", poison_after_first_checkpoint)
     config = TrainConfig(
         stop=False, total_steps=8000, checkpoint_every=2000, eval_every=4000, eval_episodes=5
     )
@@ -241,7 +241,7 @@ def test_non_finite_loss_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
         train_one(config, tmp_path / "r", quiet=True)
     summary = json.loads((tmp_path / "r" / "summary.json").read_text())
     assert summary["status"] == "non-finite loss" and "not finite" in summary["error"]
-    state = torch.load(tmp_path / "r" / "checkpoint.pt", weights_only=True)
+    state = torch.load(tmp_path / "r" / "checkpoint.pt", weights_only=True)["parts"]["model"]
     assert 2000 <= state["counters"]["env_steps"] < summary["env_steps"] + 1
     assert all(torch.isfinite(p).all() for p in state["policy"].values())
 

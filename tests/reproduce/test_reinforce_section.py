@@ -41,7 +41,7 @@ def test_a_diverged_seed_counts_as_unsolved(tmp_path, monkeypatch):
     # One seed whose loss turns non-finite must not abort the whole section: like the command's
     # sweep, its job returns the summary written for it (status "non-finite loss", unsolved).
     from rlgen.pg import Reinforce
-    from rlgen.pg.train import TrainConfig
+    from rlgen.pg.command import TrainConfig
     from rlgen.reproduce import reinforce as section
 
     original = Reinforce.update

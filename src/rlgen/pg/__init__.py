@@ -1,4 +1,12 @@
-"""Policy gradients: REINFORCE and REINFORCE with a learned baseline on gymnasium environments.
+"""Policy gradients: REINFORCE and REINFORCE with a learned baseline.
+
+- :mod:`rlgen.pg.estimators`: returns, advantages, gamma^t, the REINFORCE loss (no gymnasium:
+  the architecture-search controller uses it too);
+- :mod:`rlgen.pg.networks`: the policy and value networks;
+- :mod:`rlgen.pg.rollouts`: gymnasium vector environments and whole-episode batches;
+- :mod:`rlgen.pg.reinforce`: the agent (``Reinforce``: learn, predict, save, load);
+- :mod:`rlgen.pg.evaluate`: the evaluation protocol and GIFs;
+- :mod:`rlgen.pg.command`: ``rlgen reinforce`` and ``rlgen reinforce evaluate``.
 
 Library API::
 
@@ -6,19 +14,13 @@ Library API::
     model = Reinforce("CartPole-v1", ReinforceConfig(baseline=True), seed=0).learn(50_000)
     action = model.predict(obs, deterministic=True)
 
-The command ``rlgen reinforce`` (:mod:`rlgen.pg.train`) adds the stop criterion, run directories,
-checkpoints and multi-seed sweeps; :mod:`rlgen.pg.evaluate` the evaluation protocol.
+The names below load on first use, so ``import rlgen.pg.estimators`` does not import gymnasium.
 """
 
-from rlgen.pg.reinforce import (
-    Callback,
-    FunctionCallback,
-    NonFiniteLoss,
-    Reinforce,
-    ReinforceConfig,
-    StopTraining,
-    UpdateInfo,
-)
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 __all__ = [
     "Callback",
@@ -29,3 +31,9 @@ __all__ = [
     "StopTraining",
     "UpdateInfo",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in __all__:
+        return getattr(importlib.import_module("rlgen.pg.reinforce"), name)
+    raise AttributeError(f"module 'rlgen.pg' has no attribute {name!r}")

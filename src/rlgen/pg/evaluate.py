@@ -11,16 +11,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
-import tyro
 
 from rlgen.pg.rollouts import finished_episodes, make_env, observation_size
-from rlgen.runs import Command
+from rlgen.runs import Every
 
 EVAL_SEED_OFFSET = 1_000_003
 """Evaluation environments of seed s are reset with s + this: never the training seed."""
@@ -146,8 +144,7 @@ class Evaluator:
         self.seed = seed
         self.threshold = threshold
         self.criterion = criterion
-        self.every = every
-        self.next = every
+        self.schedule = Every(every)
         self.history: list[dict[str, Any]] = []
         self.seconds = 0.0
         self.solved_at: dict[str, Any] | None = None
@@ -162,11 +159,8 @@ class Evaluator:
         return max((h[key] for h in self.history), default=None)
 
     def due(self, env_steps: int) -> bool:
-        if env_steps < self.next:
-            return False
-        while self.next <= env_steps:
-            self.next += self.every
-        return True
+        """Whether an evaluation is due at ``env_steps`` (the first call past each multiple)."""
+        return self.schedule(env_steps)
 
     def sampling_rng(self) -> np.random.Generator:
         """The generator of the sampled policy's evaluation: fixed per evaluation index."""
@@ -218,102 +212,14 @@ class Evaluator:
 
     def state_dict(self) -> dict[str, Any]:
         return {
-            "next": self.next,
+            "schedule": self.schedule.state_dict(),
             "history": [dict(h) for h in self.history],
             "seconds": self.seconds,
             "solved_at": dict(self.solved_at) if self.solved_at else None,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.next = int(state["next"])
+        self.schedule.load_state_dict(state["schedule"])
         self.history = [dict(h) for h in state["history"]]
         self.seconds = float(state["seconds"])
         self.solved_at = dict(state["solved_at"]) if state["solved_at"] else None
-
-
-# ---------------------------------------------------------------------------------------------
-# ``rlgen reinforce evaluate RUN_DIR``
-# ---------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class EvaluateConfig:
-    """Re-evaluate the policy saved in a reinforce run directory; optionally record a GIF."""
-
-    run_dir: Annotated[Path, tyro.conf.Positional, tyro.conf.arg(metavar="RUN_DIR")]
-    """a run directory written by rlgen reinforce (it holds checkpoint.pt)"""
-    episodes: int = 100
-    """evaluation episodes per policy (greedy and sampled)"""
-    seed: int = 0
-    """seed of the evaluation environments and of the sampled policy"""
-    gif: Path | None = None
-    """write one greedy episode as an animated GIF here (rendered with rgb_array)"""
-    gif_frames: int = 500
-    """at most this many frames in the GIF"""
-
-    def __post_init__(self) -> None:
-        from rlgen.errors import check_range
-
-        check_range("episodes", self.episodes, 1)
-        check_range("gif_frames", self.gif_frames, 1)
-
-
-def run(config: EvaluateConfig) -> dict[str, Any]:
-    """Evaluate the saved policy; write ``evaluation.json`` into the run directory."""
-    import torch
-
-    from rlgen.errors import UserError
-    from rlgen.pg.reinforce import Reinforce
-    from rlgen.runs import write_json
-
-    torch.set_num_threads(1)
-    path = config.run_dir / "checkpoint.pt"
-    if not path.is_file():
-        raise UserError(
-            f"{config.run_dir}: no checkpoint.pt here (is it a reinforce run directory?)"
-        )
-    model = Reinforce.load(path, device="cpu")
-    env_id = model.env_id
-    assert env_id is not None
-    rng = np.random.default_rng(np.random.SeedSequence([config.seed, 4]))
-    g = evaluate(model.act_fn(True), env_id, config.episodes, config.seed)
-    s = evaluate(model.act_fn(False, rng), env_id, config.episodes, config.seed)
-    result: dict[str, Any] = {
-        "run_dir": str(config.run_dir),
-        "env": env_id,
-        "episodes": config.episodes,
-        "seed": config.seed,
-        "env_steps_trained": model.counters.env_steps,
-        "return_greedy": float(g.mean()),
-        "return_greedy_std": float(g.std()),
-        "return_sampled": float(s.mean()),
-        "return_sampled_std": float(s.std()),
-        "gif": None,
-    }
-    if config.gif is not None:
-        total, frames = record_gif(
-            model.act_fn(True), env_id, config.gif, config.seed, max_frames=config.gif_frames
-        )
-        result.update(gif=str(config.gif), gif_return=total, gif_frames=frames)
-    model.close()
-    write_json(config.run_dir / "evaluation.json", result)
-    return result
-
-
-def describe(result: dict[str, Any]) -> str:
-    lines = [
-        f"{result['env']}: {result['episodes']} episodes (seed {result['seed']}) after "
-        f"{result['env_steps_trained']} training steps",
-        f"  greedy  {result['return_greedy']:8.1f} ± {result['return_greedy_std']:.1f}",
-        f"  sampled {result['return_sampled']:8.1f} ± {result['return_sampled_std']:.1f}",
-    ]
-    if result["gif"]:
-        lines.append(
-            f"  GIF of one greedy episode ({result['gif_frames']} frames, return "
-            f"{result['gif_return']:g}): {result['gif']}"
-        )
-    lines.append(f"written to {Path(result['run_dir']) / 'evaluation.json'}")
-    return "\n".join(lines)
-
-
-COMMAND = Command(EvaluateConfig, run, describe, writes_run_dir=False)

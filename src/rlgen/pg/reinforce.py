@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -30,9 +30,19 @@ import torch
 from gymnasium.vector import VectorEnv
 
 from rlgen.errors import UserError, check_range
+from rlgen.pg.estimators import (
+    advantages,
+    chosen_log_prob,
+    discount_weights,
+    entropy,
+    reinforce_loss,
+)
 from rlgen.pg.networks import NumpyPolicy, PolicyNet, ValueNet
 from rlgen.pg.rollouts import Batch, Rollout, action_count, make_env, observation_size
-from rlgen.runs import load_checkpoint, save_checkpoint
+from rlgen.runs import GlobalRNG, config_from_dict, load_checkpoint, save_checkpoint
+
+FORMAT = "rlgen.reinforce/2"
+"""The format tag of a saved model (``state_dict``); version 2 saves torch's RNG as a part."""
 
 # ---------------------------------------------------------------------------------------------
 # Configuration
@@ -67,6 +77,10 @@ class ReinforceConfig:
     """clip each network's gradient to this norm; 0 turns clipping off"""
     value_epochs: int = 1
     """gradient steps on the value loss per update"""
+    weight_by_gamma_t: bool = True
+    """multiply the update at step t by gamma^t, as Sutton & Barto's REINFORCE does (the
+    gradient of J = E[G_0]); --no-weight-by-gamma-t drops the factor, as most deep-RL code does
+    (the same thing when --gamma is 1)"""
     bootstrap_truncated: bool = False
     """at a time-limit truncation add gamma * v(s_T) to the return (needs --baseline); off:
     the episode ends there, as the task's time limit says"""
@@ -88,38 +102,6 @@ class ReinforceConfig:
             raise UserError("--bootstrap-truncated needs --baseline (a value network)")
         if self.device not in ("auto", "cpu", "cuda"):
             raise UserError(f"--device: unknown value {self.device!r}; choose from auto, cpu, cuda")
-
-
-# ---------------------------------------------------------------------------------------------
-# ALGO LOGIC: the loss whose gradient is the REINFORCE estimate
-# ---------------------------------------------------------------------------------------------
-
-
-def policy_weights(
-    returns: torch.Tensor, values: torch.Tensor | None, normalize: bool
-) -> torch.Tensor:
-    """The weight of each grad log pi(a_t | s_t): G_t, or G_t - v(s_t) with a baseline.
-
-    With ``normalize``, standardised over the batch. Always detached: the baseline only reduces
-    variance, it is not trained through the policy loss.
-    """
-    weights = returns if values is None else returns - values
-    weights = weights.detach()
-    if normalize and weights.numel() > 1:
-        weights = (weights - weights.mean()) / (weights.std() + 1e-8)
-    return weights
-
-
-def reinforce_loss(log_prob: torch.Tensor, weights: torch.Tensor, episodes: int) -> torch.Tensor:
-    """-(1/E) sum_episodes sum_t w_t log pi(a_t | s_t): its gradient is minus the REINFORCE
-    estimate of grad J over a batch of E episodes.
-
-    Args:
-        log_prob: (M,) log pi(a_t | s_t) of the M sampled steps, with gradient.
-        weights: (M,) detached weights (returns or advantages).
-        episodes: E, the number of episodes the M steps come from.
-    """
-    return -(weights * log_prob).sum() / episodes
 
 
 # ---------------------------------------------------------------------------------------------
@@ -214,8 +196,6 @@ class Counters:
     env_steps: int = 0
     episodes: int = 0
     train_seconds: float = 0.0
-    restarts: int = 0
-    extra: dict[str, float] = field(default_factory=dict)
 
 
 class Reinforce:
@@ -270,7 +250,6 @@ class Reinforce:
         self.rng = np.random.default_rng(np.random.SeedSequence([seed, 1]))  # action sampling
         self.predict_rng = np.random.default_rng(np.random.SeedSequence([seed, 2]))
         self.counters = Counters()
-        self._env_seed: int | None = None
 
     # --- acting -------------------------------------------------------------------------------
 
@@ -332,13 +311,18 @@ class Reinforce:
                         self.value.parameters(), self.config.max_grad_norm
                     )
                 self.value_optimizer.step()
-        weights = policy_weights(returns, values, self.config.normalize)
+        weights = advantages(returns, values, normalize=self.config.normalize)
+        discount = (
+            discount_weights(batch.time, self.config.gamma).to(self.device)
+            if self.config.weight_by_gamma_t and self.config.gamma != 1.0
+            else None
+        )
 
         log_pi = self.policy.log_probs(obs)  # (M, actions)
-        log_prob = log_pi.gather(1, actions[:, None]).squeeze(1)  # (M,) log pi(a_t | s_t)
-        entropy = -(log_pi.exp() * log_pi).sum(dim=1).mean()
-        policy_loss = reinforce_loss(log_prob, weights, batch.episodes)
-        loss = policy_loss - self.config.ent_coef * entropy
+        log_prob = chosen_log_prob(log_pi, actions)  # (M,) log pi(a_t | s_t)
+        policy_entropy = entropy(log_pi)
+        policy_loss = reinforce_loss(log_prob, weights, batch.episodes, discount)
+        loss = policy_loss - self.config.ent_coef * policy_entropy
         self._check_finite(loss, "policy")
         self.policy_optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -359,7 +343,7 @@ class Reinforce:
             "loss": float(loss.detach()) + float(value_loss.detach()),
             "policy_loss": float(policy_loss.detach()),
             "value_loss": float(value_loss.detach()),
-            "entropy": float(entropy.detach()),
+            "entropy": float(policy_entropy.detach()),
             "grad_norm": float(grad_norm),
         }
 
@@ -393,9 +377,7 @@ class Reinforce:
 
     def restart_envs(self) -> None:
         """Reset the environments with a seed drawn from this model's generator (see Rollout)."""
-        self._env_seed = int(self.rng.integers(2**31))
-        self.rollout.restart(self._env_seed)
-        self.counters.restarts += 1
+        self.rollout.restart(int(self.rng.integers(2**31)))
 
     def learn(
         self,
@@ -410,7 +392,7 @@ class Reinforce:
         (evaluation, checkpoints). ``progress`` is an optional bar updated in env steps.
         """
         callbacks = _callbacks(callback)
-        if self._env_seed is None:
+        if not self.rollout.started:
             self.restart_envs()
         for cb in callbacks:
             cb.on_start(self)
@@ -450,9 +432,13 @@ class Reinforce:
     # --- saving -----------------------------------------------------------------------------
 
     def state_dict(self) -> dict[str, Any]:
-        """Everything needed to continue training exactly: networks, optimisers, RNGs, counters."""
+        """Everything needed to continue training exactly: networks, optimisers, RNGs, counters.
+
+        Also what :meth:`from_state` needs to rebuild the model (config, environment id, sizes),
+        so a run's checkpoint and a saved model are the same thing.
+        """
         return {
-            "format": "rlgen.reinforce/1",
+            "format": FORMAT,
             "config": asdict(self.config),
             "env_id": self.env_id,
             "seed": self.seed,
@@ -465,19 +451,32 @@ class Reinforce:
                 self.value_optimizer.state_dict() if self.value_optimizer is not None else None
             ),
             "numpy_rng": self.rng.bit_generator.state,
-            "torch_rng": torch.get_rng_state(),
-            "env_seed": self._env_seed,
+            "torch_rng": GlobalRNG().state_dict(),
+            "rollout": self.rollout.state_dict(),
             "counters": asdict(self.counters),
         }
 
-    def checkpoint(self, path: str | Path) -> None:
-        """Restart the environments (dropping unfinished episodes) and save a checkpoint.
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore a :meth:`state_dict` of a model built with the same config and sizes."""
+        self._check_fits(state, "the saved model")
+        self.policy.load_state_dict(state["policy"])
+        self.policy_optimizer.load_state_dict(state["policy_optimizer"])
+        if self.value is not None:
+            assert self.value_optimizer is not None
+            self.value.load_state_dict(state["value"])
+            self.value_optimizer.load_state_dict(state["value_optimizer"])
+        self.fast_policy.sync()
+        self.rng.bit_generator.state = state["numpy_rng"]
+        GlobalRNG().load_state_dict(state["torch_rng"])
+        self.counters = Counters(**state["counters"])
+        self.rollout.load_state_dict(state["rollout"])
 
-        Restarting here makes a run resumed from this checkpoint continue exactly as the
-        uninterrupted run does: environments cannot be saved, but they can be reseeded.
-        """
-        self.restart_envs()
-        save_checkpoint(path, self.state_dict())
+    def _check_fits(self, state: dict[str, Any], what: str) -> None:
+        if (self.obs_size, self.actions) != (state["obs_size"], state["actions"]):
+            raise UserError(
+                f"{what} has {state['obs_size']} observations and {state['actions']} actions, "
+                f"but the environment has {self.obs_size} and {self.actions}"
+            )
 
     def save(self, path: str | Path) -> None:
         """Save the model (and its training state) atomically; :meth:`load` reads it back."""
@@ -491,44 +490,39 @@ class Reinforce:
         *,
         device: str | None = None,
     ) -> Reinforce:
-        """A model from :meth:`save` / :meth:`checkpoint` (``torch.load(weights_only=True)``).
+        """A model from :meth:`save` (``torch.load(weights_only=True)``).
 
         ``env`` defaults to the saved environment id. Training continues where it stopped.
         """
-        state = load_checkpoint(path)
-        if state.get("format") != "rlgen.reinforce/1":
-            raise UserError(f"{path}: not a REINFORCE checkpoint")
-        config_dict = dict(state["config"])
-        config_dict["hidden"] = tuple(config_dict["hidden"])
+        return cls.from_state(load_checkpoint(path), env, device=device, where=str(path))
+
+    @classmethod
+    def from_state(
+        cls,
+        state: Any,
+        env: str | gym.Env | VectorEnv | None = None,
+        *,
+        device: str | None = None,
+        where: str = "the saved model",
+    ) -> Reinforce:
+        """A model rebuilt from a :meth:`state_dict` (a saved model or a run's checkpoint)."""
+        if not isinstance(state, dict) or state.get("format") != FORMAT:
+            raise UserError(f"{where}: not a REINFORCE model")
+        config = config_from_dict(ReinforceConfig, state["config"], where=f"{where}: config")
         if device is not None:
-            config_dict["device"] = device
-        config = ReinforceConfig(**config_dict)
+            config = replace(config, device=device)
         env = env if env is not None else state["env_id"]
         if env is None:
-            raise UserError(f"{path}: the model was trained on an environment object; pass env=")
+            raise UserError(f"{where}: the model was trained on an environment object; pass env=")
         model = cls(env, config, seed=int(state["seed"]))
-        if (model.obs_size, model.actions) != (state["obs_size"], state["actions"]):
-            raise UserError(
-                f"{path}: saved for {state['obs_size']} observations and {state['actions']} "
-                f"actions, but the environment has {model.obs_size} and {model.actions}"
-            )
-        model.load_state_dict(state)
+        model._check_fits(state, where)
+        try:
+            model.load_state_dict(state)
+        except (RuntimeError, KeyError, ValueError) as e:
+            model.close()
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise UserError(f"{where}: the saved networks do not fit ({first})") from None
         return model
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.policy.load_state_dict(state["policy"])
-        self.policy_optimizer.load_state_dict(state["policy_optimizer"])
-        if self.value is not None:
-            assert self.value_optimizer is not None
-            self.value.load_state_dict(state["value"])
-            self.value_optimizer.load_state_dict(state["value_optimizer"])
-        self.fast_policy.sync()
-        self.rng.bit_generator.state = state["numpy_rng"]
-        torch.set_rng_state(state["torch_rng"])
-        self.counters = Counters(**state["counters"])
-        self._env_seed = state["env_seed"]
-        if self._env_seed is not None:
-            self.rollout.restart(self._env_seed)
 
     def close(self) -> None:
         self.env.close()

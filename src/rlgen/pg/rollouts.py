@@ -5,7 +5,6 @@ The plumbing every policy-gradient method here shares, one helper each (``STYLE.
 - :func:`make_env`: ``gymnasium.make_vec`` with the space checks REINFORCE needs (discrete actions,
   a Box observation space) and episode statistics recorded by gymnasium's own wrapper;
 - :func:`finished_episodes`: the one place episode returns and lengths are read from ``info``;
-- :func:`discounted_returns`: G_t = r_t + gamma G_{t+1}, restarted at every episode end;
 - :class:`Rollout`: steps a vector environment with a policy until enough whole episodes are
   complete and hands them over as one flat batch.
 
@@ -33,6 +32,7 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.wrappers.vector import RecordEpisodeStatistics
 
 from rlgen.errors import UserError, option_name
+from rlgen.pg.estimators import discounted_returns, episode_time
 
 # ---------------------------------------------------------------------------------------------
 # Environments
@@ -157,66 +157,6 @@ def finished_episodes(info: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
 
 
 # ---------------------------------------------------------------------------------------------
-# Returns
-# ---------------------------------------------------------------------------------------------
-
-
-def discounted_returns(
-    rewards: np.ndarray,
-    terminated: np.ndarray,
-    truncated: np.ndarray,
-    gamma: float,
-    bootstrap: np.ndarray | None = None,
-) -> np.ndarray:
-    """G_t = r_t + gamma G_{t+1} within each episode, for time-major arrays.
-
-    An episode ends at a step that is terminated or truncated; the return does not cross it. At a
-    truncated step the episode did not end in the MDP, only in time: if ``bootstrap`` is given,
-    its value there (an estimate v(s_{t+1}) of the return after the cut) is added, discounted.
-    Steps after the last episode end of a column form an unfinished episode, whose returns are
-    only partial sums (the collector never hands those to the algorithm).
-
-    Args:
-        rewards: (T, N) rewards of N parallel streams (or (T,) for one).
-        terminated: (T, N) booleans.
-        truncated: (T, N) booleans.
-        gamma: discount factor in [0, 1].
-        bootstrap: (T, N) values used at truncated steps only, or None.
-
-    Returns:
-        (T, N) returns, float64.
-    """
-    rewards = np.asarray(rewards, dtype=np.float64)
-    end = np.logical_or(terminated, truncated)
-    extra = np.zeros_like(rewards)
-    if bootstrap is not None:
-        extra = np.where(np.logical_and(truncated, ~np.asarray(terminated)), bootstrap, 0.0)
-    if gamma == 1.0:
-        return _undiscounted_returns(rewards, end, extra)
-    returns = np.empty_like(rewards)
-    following = np.zeros(rewards.shape[1:])
-    for t in range(rewards.shape[0] - 1, -1, -1):
-        following = np.where(end[t], gamma * extra[t], gamma * following)
-        following = rewards[t] + following
-        returns[t] = following
-    return returns
-
-
-def _undiscounted_returns(rewards: np.ndarray, end: np.ndarray, extra: np.ndarray) -> np.ndarray:
-    """gamma = 1 without a loop over time: G_t = C_t - C_{e+1} + extra_e, where C_t is the sum
-    of rewards from t to the end of the array and e the first episode end at or after t."""
-    T = rewards.shape[0]
-    index = np.arange(T).reshape((T, *(1,) * (rewards.ndim - 1)))
-    next_end = np.where(end, index, T)
-    next_end = np.minimum.accumulate(next_end[::-1], axis=0)[::-1]  # (T, N), T if none
-    pad = np.zeros((1, *rewards.shape[1:]))
-    C = np.concatenate([np.cumsum(rewards[::-1], axis=0)[::-1], pad])  # (T + 1, N)
-    after = np.take_along_axis(C, np.minimum(next_end + 1, T), axis=0)
-    cut = np.take_along_axis(np.concatenate([extra, pad]), next_end, axis=0)
-    return C[:T] - after + cut
-
-
-# ---------------------------------------------------------------------------------------------
 # Collecting whole episodes
 # ---------------------------------------------------------------------------------------------
 
@@ -231,6 +171,7 @@ class Batch:
         rewards: (M,) rewards r_{t+1}.
         returns: (M,) G_t (without bootstrap; see ``truncated``/``final_obs``).
         episode: (M,) index of the episode each step belongs to, 0..episodes-1.
+        time: (M,) the step's time t within its episode (0 at the first step).
         truncated: (M,) whether the episode was cut by a time limit at this step (and did not
             terminate there).
         final_obs: (M, obs_size) s_{t+1} at truncated steps (zeros elsewhere).
@@ -243,6 +184,7 @@ class Batch:
     rewards: np.ndarray
     returns: np.ndarray
     episode: np.ndarray
+    time: np.ndarray
     truncated: np.ndarray
     final_obs: np.ndarray
     episode_returns: np.ndarray
@@ -266,8 +208,15 @@ class Rollout:
 
     Sub-environments keep running across calls: an episode that is unfinished when enough others
     are complete continues in the next call (its first steps were then taken by the previous
-    policy, one update old). :meth:`restart` drops unfinished episodes and reseeds, which is what a
-    checkpoint does so that a resumed run continues exactly as an uninterrupted one.
+    policy, one update old). :meth:`restart` resets every sub-environment with a seed and drops
+    unfinished episodes.
+
+    A rollout is a checkpoint part. Environments cannot be saved, but a gymnasium environment is
+    a function of its reset seed and the actions taken since: :meth:`state_dict` keeps the seed of
+    the last restart and every action since (a few bytes per step), and :meth:`load_state_dict`
+    resets and replays them, then checks that the replay reproduced the saved observations. So
+    writing a checkpoint changes nothing in the run (how often it is written cannot change the
+    results), and a run resumed from one continues exactly as the uninterrupted run does.
 
     Steps are stored time-major in preallocated arrays of shape (capacity, num_envs, ...): a step
     costs a few array writes, and cutting out the finished episodes is a handful of vectorised
@@ -296,6 +245,8 @@ class Rollout:
         self._allocate(256)
         self._clock = 0  # vector steps since construction, to order finished episodes
         self._finished: list[tuple[int, int, float, int]] = []  # (env, clock, return, length)
+        self._seed: int | None = None  # of the last restart
+        self._actions: list[np.ndarray] = []  # every vector step's actions since the restart
         self.steps = 0
         """environment steps taken (every sub-environment step, reset steps excluded)"""
 
@@ -315,6 +266,13 @@ class Rollout:
         self._skip[:] = False
         self._size = 0
         self._finished = []
+        self._seed = seed
+        self._actions = []
+
+    @property
+    def started(self) -> bool:
+        """Whether :meth:`restart` has been called (the environments hold episodes)."""
+        return self._seed is not None
 
     def _flat(self, obs: Any) -> np.ndarray:
         return np.asarray(obs, dtype=np.float32).reshape(self.num_envs, self.obs_size)
@@ -330,6 +288,7 @@ class Rollout:
             b, t = self._buf, self._size
             obs = self._obs
             actions = act(obs)
+            self._actions.append(np.asarray(actions))
             next_obs, rewards, terminated, truncated, info = self.env.step(actions)
             valid = ~self._skip
             terminated = np.logical_and(terminated, valid)
@@ -395,6 +354,7 @@ class Rollout:
             rewards=rewards,
             returns=returns.T[order],
             episode=episode,
+            time=episode_time(episode),
             truncated=b["truncated"].T[order],
             final_obs=b["final"].transpose(1, 0, 2)[order],
             episode_returns=np.array([r for _, _, r, _ in stats]),
@@ -410,3 +370,65 @@ class Rollout:
             self._buf[name][:kept] &= ~used
         self._size = kept
         return batch
+
+    # --- checkpoints: the restart seed and the actions since, replayed on load -------------------
+
+    def state_dict(self) -> dict[str, Any]:
+        """The restart seed, the actions since, and the stored rows of unfinished episodes."""
+        import torch
+
+        actions = np.stack(self._actions) if self._actions else np.zeros((0, self.num_envs))
+        return {
+            "seed": self._seed,
+            "actions": torch.from_numpy(actions.astype(_action_dtype(actions))),
+            "obs": torch.from_numpy(self._obs.copy()) if self._obs is not None else None,
+            "skip": torch.from_numpy(self._skip.copy()),
+            "rows": {k: torch.from_numpy(v[: self._size].copy()) for k, v in self._buf.items()},
+            "clock": self._clock,
+            "finished": [list(f) for f in self._finished],
+            "steps": self.steps,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Reset with the saved seed, replay the saved actions, restore the stored rows.
+
+        Raises:
+            UserError: the replay did not reproduce the saved observations (an environment that
+                is not a function of its seed and actions cannot be resumed exactly).
+        """
+        self._finished = []
+        if state["seed"] is None:
+            self._obs = None
+            return
+        self.restart(int(state["seed"]))
+        actions = state["actions"].numpy().astype(np.int64)
+        obs = self._obs
+        for row in actions:
+            obs, *_ = self.env.step(row)
+        self._actions = list(actions)
+        saved = state["obs"].numpy()
+        if not np.array_equal(self._flat(obs), saved):
+            raise UserError(
+                f"{_name(self.env)}: replaying the saved actions did not reproduce the saved "
+                "observations; this environment cannot be resumed exactly"
+            )
+        self._obs = saved.copy()
+        self._skip = state["skip"].numpy().copy()
+        rows = {k: v.numpy() for k, v in state["rows"].items()}
+        self._size = len(rows["obs"])
+        capacity = self._buf["obs"].shape[0]
+        while capacity < self._size:
+            capacity *= 2
+        self._buf = {}
+        self._allocate(capacity)
+        for name, array in rows.items():
+            self._buf[name][: self._size] = array
+        self._clock = int(state["clock"])
+        self._finished = [(int(e), int(c), float(r), int(n)) for e, c, r, n in state["finished"]]
+        self.steps = int(state["steps"])
+
+
+def _action_dtype(actions: np.ndarray) -> type:
+    """The smallest integer type that holds every action (a checkpoint keeps all of them)."""
+    top = int(actions.max()) if actions.size else 0
+    return np.int8 if top < 2**7 else np.int16 if top < 2**15 else np.int64

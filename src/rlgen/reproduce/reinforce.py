@@ -24,9 +24,10 @@ import numpy as np
 import torch
 
 from rlgen.executors import ExecutorOptions, map_jobs
-from rlgen.pg.reinforce import Reinforce, ReinforceConfig, UpdateInfo, reinforce_loss
+from rlgen.pg.command import TrainConfig, plot_seeds, train_job
+from rlgen.pg.estimators import chosen_log_prob, reinforce_loss
+from rlgen.pg.reinforce import Reinforce, ReinforceConfig, UpdateInfo
 from rlgen.pg.rollouts import Rollout, make_env
-from rlgen.pg.train import TrainConfig, plot_seeds, train_job
 from rlgen.reproduce.claims import Claim, Context
 
 TITLE = "REINFORCE and REINFORCE with baseline (CartPole-v1)"
@@ -35,18 +36,42 @@ THRESHOLD = 475.0
 VARIANTS = {"reinforce": False, "reinforce-baseline": True}
 
 
+AGENT = ReinforceConfig(normalize=False)  # the lecture's raw returns
+
+
 def run(ctx: Context) -> list[Claim]:
     seeds = list(range(ctx.seed, ctx.seed + ctx.pick(5, 30)))
     budget = ctx.pick(100_000, 200_000)
-    agent = ReinforceConfig(normalize=False)  # the lecture's raw returns
     ctx.notes.append(
         f"{ENV}, gamma = 1, raw returns (no normalisation), {len(seeds)} seeds per variant "
         f"(seeds {seeds[0]}-{seeds[-1]}), budget {budget:,} env steps. Solved: the greedy "
         f"policy's mean return over 100 evaluation episodes (separate, seeded environments) "
         f"reaches {THRESHOLD:g}, checked every 2,000 env steps."
     )
+    trained = train_variants(ctx, seeds, budget)
+    snapshots = snapshot_measurements(
+        ctx.seed,
+        steps=(2_000, 6_000, 12_000),
+        batches=ctx.pick(40, 120),
+        episodes=8,
+        agent=dataclasses.replace(AGENT, baseline=True),
+    )
+    return [
+        reinforce_solves_cartpole(trained, budget),
+        baseline_needs_fewer_episodes(trained, np.random.default_rng(ctx.seed)),
+        baseline_lowers_the_variance(snapshots),
+        positive_returns_push_every_action_up(snapshots),
+        baseline_pushes_worse_actions_down(snapshots),
+    ]
 
-    # --- 1. Training runs, one job per (variant, seed)
+
+# ---------------------------------------------------------------------------------------------
+# Experiment 1: training runs, one job per (variant, seed)
+# ---------------------------------------------------------------------------------------------
+
+
+def train_variants(ctx: Context, seeds: list[int], budget: int) -> dict[str, list[dict]]:
+    """Each variant on each seed through the executor; their summaries by variant."""
     jobs = []
     for name, baseline in VARIANTS.items():
         for s in seeds:
@@ -55,7 +80,7 @@ def run(ctx: Context) -> list[Claim]:
                 seed=s,
                 total_steps=budget,
                 threshold=THRESHOLD,
-                agent=dataclasses.replace(agent, baseline=baseline),
+                agent=dataclasses.replace(AGENT, baseline=baseline),
             )
             jobs.append((config, str(ctx.dir / name / f"seed-{s}")))
     summaries = map_jobs(
@@ -72,129 +97,127 @@ def run(ctx: Context) -> list[Claim]:
             label=f"{name}: mean and 95% interval over {len(seeds)} seeds",
         )
         ctx.figures.append(f"{name}/learning_curve.png")
+    return by_variant
 
-    plain, base = by_variant["reinforce"], by_variant["reinforce-baseline"]
-    n = len(seeds)
-    majority = (n // 2 + 1) / n
-    solved_plain = sum(s["solved"] for s in plain) / n
-    solved_base = sum(s["solved"] for s in base) / n
-    claims = [
-        Claim(
-            "reinforce.solves-cartpole",
-            f"REINFORCE solves CartPole-v1 (evaluation mean at least {THRESHOLD:g}) in most seeds.",
-            measured=solved_plain,
-            expected=majority,
-            tolerance=0.0,
-            comparison="at_least",
-            how=f"share of {n} fixed seeds whose greedy evaluation reached {THRESHOLD:g} within "
-            f"{budget:,} env steps; 'most' = a majority, at least {n // 2 + 1} of {n}; no "
-            "tolerance: the claim is about these seeds",
-            unit="%",
-            figure="reinforce/learning_curve.png",
-            details={"solved_with_baseline": solved_base, "runs": _runs(plain)},
-        )
-    ]
 
+def reinforce_solves_cartpole(trained: dict[str, list[dict]], budget: int) -> Claim:
+    plain, base = trained["reinforce"], trained["reinforce-baseline"]
+    n = len(plain)
+    return Claim(
+        "reinforce.solves-cartpole",
+        f"REINFORCE solves CartPole-v1 (evaluation mean at least {THRESHOLD:g}) in most seeds.",
+        measured=sum(s["solved"] for s in plain) / n,
+        expected=(n // 2 + 1) / n,
+        tolerance=0.0,
+        comparison="at_least",
+        how=f"share of {n} fixed seeds whose greedy evaluation reached {THRESHOLD:g} within "
+        f"{budget:,} env steps; 'most' = a majority, at least {n // 2 + 1} of {n}; no "
+        "tolerance: the claim is about these seeds",
+        unit="%",
+        figure="reinforce/learning_curve.png",
+        details={"solved_with_baseline": sum(s["solved"] for s in base) / n, "runs": _runs(plain)},
+    )
+
+
+def baseline_needs_fewer_episodes(
+    trained: dict[str, list[dict]], rng: np.random.Generator
+) -> Claim:
+    plain, base = trained["reinforce"], trained["reinforce-baseline"]
     episodes_plain = _episodes(plain)
     episodes_base = _episodes(base)
     ratio = float(np.median(episodes_base) / np.median(episodes_plain))
-    low, high = _bootstrap_ratio(episodes_base, episodes_plain, np.random.default_rng(ctx.seed))
-    claims.append(
-        Claim(
-            "reinforce.baseline-fewer-episodes",
-            "With a learned baseline REINFORCE needs fewer episodes to solve CartPole-v1.",
-            measured=ratio,
-            expected=1.0,
-            tolerance=0.0,
-            comparison="at_most",
-            how=f"median episodes to solve over {n} seeds, with baseline / without (an unsolved "
-            f"seed counts as infinitely many); below 1 means fewer. Bootstrap over seeds: 95% "
-            f"interval [{low:.2f}, {high:.2f}] (details); no tolerance added",
-            figure="reinforce-baseline/learning_curve.png",
-            details={
-                "median_episodes_plain": float(np.median(episodes_plain)),
-                "median_episodes_baseline": float(np.median(episodes_base)),
-                "episodes_plain": episodes_plain.tolist(),
-                "episodes_baseline": episodes_base.tolist(),
-                "bootstrap_95": [low, high],
-                "runs_baseline": _runs(base),
-            },
-        )
+    low, high = _bootstrap_ratio(episodes_base, episodes_plain, rng)
+    return Claim(
+        "reinforce.baseline-fewer-episodes",
+        "With a learned baseline REINFORCE needs fewer episodes to solve CartPole-v1.",
+        measured=ratio,
+        expected=1.0,
+        tolerance=0.0,
+        comparison="at_most",
+        how=f"median episodes to solve over {len(plain)} seeds, with baseline / without (an "
+        f"unsolved seed counts as infinitely many); below 1 means fewer. Bootstrap over seeds: "
+        f"95% interval [{low:.2f}, {high:.2f}] (details); no tolerance added",
+        figure="reinforce-baseline/learning_curve.png",
+        details={
+            "median_episodes_plain": float(np.median(episodes_plain)),
+            "median_episodes_baseline": float(np.median(episodes_base)),
+            "episodes_plain": episodes_plain.tolist(),
+            "episodes_baseline": episodes_base.tolist(),
+            "bootstrap_95": [low, high],
+            "runs_baseline": _runs(base),
+        },
     )
 
-    # --- 2. Fixed policy snapshots
-    snapshots = snapshot_measurements(
-        ctx.seed,
-        steps=(2_000, 6_000, 12_000),
-        batches=ctx.pick(40, 120),
-        episodes=8,
-        agent=dataclasses.replace(agent, baseline=True),
-    )
+
+# ---------------------------------------------------------------------------------------------
+# Experiment 2: gradient estimates at fixed policy snapshots
+# ---------------------------------------------------------------------------------------------
+
+
+def baseline_lowers_the_variance(snapshots: list[dict[str, Any]]) -> Claim:
     var_plain = sum(s["variance_plain"] for s in snapshots)
     var_base = sum(s["variance_baseline"] for s in snapshots)
-    var_ratio = var_base / var_plain
-    claims.append(
-        Claim(
-            "reinforce.baseline-lower-variance",
-            "Subtracting a learned baseline lowers the variance of the gradient estimate.",
-            measured=var_ratio,
-            expected=1.0,
-            tolerance=0.0,
-            comparison="at_most",
-            how=f"at {len(snapshots)} fixed snapshots of a with-baseline run (env steps "
-            f"{', '.join(str(s['env_steps']) for s in snapshots)}), the gradient estimate from "
-            f"{snapshots[0]['batches']} independent batches of at least 8 episodes (every one "
-            "complete when the 8th ends), computed on the same episodes with weights G_t and "
-            "G_t - v(s_t); total variance (trace of the covariance across batches), summed over "
-            "snapshots, with / without. Every snapshot's ratio and its bootstrap interval over "
-            "batches are in details",
-            details={"snapshots": snapshots},
-        )
+    return Claim(
+        "reinforce.baseline-lower-variance",
+        "Subtracting a learned baseline lowers the variance of the gradient estimate.",
+        measured=var_base / var_plain,
+        expected=1.0,
+        tolerance=0.0,
+        comparison="at_most",
+        how=f"at {len(snapshots)} fixed snapshots of a with-baseline run (env steps "
+        f"{', '.join(str(s['env_steps']) for s in snapshots)}), the gradient estimate from "
+        f"{snapshots[0]['batches']} independent batches of at least 8 episodes (every one "
+        "complete when the 8th ends), computed on the same episodes with weights G_t and "
+        "G_t - v(s_t); total variance (trace of the covariance across batches), summed over "
+        "snapshots, with / without. Every snapshot's ratio and its bootstrap interval over "
+        "batches are in details",
+        details={"snapshots": snapshots},
     )
-    frac_plain = float(np.mean([s["decrease_plain"] for s in snapshots]))
-    frac_base = float(np.mean([s["decrease_baseline"] for s in snapshots]))
-    se_base = float(
+
+
+def positive_returns_push_every_action_up(snapshots: list[dict[str, Any]]) -> Claim:
+    return Claim(
+        "reinforce.positive-returns-push-up",
+        "With all-positive returns (CartPole), plain REINFORCE increases the probability of "
+        "every sampled action.",
+        measured=float(np.mean([s["decrease_plain"] for s in snapshots])),
+        expected=0.0,
+        tolerance=0.0,
+        comparison="approx",
+        how="share of sampled actions whose own term G_t grad log pi(a_t|s_t) lowers "
+        "pi(a_t|s_t) (a step along it changes log pi by a multiple of G_t), over all "
+        "snapshot batches; exact, so no tolerance. The share that one whole SGD step on the "
+        "batch lowers is in details",
+        unit="%",
+        details={
+            "batch_step_decrease_plain": float(
+                np.mean([s["step_decrease_plain"] for s in snapshots])
+            ),
+            "batch_step_decrease_baseline": float(
+                np.mean([s["step_decrease_baseline"] for s in snapshots])
+            ),
+        },
+    )
+
+
+def baseline_pushes_worse_actions_down(snapshots: list[dict[str, Any]]) -> Claim:
+    se = float(
         np.sqrt(np.mean([s["decrease_baseline_se"] ** 2 for s in snapshots]) / len(snapshots))
     )
-    claims += [
-        Claim(
-            "reinforce.positive-returns-push-up",
-            "With all-positive returns (CartPole), plain REINFORCE increases the probability of "
-            "every sampled action.",
-            measured=frac_plain,
-            expected=0.0,
-            tolerance=0.0,
-            comparison="approx",
-            how="share of sampled actions whose own term G_t grad log pi(a_t|s_t) lowers "
-            "pi(a_t|s_t) (a step along it changes log pi by a multiple of G_t), over all "
-            "snapshot batches; exact, so no tolerance. The share that one whole SGD step on the "
-            "batch lowers is in details",
-            unit="%",
-            details={
-                "batch_step_decrease_plain": float(
-                    np.mean([s["step_decrease_plain"] for s in snapshots])
-                ),
-                "batch_step_decrease_baseline": float(
-                    np.mean([s["step_decrease_baseline"] for s in snapshots])
-                ),
-            },
-        ),
-        Claim(
-            "reinforce.baseline-pushes-some-down",
-            "Centring the returns with a baseline fixes this: actions that did worse than "
-            "expected have their probability decreased.",
-            measured=frac_base,
-            expected=0.25,
-            tolerance=3 * se_base,
-            comparison="at_least",
-            how="share of sampled actions with G_t - v(s_t) < 0 (their term lowers their "
-            "probability), over the same batches; required: at least a quarter, minus 3 standard "
-            "errors of the share across batches",
-            unit="%",
-            details={"per_snapshot": [s["decrease_baseline"] for s in snapshots]},
-        ),
-    ]
-    return claims
+    return Claim(
+        "reinforce.baseline-pushes-some-down",
+        "Centring the returns with a baseline fixes this: actions that did worse than "
+        "expected have their probability decreased.",
+        measured=float(np.mean([s["decrease_baseline"] for s in snapshots])),
+        expected=0.25,
+        tolerance=3 * se,
+        comparison="at_least",
+        how="share of sampled actions with G_t - v(s_t) < 0 (their term lowers their "
+        "probability), over the same batches; required: at least a quarter, minus 3 standard "
+        "errors of the share across batches",
+        unit="%",
+        details={"per_snapshot": [s["decrease_baseline"] for s in snapshots]},
+    )
 
 
 def _runs(summaries: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -216,11 +239,6 @@ def _bootstrap_ratio(
         ratios = np.median(a[ia], axis=1) / np.median(b[ib], axis=1)
     ratios = np.where(np.isnan(ratios), np.inf, ratios)
     return float(np.quantile(ratios, 0.025)), float(np.quantile(ratios, 0.975))
-
-
-# ---------------------------------------------------------------------------------------------
-# Gradient estimates at fixed policy snapshots
-# ---------------------------------------------------------------------------------------------
 
 
 def snapshot_measurements(
@@ -273,7 +291,7 @@ def gradient_statistics(model: Reinforce, batches: int, episodes: int, seed: int
         with torch.no_grad():
             values = model.value(obs)
         for name, weights in (("plain", returns), ("baseline", returns - values)):
-            log_prob = model.policy.log_probs(obs).gather(1, actions[:, None]).squeeze(1)
+            log_prob = chosen_log_prob(model.policy.log_probs(obs), actions)
             loss = reinforce_loss(log_prob, weights, batch.episodes)
             g = torch.autograd.grad(loss, params)
             grads[name].append(torch.cat([x.flatten() for x in g]).numpy())
@@ -312,7 +330,7 @@ def _step_decrease(
     with torch.no_grad():
         for p, g in zip(model.policy.parameters(), grads, strict=True):
             p.sub_(size * g)
-        after = model.policy.log_probs(obs).gather(1, actions[:, None]).squeeze(1)
+        after = chosen_log_prob(model.policy.log_probs(obs), actions)
         for p, s in zip(model.policy.parameters(), saved, strict=True):
             p.copy_(s)
     return float((after < log_prob.detach()).float().mean())
