@@ -185,6 +185,20 @@ def test_metrics_are_means_over_examples_weighted_by_batch_size():
     assert "train/max" in history.rows[0]
 
 
+def test_metric_names_the_loop_logs_itself_are_refused():
+    model = make_linear(1)
+    with pytest.raises(ValueError, match="'lr'"):
+        fit(
+            model,
+            torch.optim.SGD(model.parameters(), lr=0.0),
+            lambda m, b: (m.weight.sum(), {"lr": m.weight.sum()}),
+            (torch.zeros(4),),
+            LoopConfig(epochs=1),
+            seed=0,
+            quiet=True,
+        )
+
+
 # ---------------------------------------------------------------------------------------------
 # Hooks: transform, evaluation, step budget, callback, scheduler, clipping
 # ---------------------------------------------------------------------------------------------

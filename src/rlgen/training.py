@@ -231,7 +231,7 @@ def train_epoch(
     if transform is not None:
         tensors = transform(tensors, generator)
     model.train()
-    sums: Tensor | None = None  # (1 + M,) on the device
+    sums: Tensor | None = None  # (1 + M,) on the device, float64 whatever the loss's dtype
     names: tuple[str, ...] = ()
     seen = 0
     for i in range(steps):
@@ -241,7 +241,8 @@ def train_epoch(
             model, optimizer, loss_fn, tuple(t[index] for t in tensors), config.clip_grad_norm
         )
         if sums is None:
-            sums, names = torch.zeros_like(stats), step_names
+            sums = torch.zeros(stats.shape, dtype=torch.float64, device=stats.device)
+            names = step_names
         elif step_names != names:
             raise ValueError(f"loss_fn returned metrics {step_names}, earlier {names}")
         sums.add_(stats, alpha=size)
@@ -249,10 +250,11 @@ def train_epoch(
         if scheduler is not None:
             scheduler.step()
     assert sums is not None, "an epoch takes at least one step"
-    means = (sums / seen).tolist()  # the epoch's one host synchronisation
-    return {"train/loss": means[0]} | {
-        f"train/{n}": v for n, v in zip(names, means[1:], strict=True)
-    }
+    taken = {"loss", "lr", "steps"} & set(names)
+    if taken:
+        raise ValueError(f"loss_fn metrics may not be named {sorted(taken)}: the loop logs those")
+    loss, *means = (sums / seen).tolist()  # the epoch's one host synchronisation
+    return {"train/loss": loss} | {f"train/{n}": v for n, v in zip(names, means, strict=True)}
 
 
 def run_evaluation(model: nn.Module, evaluate: Evaluate) -> dict[str, float]:
@@ -337,12 +339,10 @@ def fit(
     """
     device = torch.device(device)
     tensors = _on_device(data, device)
-    steps_per_epoch = config.steps_per_epoch(tensors[0].shape[0])
-    if steps_per_epoch == 0:
-        raise UserError(
-            f"--batch-size {config.batch_size} is more than the {tensors[0].shape[0]} training "
-            "examples and --drop-last leaves no batch; lower --batch-size"
-        )
+    steps_per_epoch = _steps_per_epoch(config, tensors[0].shape[0])
+    budget = config.epochs * steps_per_epoch  # optimiser steps in all
+    if config.max_steps is not None:
+        budget = min(budget, config.max_steps)
     if metrics is not None and metrics.index != "epoch":
         raise ValueError("fit logs one row per epoch: give a MetricsWriter with index 'epoch'")
     model.to(device)
@@ -351,34 +351,25 @@ def fit(
     saver = None
     if checkpoint is not None:
         parts: dict[str, Stateful] = {"model": model, "optimizer": optimizer}
-        if scheduler is not None:
-            parts["scheduler"] = scheduler
+        parts |= {"scheduler": scheduler} if scheduler is not None else {}
         parts |= {"generator": TorchRNG(generator), "rng": GlobalRNG(), "loop": history}
-        saver = Checkpoint(checkpoint, parts | dict(checkpoint_parts or {}), kind=checkpoint_kind)
-        if resume and saver.exists():
-            saver.load()
-        else:
-            saver.save()  # epoch 0: a kill before the first checkpoint resumes from here
+        parts |= checkpoint_parts or {}
+        saver = _open_checkpoint(Checkpoint(checkpoint, parts, kind=checkpoint_kind), resume)
     if metrics is not None and resume:
         metrics.truncate_after(history.epoch)
     saved_epoch = history.epoch
 
-    budget = config.epochs * steps_per_epoch
-    if config.max_steps is not None:
-        budget = min(budget, config.max_steps)
     by_steps = config.max_steps is not None
+    unit = "step" if by_steps else "epoch"
     with progress(
-        total=budget if by_steps else config.epochs,
-        desc=desc,
-        quiet=quiet,
-        unit="step" if by_steps else "epoch",
+        total=budget if by_steps else config.epochs, desc=desc, quiet=quiet, unit=unit
     ) as bar:
         bar.update(history.step if by_steps else history.epoch)  # resumed: what is done
         while history.stopped is None:
-            epoch = history.epoch + 1
+            # TRAIN: one epoch, or what is left of the step budget
+            epoch, steps = history.epoch + 1, min(steps_per_epoch, budget - history.step)
             lr = float(optimizer.param_groups[0]["lr"])
             start = time.perf_counter()
-            steps = min(steps_per_epoch, budget - history.step)
             train = train_epoch(
                 model,
                 optimizer,
@@ -392,20 +383,16 @@ def fit(
             )
             seconds = time.perf_counter() - start
             if not math.isfinite(train["train/loss"]):
-                raise NonFiniteLoss(
-                    _non_finite_message(epoch, train, lr, lr_option, saver, saved_epoch)
-                )
+                message = _non_finite_message(epoch, train, lr, lr_option, saver, saved_epoch)
+                raise NonFiniteLoss(message)
             if scheduler is not None and scheduler_interval == "epoch":
                 scheduler.step()
-            history.epoch, history.step = epoch, history.step + steps
-            history.train_seconds += seconds
-            if epoch == config.epochs:
-                history.stopped = "epochs"
-            elif history.step >= budget:
-                history.stopped = "max_steps"
+            _advance(history, config, steps=steps, seconds=seconds, budget=budget)
             row: dict[str, float] = {"epoch": epoch, **train, "train/lr": lr}
             row |= {"train/steps": history.step, "time/epoch_seconds": seconds}
-            row["time/train_seconds"] = history.train_seconds
+            row |= {"time/train_seconds": history.train_seconds}
+
+            # EVALUATE: on schedule, and after the last epoch (also one the callback makes last)
             evaluated = _due(epoch, config.eval_every) or history.stopped is not None
             if evaluate is not None and evaluated:
                 row |= _timed_evaluation(model, evaluate, history)
@@ -413,6 +400,8 @@ def fit(
                 history.stopped = "callback"
                 if evaluate is not None and not evaluated:
                     row |= _timed_evaluation(model, evaluate, history)
+
+            # LOG AND SAVE: the row first, so that a checkpoint never runs ahead of the metrics
             history.rows.append(row)
             if metrics is not None:
                 metrics.log(epoch, {k: v for k, v in row.items() if k != "epoch"})
@@ -454,6 +443,42 @@ def _on_device(data: Sequence[Tensor], device: torch.device) -> Batch:
     if len(sizes) != 1 or None in sizes or 0 in sizes:
         raise ValueError(f"data tensors need one non-zero first dimension, got {sizes}")
     return tuple(t.to(device) for t in tensors)
+
+
+def _steps_per_epoch(config: LoopConfig, examples: int) -> int:
+    steps = config.steps_per_epoch(examples)
+    if steps == 0:
+        raise UserError(
+            f"--batch-size {config.batch_size} is more than the {examples} training examples "
+            "and --drop-last leaves no batch; lower --batch-size"
+        )
+    return steps
+
+
+def _open_checkpoint(saver: Checkpoint, resume: bool) -> Checkpoint:
+    """Restore every part from ``saver`` when resuming from it, else write it at epoch 0.
+
+    The epoch-0 checkpoint makes a run killed before its first scheduled checkpoint resume from
+    the state it started in (its initialisation included), not from a new one.
+    """
+    if resume and saver.exists():
+        saver.load()
+    else:
+        saver.save()
+    return saver
+
+
+def _advance(
+    history: History, config: LoopConfig, *, steps: int, seconds: float, budget: int
+) -> None:
+    """Count a finished epoch of ``steps`` steps in ``history``; say if it was the last."""
+    history.epoch += 1
+    history.step += steps
+    history.train_seconds += seconds
+    if history.epoch == config.epochs:
+        history.stopped = "epochs"
+    elif history.step >= budget:
+        history.stopped = "max_steps"
 
 
 def _due(epoch: int, every: int) -> bool:
