@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import io
 import os
+import re
 import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -213,18 +215,36 @@ def _parse(entry: Entry, command: Command, rest: list[str]) -> tuple[Any, Output
 
 @contextlib.contextmanager
 def _one_line_parse_errors(prog: str) -> Iterator[None]:
-    """tyro prints a detailed box for a bad command line; end it with the one line we promise."""
+    """tyro explains a bad command line in a box; print the one line we promise instead.
+
+    tyro's box goes to a buffer: on success anything in it is passed on, on a parse error only
+    our line is printed, naming the option and, where tyro found one, the flag meant.
+    """
     event: list[Any] = []
     hook = _tyro_error_hook()
+    box = io.StringIO()
     with hook(event.append) if hook else contextlib.nullcontext():
         try:
-            yield
+            with contextlib.redirect_stderr(box):
+                yield
         except SystemExit as e:
             if e.code in (0, None):
+                sys.stderr.write(box.getvalue())
                 raise
-            detail = _describe(event[0]) if event else "invalid command line (see above)"
+            detail = _describe(event[0]) if event else "invalid command line"
+            meant = _suggestion(box.getvalue())
+            if meant and meant not in detail:
+                detail += f" (did you mean {meant}?)"
             print(f"rlgen: error: {detail}; see '{prog} --help'", file=sys.stderr)
             raise SystemExit(2) from None
+    sys.stderr.write(box.getvalue())
+
+
+def _suggestion(box: str) -> str | None:
+    """The first flag tyro's box suggests after "Perhaps you meant", if any."""
+    _, found, rest = box.partition("Perhaps you meant")
+    match = re.search(r"(--[\w.-]+)", rest) if found else None
+    return match.group(1) if match else None
 
 
 def _tyro_error_hook() -> Any:
