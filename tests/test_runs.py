@@ -5,16 +5,27 @@ from __future__ import annotations
 import json
 import math
 import os
-from dataclasses import dataclass
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated
 
 import numpy as np
 import pytest
+import tyro
 
-from rlgen.errors import UserError, check_choice, check_range
+from rlgen.errors import UserError, check_range
 from rlgen.runs import (
+    Checkpoint,
+    Every,
+    GlobalRNG,
     MetricsWriter,
+    NumpyRNG,
     Run,
     atomic_write_bytes,
+    changed_options,
+    config_from_dict,
     default_run_dir,
     load_checkpoint,
     metrics_columns,
@@ -106,35 +117,6 @@ def test_checkpoint_round_trip_and_clear_errors(tmp_path):
         load_checkpoint(tmp_path / "bad.pt")
 
 
-@pytest.mark.parametrize(
-    ("args", "message"),
-    [
-        (("alpha", 0.0, 0, 1, True, False), "--alpha must be in (0, 1], got 0"),
-        (("gamma", 1.5, 0, 1, False, False), "--gamma must be in [0, 1], got 1.5"),
-        (("learning_rate", -1.0, 0, None, True, False), "--learning-rate must be > 0, got -1"),
-        (("steps", 0, 1, None, False, False), "--steps must be >= 1, got 0"),
-        (("rate", 2.0, None, 1, False, True), "--rate must be < 1, got 2"),
-        (("rate", math.nan, 0, 1, False, False), "--rate must be a finite number, got nan"),
-    ],
-)
-def test_check_range_names_the_option_and_interval(args, message):
-    field, value, low, high, low_open, high_open = args
-    with pytest.raises(UserError) as info:
-        check_range(field, value, low, high, low_open=low_open, high_open=high_open)
-    assert str(info.value) == message
-
-
-def test_check_range_accepts_the_interval():
-    check_range("alpha", 1.0, 0, 1, low_open=True)
-    check_range("steps", 1, 1)
-
-
-def test_check_choice():
-    check_choice("device", "cpu", ("auto", "cpu"))
-    with pytest.raises(UserError, match="--device: unknown value 'gpu'; choose from auto, cpu"):
-        check_choice("device", "gpu", ("auto", "cpu"))
-
-
 def test_default_run_dir_names_command_and_seed():
     path = default_run_dir("mdp solve", 4)
     assert path.parts[:2] == ("runs", "mdp-solve") and path.name.endswith("-s4")
@@ -175,3 +157,185 @@ def test_tensorboard_reads_the_scalars_back(run_dir):
     loss = events.Scalars("train/loss")
     assert [e.step for e in loss] == [1, 2, 3, 4, 5] and [e.value for e in loss] == [5, 4, 3, 2, 1]
     assert events.Scalars("eval/return")[0].value == 9.5
+
+
+class _Payload:
+    def __reduce__(self):
+        return (os.system, ("echo unsafe",))
+
+
+def test_a_malicious_or_foreign_checkpoint_is_one_line_without_unsafe_advice(tmp_path):
+    import torch
+
+    torch.save(_Payload(), tmp_path / "evil.pt")
+    (tmp_path / "junk.pt").write_bytes(b"junk")
+    for name in ("evil.pt", "junk.pt"):
+        with pytest.raises(UserError) as info:
+            load_checkpoint(tmp_path / name)
+        message = str(info.value)
+        assert "\n" not in message and "weights_only" not in message, message
+        assert message.startswith(f"{tmp_path / name}: cannot read the checkpoint")
+
+
+# --- configs back from config.json, and --resume option checks ----------------------------
+
+
+@dataclass(frozen=True)
+class Inner:
+    lr: float = 0.1
+    hidden: tuple[int, ...] = (32,)
+
+
+@dataclass(frozen=True)
+class Outer:
+    seed: int = 0
+    out: Path | None = None
+    inner: Annotated[Inner, tyro.conf.OmitArgPrefixes] = field(default_factory=Inner)
+    child: Inner = field(default_factory=Inner)
+
+    def __post_init__(self) -> None:
+        check_range("seed", self.seed, 0)
+
+
+def test_config_round_trips_through_json_with_nested_tuples_and_paths(tmp_path):
+    config = Outer(seed=4, out=tmp_path, inner=Inner(0.5, (3, 4)), child=Inner(hidden=(7,)))
+    data = json.loads(json.dumps(to_jsonable(config)))
+    assert config_from_dict(Outer, data) == config
+    assert config_from_dict(Outer, {"seed": 2}) == Outer(seed=2)  # missing fields: defaults
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"sed": 1}, "unknown Outer fields sed"),
+        ({"inner": {"lr": 1, "width": 3}}, "unknown Inner fields width"),
+        ({"seed": -1}, "--seed must be >= 0"),
+        ([1, 2], "expected an object"),
+    ],
+)
+def test_a_damaged_config_is_a_user_error(data, message):
+    with pytest.raises(UserError, match=message):
+        config_from_dict(Outer, data)
+
+
+def test_changed_options_are_spelled_as_on_the_command_line():
+    config = Outer(seed=1, inner=Inner(lr=0.3), child=Inner(hidden=(2,)))
+    assert changed_options(config) == ["--seed", "--lr", "--child.hidden"]
+    assert changed_options(Outer()) == []
+
+
+# --- exact resume: schedules, RNG parts, checkpoints of named parts -------------------------
+
+
+def test_every_is_due_at_the_first_count_past_each_multiple():
+    every = Every(2000)
+    due = [c for c in (0, 1999, 2000, 2001, 3999, 4013, 4100, 9000, 9001) if every(c)]
+    assert due == [2000, 4013, 9000]
+    copy = Every(2000)
+    copy.load_state_dict(every.state_dict())
+    assert not copy(9500) and copy(10_000)
+
+
+def test_checkpoint_restores_every_part_and_refuses_other_kinds(tmp_path):
+    import torch
+
+    rng = np.random.default_rng(1)
+    net = torch.nn.Linear(3, 2)
+    schedule = Every(5)
+    schedule(7)
+    parts = {"net": net, "numpy": NumpyRNG(rng), "torch": GlobalRNG(), "every": schedule}
+    checkpoint = Checkpoint(tmp_path / "c.pt", parts, kind="toy/1")
+    checkpoint.save(note=3)
+    expected = (rng.random(3), torch.rand(3), net.weight.detach().clone())
+    with torch.no_grad():
+        net.weight.zero_()
+    rng.random(10), torch.rand(10), schedule(50)
+    assert checkpoint.load() == {"note": 3}
+    np.testing.assert_array_equal(rng.random(3), expected[0])
+    assert torch.equal(torch.rand(3), expected[1]) and torch.equal(net.weight, expected[2])
+    assert schedule.next == 10
+    with pytest.raises(UserError, match="not a checkpoint of this kind"):
+        Checkpoint(tmp_path / "c.pt", {}, kind="other/1").load()
+    with pytest.raises(UserError, match="the saved net does not fit"):
+        Checkpoint(tmp_path / "c.pt", {"net": torch.nn.Linear(4, 2)}, kind="toy/1").load()
+
+
+# --- run directories: one owner, never clobbered ------------------------------------------
+
+
+def test_a_second_process_cannot_write_a_locked_run_directory(tmp_path):
+    code = (
+        "import sys, time; from rlgen.runs import Run; from dataclasses import dataclass\n"
+        "@dataclass(frozen=True)\nclass C:\n    seed: int = 0\n"
+        "r = Run('toy', C(), sys.argv[1]); print('locked', flush=True); time.sleep(60)"
+    )
+    holder = subprocess.Popen(
+        [sys.executable, "-c", code, str(tmp_path / "r")], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        with pytest.raises(UserError, match="another rlgen process is writing"):
+            Run("toy", Toy(), tmp_path / "r", overwrite=True)
+        assert (tmp_path / "r" / "config.json").is_file()  # the owner's files are untouched
+    finally:
+        holder.kill()  # kill -9: the OS drops the lock with the process
+        holder.wait()
+    with Run("toy", Toy(), tmp_path / "r", overwrite=True) as r:
+        r.finish({})
+
+
+def test_a_non_empty_directory_is_refused_unless_resumed_or_overwritten(tmp_path):
+    with Run("toy", Toy(), tmp_path / "r") as r:
+        r.metrics.log(1, {"x": 1.0})
+        r.finish({"x": 1})
+    with pytest.raises(UserError, match="not empty"):
+        Run("toy", Toy(), tmp_path / "r")
+    with pytest.raises(UserError, match="not a 'other' run directory"):
+        Run("other", Toy(), tmp_path / "r", resume=True)
+    with Run("toy", Toy(), tmp_path / "r", resume=True) as r:  # same command: continues
+        assert read_metrics(tmp_path / "r")[0]["x"] == 1.0
+    (tmp_path / "r" / "stray.txt").write_text("x")
+    with Run("toy", Toy(), tmp_path / "r", overwrite=True) as r:
+        assert not (tmp_path / "r" / "stray.txt").exists()
+        assert not (tmp_path / "r" / "summary.json").exists()
+
+
+@pytest.mark.parametrize("out", ["", "."])
+def test_the_current_directory_is_not_a_run_directory(out):
+    with pytest.raises(UserError, match="not the current directory"):
+        Run("toy", Toy(), out)
+
+
+def test_out_below_a_file_or_unwritable_is_a_user_error(tmp_path):
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(UserError, match="--out"):
+        Run("toy", Toy(), tmp_path / "file" / "run")
+    with pytest.raises(UserError, match="--out"):
+        Run("toy", Toy(), "/proc/rlgen-run")
+
+
+def test_a_run_that_fails_on_its_input_leaves_no_directory(tmp_path):
+    with pytest.raises(UserError), Run("toy", Toy(), tmp_path / "r"):
+        raise UserError("bad input found while running")
+    assert not (tmp_path / "r").exists()
+
+
+def test_metrics_rewrite_is_atomic_and_keeps_the_index_integer(tmp_path, monkeypatch):
+    w = MetricsWriter(tmp_path, tensorboard=False)
+    for step in (1, 2, 3):
+        w.log(step, {"x": 0.5})
+    w.log(4, {"y": 1.0})  # a new column: the file is rewritten
+    w.close()
+    text = (tmp_path / "metrics.csv").read_text().splitlines()
+    assert [line.split(",")[0] for line in text] == ["step", "1", "2", "3", "4"]
+    w = MetricsWriter(tmp_path, tensorboard=False, append=True)
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt  # a kill in the middle of the rewrite
+
+    monkeypatch.setattr("rlgen.runs.os.replace", killed)
+    with pytest.raises(KeyboardInterrupt):
+        w.truncate_after(2)
+    monkeypatch.undo()
+    assert (tmp_path / "metrics.csv").read_text().splitlines() == text  # the old file, whole
+    assert not list(tmp_path.glob(".metrics.csv.*"))

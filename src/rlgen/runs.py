@@ -185,8 +185,23 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
         raise UserError(f"{path}: no checkpoint here")
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # a truncated or foreign file
-        raise UserError(f"{path}: cannot read the checkpoint ({type(e).__name__}: {e})") from None
+    except Exception as e:  # a truncated or foreign file, or one that is not just weights
+        raise UserError(f"{path}: cannot read the checkpoint ({_load_error(e)})") from None
+
+
+def _load_error(error: Exception) -> str:
+    """torch's load error without its advice to retry unsafely (``weights_only=False``)."""
+    text = str(error)
+    if "Weights only load failed" in text:
+        detail = [
+            line.strip()
+            for line in text.splitlines()
+            if line.strip().startswith(("Trying to load unsupported", "Unsupported"))
+        ]
+        reason = detail[0] if detail else "it holds more than weights"
+        return f"not an rlgen checkpoint, or not a safe one: {reason}"
+    first = text.strip().splitlines()[0] if text.strip() else ""
+    return f"{type(error).__name__}: {first}" if first else type(error).__name__
 
 
 # ---------------------------------------------------------------------------------------------
