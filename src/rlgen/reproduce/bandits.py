@@ -1,7 +1,9 @@
 """The bandit claims of the lecture (Sutton & Barto chapter 2), rerun on the 10-armed testbed.
 
-Every experiment is a :mod:`rlgen.bandits` run written to its own directory under this section's
-directory, so its metrics, summary and figure can be inspected like any other run.
+One function per claim, named for what it checks; an experiment that several claims share
+(Figure 2.2, the long run) is its own function. Every experiment is a :mod:`rlgen.bandits` run
+written to its own directory under this section's directory, so its metrics, summary and figure
+can be inspected like any other run.
 
 Tolerances. A measured fraction is a mean over independent runs, so its standard error is the
 standard deviation across runs divided by sqrt(runs). A claim passes when the lecture's value lies
@@ -24,141 +26,205 @@ from rlgen.runs import Run, progress
 
 TITLE = "Multi-armed bandits (Sutton & Barto, chapter 2)"
 Z = 3.0
+RUNS = 2000  # the book's 2000 tasks in both presets: the quick preset is already fast
 
 
 def run(ctx: Context) -> list[Claim]:
-    runs = 2000  # the book's 2000 tasks in both presets: the quick preset is already fast
-    long_steps = ctx.pick(20_000, 50_000)
     ctx.notes.append(
-        f"The 10-armed testbed: q*(a) ~ N(0, 1), rewards ~ N(q*(a), 1), {runs} independent tasks "
+        f"The 10-armed testbed: q*(a) ~ N(0, 1), rewards ~ N(q*(a), 1), {RUNS} independent tasks "
         "(runs); every agent of one experiment faces the same tasks. Tolerances: 3 standard errors "
         "of the across-run mean (paired differences for comparisons), plus the precision of the "
         "lecture's words where it says 'about'."
     )
-
-    # --- Figure 2.2: greedy vs epsilon-greedy over 1000 steps
-    fig22 = _experiment(
-        ctx,
-        "figure-2.2",
-        "Figure 2.2: greedy and ε-greedy",
-        BanditConfig(epsilon=(0.0, 0.01, 0.1), runs=runs, steps=1000, seed=ctx.seed),
-    )
-    greedy, eps001, eps01 = fig22
-    claims = [
-        _about(
-            "bandits.greedy-third",
-            "The greedy method finds the optimal action in only about one-third of the tasks.",
-            greedy,
-            "optimal_last_100",
-            1 / 3,
-            reading=0.05,
-            words="'about one-third' read as 1/3 ± 5 points",
-            figure="figure-2.2/bandit.png",
-        ),
-        _about(
-            "bandits.eps0.1-80",
-            "With ε = 0.1 the optimal action is chosen about 80% of the time after 1000 steps.",
-            eps01,
-            "optimal_last_100",
-            0.80,
-            reading=0.03,
-            words="'about 80%' read off Figure 2.2 as 80 ± 3 points",
-            figure="figure-2.2/bandit.png",
-        ),
-        _better(
-            "bandits.eps0.01-slower",
-            "ε = 0.01 improves more slowly than ε = 0.1: after 1000 steps it chooses the optimal "
-            "action less often.",
-            eps01,
-            eps001,
-            "optimal_last_100",
-            figure="figure-2.2/bandit.png",
-        ),
+    greedy, eps001, eps01 = figure_2_2(ctx)
+    long001, long01 = long_run(ctx)
+    return [
+        greedy_finds_the_optimal_action_in_a_third_of_tasks(greedy),
+        eps_0_1_chooses_the_optimal_action_about_80_percent(eps01),
+        eps_0_01_improves_more_slowly(eps01, eps001),
+        eps_0_1_chooses_the_optimal_action_at_most_91_percent(long01),
+        eps_greedy_reaches_its_asymptote("bandits.eps0.1-asymptote", long01, 0.1),
+        eps_greedy_reaches_its_asymptote("bandits.eps0.01-asymptote", long001, 0.01),
+        eps_0_01_eventually_beats_eps_0_1(long001, long01),
+        optimistic_greedy_beats_realistic_eps_greedy(ctx),
+        ucb_beats_eps_greedy(ctx),
+        the_baseline_helps_the_gradient_bandit(ctx),
+        a_constant_step_size_tracks_a_nonstationary_problem(ctx),
     ]
 
-    # --- The long run: asymptotes of epsilon-greedy
-    long = _experiment(
-        ctx,
-        "long-run",
-        f"ε-greedy over {long_steps:,} steps",
-        BanditConfig(epsilon=(0.01, 0.1), runs=runs, steps=long_steps, seed=ctx.seed),
-    )
-    long001, long01 = long
-    figure = "long-run/bandit.png"
-    claims += [
-        Claim(
-            "bandits.eps0.1-at-most-91",
-            "With ε = 0.1 the optimal action is never chosen more than about 91% of the time.",
-            measured=_mean(long01, "optimal_last_100"),
-            expected=0.91,
-            tolerance=Z * _se(long01, "optimal_last_100"),
-            comparison="at_most",
-            how=f"% optimal over the last 100 of {long_steps:,} steps; 1 - ε + ε/k = 0.91 is the "
-            "bound; tolerance 3 standard errors across runs",
-            unit="%",
-            figure=figure,
-            details={"greedy_is_optimal": _mean(long01, "greedy_is_optimal")},
-        ),
-        _asymptote("bandits.eps0.1-asymptote", long01, 0.1, figure),
-        _asymptote("bandits.eps0.01-asymptote", long001, 0.01, figure),
-        _better(
-            "bandits.eps0.01-eventually-better",
-            "ε = 0.01 improves more slowly but eventually performs better than ε = 0.1.",
-            long001,
-            long01,
-            "optimal_last_100",
-            figure=figure,
-            extra=f"over the last 100 of {long_steps:,} steps",
-        ),
-    ]
 
-    # --- Figure 2.3: optimistic initial values
-    fig23 = _experiment(
+# ---------------------------------------------------------------------------------------------
+# Figure 2.2: greedy and ε-greedy over 1000 steps
+# ---------------------------------------------------------------------------------------------
+
+FIGURE_2_2 = "figure-2.2/bandit.png"
+
+
+def figure_2_2(ctx: Context) -> list[Result]:
+    """ε = 0 (greedy), 0.01 and 0.1 over 1000 steps, in that order."""
+    config = BanditConfig(epsilon=(0.0, 0.01, 0.1), runs=RUNS, steps=1000, seed=ctx.seed)
+    return _experiment(ctx, "figure-2.2", "Figure 2.2: greedy and ε-greedy", config)
+
+
+def greedy_finds_the_optimal_action_in_a_third_of_tasks(greedy: Result) -> Claim:
+    return _about(
+        "bandits.greedy-third",
+        "The greedy method finds the optimal action in only about one-third of the tasks.",
+        greedy,
+        "optimal_last_100",
+        1 / 3,
+        reading=0.05,
+        words="'about one-third' read as 1/3 ± 5 points",
+        figure=FIGURE_2_2,
+    )
+
+
+def eps_0_1_chooses_the_optimal_action_about_80_percent(eps01: Result) -> Claim:
+    return _about(
+        "bandits.eps0.1-80",
+        "With ε = 0.1 the optimal action is chosen about 80% of the time after 1000 steps.",
+        eps01,
+        "optimal_last_100",
+        0.80,
+        reading=0.03,
+        words="'about 80%' read off Figure 2.2 as 80 ± 3 points",
+        figure=FIGURE_2_2,
+    )
+
+
+def eps_0_01_improves_more_slowly(eps01: Result, eps001: Result) -> Claim:
+    return _better(
+        "bandits.eps0.01-slower",
+        "ε = 0.01 improves more slowly than ε = 0.1: after 1000 steps it chooses the optimal "
+        "action less often.",
+        eps01,
+        eps001,
+        "optimal_last_100",
+        figure=FIGURE_2_2,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# The long run: asymptotes of ε-greedy
+# ---------------------------------------------------------------------------------------------
+
+LONG_RUN = "long-run/bandit.png"
+
+
+def long_run(ctx: Context) -> list[Result]:
+    """ε = 0.01 and 0.1 over 20,000 steps (quick preset) or 50,000 (full), in that order."""
+    steps = ctx.pick(20_000, 50_000)
+    config = BanditConfig(epsilon=(0.01, 0.1), runs=RUNS, steps=steps, seed=ctx.seed)
+    return _experiment(ctx, "long-run", f"ε-greedy over {steps:,} steps", config)
+
+
+def eps_0_1_chooses_the_optimal_action_at_most_91_percent(long01: Result) -> Claim:
+    steps = long01.reward.size
+    return Claim(
+        "bandits.eps0.1-at-most-91",
+        "With ε = 0.1 the optimal action is never chosen more than about 91% of the time.",
+        measured=_mean(long01, "optimal_last_100"),
+        expected=0.91,
+        tolerance=Z * _se(long01, "optimal_last_100"),
+        comparison="at_most",
+        how=f"% optimal over the last 100 of {steps:,} steps; 1 - ε + ε/k = 0.91 is the "
+        "bound; tolerance 3 standard errors across runs",
+        unit="%",
+        figure=LONG_RUN,
+        details={"greedy_is_optimal": _mean(long01, "greedy_is_optimal")},
+    )
+
+
+def eps_greedy_reaches_its_asymptote(claim_id: str, result: Result, epsilon: float) -> Claim:
+    """Once the greedy arm is the optimal one, ε-greedy picks it with probability 1 - ε + ε/k."""
+    k = 10
+    expected = 1 - epsilon + epsilon / k
+    p = result.pooled["optimal_when_greedy_optimal"]
+    n = result.pooled["greedy_optimal_steps"]
+    se = float(np.sqrt(expected * (1 - expected) / n))
+    return Claim(
+        claim_id,
+        f"The asymptotic rate of choosing the optimal action with ε = {epsilon:g} is "
+        f"1 - ε + ε/k = {100 * expected:.1f}%.",
+        measured=p,
+        expected=expected,
+        tolerance=Z * se,
+        how=f"over the last 100 steps of the long run, the fraction of steps with an optimal "
+        f"action among the {n:,} steps on which the greedy arm was already optimal (the "
+        f"asymptotic regime); binomial standard error {100 * se:.3f} points, tolerance 3 of them. "
+        f"Runs whose greedy arm is optimal at the end: "
+        f"{100 * _mean(result, 'greedy_is_optimal'):.1f}%",
+        unit="%",
+        figure=LONG_RUN,
+        details={"greedy_is_optimal": _mean(result, "greedy_is_optimal"), "steps": n},
+    )
+
+
+def eps_0_01_eventually_beats_eps_0_1(long001: Result, long01: Result) -> Claim:
+    return _better(
+        "bandits.eps0.01-eventually-better",
+        "ε = 0.01 improves more slowly but eventually performs better than ε = 0.1.",
+        long001,
+        long01,
+        "optimal_last_100",
+        figure=LONG_RUN,
+        extra=f"over the last 100 of {long001.reward.size:,} steps",
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Figures 2.3-2.5 and exercise 2.5: one experiment per claim
+# ---------------------------------------------------------------------------------------------
+
+
+def optimistic_greedy_beats_realistic_eps_greedy(ctx: Context) -> Claim:
+    """Figure 2.3: optimistic initial values."""
+    optimistic, realistic = _experiment(
         ctx,
         "figure-2.3",
         "Figure 2.3: optimistic initial values",
         BanditConfig(
             agent=("greedy:initial=5,alpha=0.1", "eps-greedy:epsilon=0.1,alpha=0.1"),
-            runs=runs,
+            runs=RUNS,
             steps=1000,
             seed=ctx.seed,
         ),
     )
-    claims.append(
-        _better(
-            "bandits.optimistic-start",
-            "A greedy method with optimistic initial values Q1 = 5 (α = 0.1) ends up choosing the "
-            "optimal action more often than a realistic ε-greedy one (Q1 = 0, ε = 0.1, α = 0.1).",
-            fig23[0],
-            fig23[1],
-            "optimal_last_100",
-            figure="figure-2.3/bandit.png",
-        )
+    return _better(
+        "bandits.optimistic-start",
+        "A greedy method with optimistic initial values Q1 = 5 (α = 0.1) ends up choosing the "
+        "optimal action more often than a realistic ε-greedy one (Q1 = 0, ε = 0.1, α = 0.1).",
+        optimistic,
+        realistic,
+        "optimal_last_100",
+        figure="figure-2.3/bandit.png",
     )
 
-    # --- Figure 2.4: UCB
-    fig24 = _experiment(
+
+def ucb_beats_eps_greedy(ctx: Context) -> Claim:
+    """Figure 2.4: upper-confidence-bound action selection."""
+    ucb, eps_greedy = _experiment(
         ctx,
         "figure-2.4",
         "Figure 2.4: upper-confidence-bound action selection",
         BanditConfig(
-            agent=("ucb:c=2", "eps-greedy:epsilon=0.1"), runs=runs, steps=1000, seed=ctx.seed
+            agent=("ucb:c=2", "eps-greedy:epsilon=0.1"), runs=RUNS, steps=1000, seed=ctx.seed
         ),
     )
-    claims.append(
-        _better(
-            "bandits.ucb-beats-eps-greedy",
-            "UCB (c = 2) generally performs better than ε-greedy (ε = 0.1) on the testbed.",
-            fig24[0],
-            fig24[1],
-            "reward_all",
-            figure="figure-2.4/bandit.png",
-            extra="average reward over all 1000 steps",
-        )
+    return _better(
+        "bandits.ucb-beats-eps-greedy",
+        "UCB (c = 2) generally performs better than ε-greedy (ε = 0.1) on the testbed.",
+        ucb,
+        eps_greedy,
+        "reward_all",
+        figure="figure-2.4/bandit.png",
+        extra="average reward over all 1000 steps",
     )
 
-    # --- Figure 2.5: the gradient bandit with and without the baseline, q* mean +4
-    fig25 = _experiment(
+
+def the_baseline_helps_the_gradient_bandit(ctx: Context) -> Claim:
+    """Figure 2.5: the gradient bandit with and without the baseline, q* shifted by +4."""
+    results = _experiment(
         ctx,
         "figure-2.5",
         "Figure 2.5: gradient bandit, q*(a) ~ N(4, 1)",
@@ -166,56 +232,55 @@ def run(ctx: Context) -> list[Claim]:
             agent=("gradient",),
             alpha=(0.1, 0.4),
             baseline=(True, False),
-            runs=runs,
+            runs=RUNS,
             steps=1000,
             true_mean=4.0,
             seed=ctx.seed,
         ),
     )
-    with_baseline = fig25[0]  # alpha=0.1, baseline=True
-    without = next(r for r in fig25 if r.agent.alpha == 0.1 and not r.agent.baseline)
-    claims.append(
-        _better(
-            "bandits.gradient-baseline",
-            "When the true values are shifted up by 4, the gradient bandit with the average-reward "
-            "baseline performs far better than without it.",
-            with_baseline,
-            without,
-            "optimal_last_100",
-            figure="figure-2.5/bandit.png",
-            extra="α = 0.1",
-        )
+    with_baseline = results[0]  # alpha=0.1, baseline=True
+    without = next(r for r in results if r.agent.alpha == 0.1 and not r.agent.baseline)
+    return _better(
+        "bandits.gradient-baseline",
+        "When the true values are shifted up by 4, the gradient bandit with the average-reward "
+        "baseline performs far better than without it.",
+        with_baseline,
+        without,
+        "optimal_last_100",
+        figure="figure-2.5/bandit.png",
+        extra="α = 0.1",
     )
 
-    # --- Exercise 2.5: nonstationary testbed, sample averages vs constant step size
-    ns_steps = 10_000
-    nonstat = _experiment(
+
+def a_constant_step_size_tracks_a_nonstationary_problem(ctx: Context) -> Claim:
+    """Exercise 2.5: nonstationary testbed, sample averages vs a constant step size."""
+    steps = 10_000
+    sample_average, constant = _experiment(
         ctx,
         "exercise-2.5",
         "Exercise 2.5: nonstationary testbed",
         BanditConfig(
             agent=("eps-greedy:epsilon=0.1", "eps-greedy:epsilon=0.1,alpha=0.1"),
-            runs=runs,
-            steps=ns_steps,
+            runs=RUNS,
+            steps=steps,
             nonstationary=True,
             seed=ctx.seed,
         ),
     )
-    claims.append(
-        _better(
-            "bandits.nonstationary-constant-step",
-            "On a nonstationary problem a constant step size (α = 0.1) tracks the changing values "
-            "better than sample averages.",
-            nonstat[1],
-            nonstat[0],
-            "optimal_last_100",
-            figure="exercise-2.5/bandit.png",
-            extra=f"random-walk q*, last 100 of {ns_steps:,} steps",
-        )
+    return _better(
+        "bandits.nonstationary-constant-step",
+        "On a nonstationary problem a constant step size (α = 0.1) tracks the changing values "
+        "better than sample averages.",
+        constant,
+        sample_average,
+        "optimal_last_100",
+        figure="exercise-2.5/bandit.png",
+        extra=f"random-walk q*, last 100 of {steps:,} steps",
     )
-    return claims
 
 
+# ---------------------------------------------------------------------------------------------
+# Running an experiment; the two kinds of statistical claim
 # ---------------------------------------------------------------------------------------------
 
 
@@ -224,8 +289,8 @@ def _experiment(ctx: Context, name: str, title: str, config: BanditConfig) -> li
     total = len(config.agents) * config.steps
     with progress(total=total, desc=f"bandits: {name}", unit="step", quiet=ctx.quiet) as bar:
         results = experiment(config, progress=bar)
-    with Run("bandit", config, ctx.dir / name, quiet=True, tensorboard=False) as r:
-        save(r, config, results, seconds=time.perf_counter() - start, title=title)
+    with Run("bandit", config, ctx.dir / name, quiet=True, tensorboard=False) as out:
+        save(out, config, results, seconds=time.perf_counter() - start, title=title)
     return results
 
 
@@ -248,6 +313,7 @@ def _about(
     words: str,
     figure: str,
 ) -> Claim:
+    """``result``'s mean ``key`` is ``expected`` within 3 standard errors + ``reading``."""
     se = _se(result, key)
     return Claim(
         claim_id,
@@ -290,29 +356,4 @@ def _better(
         unit="%" if key.startswith("optimal") else "",
         figure=figure,
         details={"better": _mean(better, key), "worse": _mean(worse, key), "se": se},
-    )
-
-
-def _asymptote(claim_id: str, result: Result, epsilon: float, figure: str) -> Claim:
-    """Once the greedy arm is the optimal one, ε-greedy picks it with probability 1 - ε + ε/k."""
-    k = 10
-    expected = 1 - epsilon + epsilon / k
-    p = result.pooled["optimal_when_greedy_optimal"]
-    n = result.pooled["greedy_optimal_steps"]
-    se = float(np.sqrt(expected * (1 - expected) / n))
-    return Claim(
-        claim_id,
-        f"The asymptotic rate of choosing the optimal action with ε = {epsilon:g} is "
-        f"1 - ε + ε/k = {100 * expected:.1f}%.",
-        measured=p,
-        expected=expected,
-        tolerance=Z * se,
-        how=f"over the last 100 steps of the long run, the fraction of steps with an optimal "
-        f"action among the {n:,} steps on which the greedy arm was already optimal (the "
-        f"asymptotic regime); binomial standard error {100 * se:.3f} points, tolerance 3 of them. "
-        f"Runs whose greedy arm is optimal at the end: "
-        f"{100 * _mean(result, 'greedy_is_optimal'):.1f}%",
-        unit="%",
-        figure=figure,
-        details={"greedy_is_optimal": _mean(result, "greedy_is_optimal"), "steps": n},
     )
