@@ -51,3 +51,12 @@ def test_no_option_takes_a_non_finite_value_whatever_its_bounds(value):
 def test_a_non_number_is_refused_by_name():
     with pytest.raises(UserError, match="--tol must be a number, got 'x'"):
         check_finite("tol", "x")  # type: ignore[arg-type]
+
+
+def test_sizes_beyond_the_machine_are_refused_with_the_estimate():
+    from rlgen.errors import check_memory, total_memory
+
+    check_memory("runs", 1e6, "the estimates")  # a megabyte is fine
+    with pytest.raises(UserError, match=r"--runs: the estimates would need about 8\.0 PB|TB"):
+        check_memory("runs", 8e15, "the estimates")
+    assert total_memory() > 0

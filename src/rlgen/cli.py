@@ -102,6 +102,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UserError as e:
         print(f"rlgen: error: {e}", file=sys.stderr)
         return 2
+    except SystemExit as e:  # a parse error (status 2, its line printed) or --help (0)
+        return e.code if isinstance(e.code, int) else 0
     except KeyboardInterrupt:
         print("rlgen: interrupted", file=sys.stderr)
         return 130

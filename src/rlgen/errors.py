@@ -71,3 +71,40 @@ def check_choice(field: str, value: str, choices: Iterable[str]) -> None:
         raise UserError(
             f"{option_name(field)}: unknown value {value!r}; choose from {', '.join(choices)}"
         )
+
+
+MEMORY_SHARE = 0.5
+"""A request for more than this share of the machine's memory is refused before it is made."""
+
+
+def total_memory() -> int:
+    """Bytes of physical memory of this machine (0 where the system does not say)."""
+    import os
+
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 0
+
+
+def check_memory(option: str, needed: float, what: str) -> None:
+    """Refuse sizes whose arrays would not fit, before NumPy or torch tries to allocate them.
+
+    ``needed`` is an estimate in bytes of what ``what`` would take; the message names the
+    option, the estimate and the machine's memory, e.g. ``--runs 10000000000: the estimates
+    would need about 800 GB of memory; this machine has 24 GB``.
+    """
+    total = total_memory()
+    if total and needed > MEMORY_SHARE * total:
+        raise UserError(
+            f"{option_name(option)}: {what} would need about {_bytes(needed)} of memory; this "
+            f"machine has {_bytes(total)}"
+        )
+
+
+def _bytes(n: float) -> str:
+    for unit in ("bytes", "kB", "MB", "GB", "TB"):
+        if n < 1000 or unit == "TB":
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1000
+    raise AssertionError

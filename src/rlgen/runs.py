@@ -28,6 +28,7 @@ import shutil
 import sys
 import tempfile
 import time
+import warnings
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -184,7 +185,9 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     if not path.is_file():
         raise UserError(f"{path}: no checkpoint here")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch warns about foreign pickles before refusing them
+            warnings.simplefilter("ignore")
+            return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # a truncated or foreign file, or one that is not just weights
         raise UserError(f"{path}: cannot read the checkpoint ({_load_error(e)})") from None
 
@@ -680,9 +683,6 @@ class Checkpoint:
 # The run directory
 # ---------------------------------------------------------------------------------------------
 
-LOCK = ".rlgen.lock"
-
-
 class Run:
     """One run directory, opened by a topic's ``run()``.
 
@@ -767,15 +767,15 @@ class Run:
 
 
 class RunLock:
-    """An exclusive ``flock`` on ``<run_dir>/.rlgen.lock``; the OS drops it when the process
-    dies, so a killed run never leaves a stale lock behind."""
+    """An exclusive ``flock`` on the run directory itself; the OS drops it when the process
+    dies, so a killed run never leaves a stale lock behind, and no lock file is ever made."""
 
     def __init__(self, path: Path, created: bool) -> None:
         import fcntl
 
         self.path = path
         self.created = created
-        self._fd: int | None = os.open(path / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+        self._fd: int | None = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
         try:
             fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
@@ -811,7 +811,7 @@ def claim_run_dir(path: Path, command: str, *, resume: bool, overwrite: bool) ->
         lock = RunLock(path, created)
     except PermissionError as e:
         raise UserError(f"--out {path}: cannot write here ({e.strerror})") from None
-    contents = [p for p in path.iterdir() if p.name != LOCK]
+    contents = list(path.iterdir())
     if not contents or created:
         return lock
     if resume:

@@ -249,3 +249,44 @@ def test_baseline_is_the_value_before_it_is_fitted_to_the_batch():
     for p, g in zip(model.policy.parameters(), expected, strict=True):
         torch.testing.assert_close(p.grad, g)
     model.close()
+
+
+class Endless(gym.Env):
+    """Episodes that never end, and no time limit."""
+
+    observation_space = gym.spaces.Box(-1.0, 1.0, (2,), np.float32)
+    action_space = gym.spaces.Discrete(2)
+
+    def __init__(self, render_mode: str | None = None) -> None:
+        self.render_mode = render_mode
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        return np.zeros(2, np.float32), {}
+
+    def step(self, action):
+        return np.zeros(2, np.float32), 1.0, False, False, {}
+
+
+def test_the_step_budget_bounds_an_environment_whose_episodes_never_end():
+    model = Reinforce(Endless(), SMALL, seed=0).learn(500)
+    assert model.counters.env_steps == 500 and model.counters.updates == 0
+    model.close()
+
+
+def test_non_finite_rewards_name_the_environment_not_the_learning_rate():
+    class Spiky(Endless):
+        def step(self, action):
+            return np.zeros(2, np.float32), float("nan"), True, False, {}
+
+    model = Reinforce(Spiky(), SMALL, seed=0)
+    with pytest.raises(NonFiniteLoss, match="non-finite reward") as info:
+        model.learn(100)
+    assert "--lr" not in str(info.value)
+    model.close()
+
+
+def test_evaluation_of_a_never_ending_environment_is_a_user_error():
+    gym.register("rlgen-test/Endless-v0", entry_point=Endless)
+    with pytest.raises(UserError, match="did not end within 50 steps"):
+        evaluate(lambda obs: np.zeros(len(obs), np.int64), "rlgen-test/Endless-v0", 2, max_steps=50)

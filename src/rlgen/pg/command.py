@@ -34,11 +34,11 @@ from typing import Annotated, Any, Literal
 import numpy as np
 import tyro
 
-from rlgen.errors import UserError, check_range
+from rlgen.errors import UserError, check_memory, check_range
 from rlgen.executors import ExecutorOptions, map_jobs
 from rlgen.figures import plot_mean_interval, pyplot, save_figure, step_curves
 from rlgen.pg.evaluate import Evaluator, evaluate, record_gif
-from rlgen.pg.reinforce import NonFiniteLoss, Reinforce, ReinforceConfig, UpdateInfo
+from rlgen.pg.reinforce import ENV_BYTES, NonFiniteLoss, Reinforce, ReinforceConfig, UpdateInfo
 from rlgen.pg.rollouts import make_env
 from rlgen.runs import (
     Checkpoint,
@@ -103,6 +103,7 @@ class TrainConfig:
         check_range("total_steps", self.total_steps, 1)
         check_range("eval_every", self.eval_every, 1)
         check_range("eval_episodes", self.eval_episodes, 1)
+        check_memory("eval_episodes", ENV_BYTES * self.eval_episodes, "this many environments")
         check_range("checkpoint_every", self.checkpoint_every, 1)
         if self.threshold is not None:
             check_range("threshold", self.threshold)
@@ -495,8 +496,14 @@ class EvaluateConfig:
 
     def __post_init__(self) -> None:
         check_range("episodes", self.episodes, 1)
+        check_memory("episodes", ENV_BYTES * self.episodes, "this many environments")
         check_range("seed", self.seed, 0)
         check_range("gif_frames", self.gif_frames, 1)
+        if self.gif is not None:
+            if self.gif.suffix.lower() != ".gif":
+                raise UserError(f"--gif {self.gif}: give a file name ending in .gif")
+            if self.gif.is_dir():
+                raise UserError(f"--gif {self.gif}: is a directory; give a .gif file name")
 
 
 def load_policy(run_dir: Path) -> Reinforce:
@@ -539,7 +546,10 @@ def run_evaluate(config: EvaluateConfig) -> dict[str, Any]:
             result.update(gif=str(config.gif), gif_return=total, gif_frames=frames)
     finally:
         model.close()
-    write_json(config.run_dir / "evaluation.json", result)
+    try:
+        write_json(config.run_dir / "evaluation.json", result)
+    except OSError as e:
+        raise UserError(f"{config.run_dir}: cannot write evaluation.json ({e.strerror})") from None
     return result
 
 

@@ -17,6 +17,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from rlgen.errors import UserError
 from rlgen.pg.rollouts import finished_episodes, make_env, observation_size
 from rlgen.runs import Every
 
@@ -64,7 +65,10 @@ def evaluate(
                 if not np.isnan(returns).any():
                     break
         if np.isnan(returns).any():
-            raise RuntimeError(f"{env_id}: evaluation episodes did not end within {cap} steps")
+            raise UserError(
+                f"--env {env_id}: evaluation episodes did not end within {cap} steps (an "
+                "environment without a time limit?); wrap it in a TimeLimit"
+            )
         return returns
     finally:
         env.close()
@@ -84,8 +88,17 @@ def record_gif(
     Returns:
         (episode return, number of frames written).
     """
+    import io
+    import os
+
     from PIL import Image
 
+    from rlgen.runs import atomic_write_bytes
+
+    # rgb_array needs no window: pygame's dummy drivers keep SDL from looking for a display or a
+    # sound device (and from printing "error:" lines about them).
+    os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+    os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
     env = gym.make(env_id, render_mode="rgb_array")
     try:
         obs, _ = env.reset(seed=seed)
@@ -103,12 +116,20 @@ def record_gif(
         env.close()
     images = [Image.fromarray(np.asarray(f)) for f in frames if f is not None]
     if not images:
-        raise RuntimeError(f"{env_id}: rendering returned no frames")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+        raise UserError(f"--env {env_id}: rendering returned no frames")
+    buffer = io.BytesIO()
     images[0].save(
-        path, save_all=True, append_images=images[1:], duration=max(1, round(1000 / fps)), loop=0
+        buffer,
+        format="GIF",
+        save_all=True,
+        append_images=images[1:],
+        duration=max(1, round(1000 / fps)),
+        loop=0,
     )
+    try:
+        atomic_write_bytes(path, buffer.getvalue())
+    except OSError as e:
+        raise UserError(f"--gif {path}: cannot write it ({e.strerror})") from None
     return total, len(images)
 
 

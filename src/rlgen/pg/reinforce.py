@@ -18,6 +18,7 @@ are pushed down.
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
@@ -29,7 +30,7 @@ import numpy as np
 import torch
 from gymnasium.vector import VectorEnv
 
-from rlgen.errors import UserError, check_range
+from rlgen.errors import UserError, check_memory, check_range
 from rlgen.pg.estimators import (
     advantages,
     chosen_log_prob,
@@ -40,6 +41,9 @@ from rlgen.pg.estimators import (
 from rlgen.pg.networks import NumpyPolicy, PolicyNet, ValueNet
 from rlgen.pg.rollouts import Batch, Rollout, action_count, make_env, observation_size
 from rlgen.runs import GlobalRNG, config_from_dict, load_checkpoint, save_checkpoint
+
+ENV_BYTES = 4096
+"""A generous estimate of one sub-environment's memory with its rollout rows (for size checks)."""
 
 FORMAT = "rlgen.reinforce/2"
 """The format tag of a saved model (``state_dict``); version 2 saves torch's RNG as a part."""
@@ -98,6 +102,11 @@ class ReinforceConfig:
         check_range("value_epochs", self.value_epochs, 1)
         if not self.hidden or any(h < 1 for h in self.hidden):
             raise UserError(f"--hidden: give one or more layer sizes >= 1, got {self.hidden}")
+        widths = [*self.hidden, 1]
+        weights = sum(a * b for a, b in itertools.pairwise(widths)) + 64 * widths[0]
+        # float32 weights of two networks, their gradients and Adam's two moments
+        check_memory("hidden", 2 * 4 * 4 * weights, "networks of these sizes")
+        check_memory("num_envs", ENV_BYTES * self.num_envs, "this many environments")
         if self.bootstrap_truncated and not self.baseline:
             raise UserError("--bootstrap-truncated needs --baseline (a value network)")
         if self.device not in ("auto", "cpu", "cuda"):
@@ -401,10 +410,23 @@ class Reinforce:
             while c.env_steps < total_steps:
                 start = time.perf_counter()
                 steps_before = self.rollout.steps
-                batch = self.rollout.collect(self._act, self.config.episodes_per_update)
-                losses = self.update(batch)
+                batch = self.rollout.collect(
+                    self._act, self.config.episodes_per_update, total_steps - c.env_steps
+                )
                 new_steps = self.rollout.steps - steps_before
                 c.env_steps += new_steps
+                if batch.episodes == 0:  # the budget ran out before any episode ended
+                    c.train_seconds += time.perf_counter() - start
+                    if progress is not None:
+                        progress.update(new_steps)
+                    break
+                if not np.isfinite(batch.rewards).all():
+                    raise NonFiniteLoss(
+                        f"training stopped: the environment {self.env_id or ''} returned a "
+                        f"non-finite reward (env step {c.env_steps}); the last good checkpoint "
+                        "is kept"
+                    )
+                losses = self.update(batch)
                 c.updates += 1
                 c.episodes += batch.episodes
                 c.train_seconds += time.perf_counter() - start

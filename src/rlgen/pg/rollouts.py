@@ -277,12 +277,20 @@ class Rollout:
     def _flat(self, obs: Any) -> np.ndarray:
         return np.asarray(obs, dtype=np.float32).reshape(self.num_envs, self.obs_size)
 
-    def collect(self, act: ActFn, episodes: int) -> Batch:
-        """Step until at least ``episodes`` episodes are complete; return all complete ones."""
+    def collect(self, act: ActFn, episodes: int, max_steps: int | None = None) -> Batch:
+        """Step until at least ``episodes`` episodes are complete; return all complete ones.
+
+        ``max_steps`` bounds the environment steps of this call: when it runs out first, the
+        episodes complete so far are returned (possibly none), so an environment whose episodes
+        never end cannot hold training beyond its step budget.
+        """
         if self._obs is None:
             raise RuntimeError("call restart(seed) before collect()")
         done_count = int(self._buf["end"][: self._size].sum())
+        start_steps = self.steps
         while done_count < episodes:
+            if max_steps is not None and self.steps - start_steps >= max_steps:
+                break
             if self._size == self._buf["obs"].shape[0]:
                 self._allocate(2 * self._size)
             b, t = self._buf, self._size

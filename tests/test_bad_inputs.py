@@ -1,0 +1,84 @@
+"""Hostile and mistaken command lines: each ends cleanly, as the README promises.
+
+Cleanly means: exit status 2, exactly one line on stderr (``rlgen: error: ...`` naming what is
+wrong), no traceback, and nothing left behind (no half-made run directory). The commands run
+in-process through ``rlgen.cli.main`` (a subprocess per case would cost seconds each); any
+exception that escapes ``main`` is a traceback a user would have seen, and fails the test.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from rlgen.cli import main
+
+OUT = "out/run"  # every case that writes would write here, relative to a fresh directory
+
+CASES: list[tuple[str, list[str], str]] = [
+    # (id, argv, a piece of the one error line)
+    ("unknown-command", ["banditt"], "unknown command"),
+    ("unknown-flag", ["bandit", "--runz", "3"], "--runs"),
+    ("not-a-number", ["reinforce", "--lr", "fast"], "--lr"),
+    ("bad-choice", ["reinforce", "--criterion", "best"], "--criterion"),
+    ("lr-inf", ["reinforce", "--lr", "inf"], "--lr must be a finite number"),
+    ("lr-nan", ["reinforce", "--lr", "nan"], "--lr must be a finite number"),
+    ("ent-coef-inf", ["reinforce", "--ent-coef", "inf"], "--ent-coef must be a finite number"),
+    ("threshold-nan", ["reinforce", "--threshold", "nan"], "--threshold must be a finite"),
+    ("negative-seed", ["reinforce", "--seed", "-3"], "--seed must be >= 0"),
+    ("negative-seeds", ["reinforce", "--seeds", "-3"], "--seeds"),
+    ("billion-seeds", ["reinforce", "--seeds", "0-1000000000"], "--seeds"),
+    ("huge-hidden", ["reinforce", "--hidden", "100000000"], "--hidden"),
+    ("huge-num-envs", ["reinforce", "--num-envs", "10000000000"], "--num-envs"),
+    ("huge-eval", ["reinforce", "--eval-episodes", "1000000000"], "--eval-episodes"),
+    ("gamma-above-one", ["reinforce", "--gamma", "1.5"], "--gamma must be in [0, 1]"),
+    ("continuous-env", ["reinforce", "--env", "Pendulum-v1"], "--env Pendulum-v1"),
+    ("unknown-env", ["reinforce", "--env", "NoSuchEnv-v0"], "--env NoSuchEnv-v0"),
+    ("resume-missing", ["reinforce", "--resume", "nowhere"], "not a run directory"),
+    ("resume-a-file", ["reinforce", "--resume", "file.txt"], "not a run directory"),
+    ("resume-damaged", ["reinforce", "--resume", "damaged"], "config.json"),
+    ("resume-no-checkpoint", ["reinforce", "--resume", "nockpt"], "no checkpoint.pt"),
+    ("resume-other-command", ["reinforce", "--resume", "other"], "not a 'reinforce' run"),
+    ("out-empty", ["reinforce", "--total-steps", "10", "--out", ""], "--out"),
+    ("out-below-a-file", ["reinforce", "--out", "file.txt/run"], "--out"),
+    ("out-in-proc", ["reinforce", "--out", "/proc/rlgen-run"], "--out"),
+    ("out-not-empty", ["reinforce", "--out", "other"], "not empty"),
+    ("evaluate-nothing", ["reinforce", "evaluate", "nowhere"], "no checkpoint.pt"),
+    ("evaluate-gif-png", ["reinforce", "evaluate", "nowhere", "--gif", "a.png"], ".gif"),
+    ("evaluate-gif-dir", ["reinforce", "evaluate", "nowhere", "--gif", "out.gif"], "directory"),
+    ("evaluate-foreign", ["reinforce", "evaluate", "foreign"], "cannot read the checkpoint"),
+    ("reproduce-section", ["reproduce", "--sections", "nope"], "--sections"),
+]
+
+
+@pytest.fixture
+def workdir(tmp_path, monkeypatch):
+    """A fresh directory with the files some cases point at."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "file.txt").write_text("not a directory\n")
+    (tmp_path / "damaged").mkdir()
+    (tmp_path / "damaged" / "config.json").write_text("{not json")
+    (tmp_path / "nockpt").mkdir()
+    (tmp_path / "nockpt" / "config.json").write_text(
+        '{"command": "reinforce", "config": {"seed": 0}}'
+    )
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "config.json").write_text('{"command": "bandit", "config": {}}')
+    (tmp_path / "out.gif").mkdir()
+    (tmp_path / "foreign").mkdir()
+    (tmp_path / "foreign" / "checkpoint.pt").write_bytes(b"\x80\x04not a checkpoint")
+    return tmp_path
+
+
+def snapshot(root) -> set[str]:
+    return {str(p.relative_to(root)) for p in root.rglob("*")}
+
+
+@pytest.mark.parametrize(("argv", "piece"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_a_bad_input_ends_cleanly(workdir, capsys, argv, piece):
+    before = snapshot(workdir)
+    status = main(argv)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert status == 2
+    assert len(err) == 1 and err[0].startswith("rlgen: error: "), err
+    assert piece in err[0], err[0]
+    assert snapshot(workdir) == before, "a failed command left files behind"
