@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -259,3 +260,28 @@ def test_resume_refuses_options_it_would_ignore(tmp_path):
     with pytest.raises(UserError, match="leave out --total-steps, --lr"):
         train.run(config)
     assert main(["reinforce", "--resume", str(tmp_path), "--eval-every", "7"]) == 2
+
+
+def test_a_whole_sweep_resumes_with_one_command(tmp_path):
+    from rlgen.executors import ExecutorOptions
+
+    config = TrainConfig(
+        seeds="0-2",
+        stop=False,
+        total_steps=3000,
+        checkpoint_every=1000,
+        eval_every=1500,
+        eval_episodes=5,
+        jobs=ExecutorOptions(workers=1),
+    )
+    first = train.run(config, tmp_path / "sweep", quiet=True)
+    # as if killed: seed 1 lost its summary (it continues from its checkpoint), seed 2 never ran
+    (tmp_path / "sweep" / "seed-1" / "summary.json").unlink()
+    shutil.rmtree(tmp_path / "sweep" / "seed-2")
+    (tmp_path / "sweep" / "summary.json").unlink()
+    again = train.run(TrainConfig(resume=tmp_path / "sweep"), None, quiet=True)
+    keys = ("seed", "solved", "final_return_greedy", "final_return_sampled")
+    assert [[r[k] for k in keys] for r in again["runs"]] == [
+        [r[k] for k in keys] for r in first["runs"]
+    ]
+    assert len(rows(tmp_path / "sweep")) == 3  # one row per seed, not appended twice

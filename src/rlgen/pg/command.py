@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -349,13 +350,13 @@ def run(
 
 
 def resume(config: TrainConfig, *, quiet: bool = False) -> dict:
-    """Continue the run in ``config.resume`` with the config saved there."""
+    """Continue the run (or the whole sweep) in ``config.resume`` with the config saved there."""
     assert config.resume is not None
     run_dir = config.resume
     check_resume_options(config, run_dir)
     original = load_run_config(run_dir, NAME, TrainConfig)
     if original.seeds is not None:
-        raise UserError(f"--resume {run_dir}: a sweep; resume one of its seed-<n> directories")
+        return sweep(original, run_dir, quiet=quiet, resume=True)
     if not (run_dir / CHECKPOINT).is_file():
         raise UserError(
             f"--resume {run_dir}: no {CHECKPOINT} to continue from; start a new run instead"
@@ -363,14 +364,28 @@ def resume(config: TrainConfig, *, quiet: bool = False) -> dict:
     return train_one(original, run_dir, quiet=quiet, resume=True)
 
 
-def train_job(job: tuple[TrainConfig, str]) -> dict[str, Any]:
-    """One seed of a sweep, ``(config, run_dir)`` -> its summary; a seed whose loss became
-    non-finite returns the summary written for it (unsolved) instead of aborting the sweep."""
-    config, run_dir = job
+def train_job(job: tuple[TrainConfig, str] | tuple[TrainConfig, str, str]) -> dict[str, Any]:
+    """One seed of a sweep, ``(config, run_dir[, start])`` -> its summary.
+
+    ``start`` is ``new`` (the default), ``resume`` (continue from the seed's checkpoint) or
+    ``done`` (the seed finished before: its summary is read back). A seed whose loss became
+    non-finite returns the summary written for it (unsolved) instead of aborting the sweep.
+    """
+    config, run_dir, start = (*job, "new") if len(job) == 2 else job
+    if start == "done":
+        return read_json(Path(run_dir) / "summary.json")
     try:
-        return train_one(config, run_dir, quiet=True)
+        return train_one(config, run_dir, quiet=True, resume=start == "resume")
     except NonFiniteLoss:
         return read_json(Path(run_dir) / "summary.json")
+
+
+def seed_start(run_dir: Path) -> str:
+    """How a resumed sweep takes up one seed's directory: ``done``, ``resume`` or ``new``."""
+    summary = run_dir / "summary.json"
+    if summary.is_file():
+        return "done"
+    return "resume" if (run_dir / CHECKPOINT).is_file() else "new"
 
 
 SWEEP_KEYS = (
@@ -389,8 +404,13 @@ def sweep(
     *,
     quiet: bool = False,
     overwrite: bool = False,
+    resume: bool = False,
 ) -> dict:
-    """Each seed as an independent job; aggregate summary and mean / 95% interval figure."""
+    """Each seed as an independent job; aggregate summary and mean / 95% interval figure.
+
+    With ``resume`` the sweep continues in ``run_dir``: finished seeds are kept, seeds with a
+    checkpoint continue from it, the others start again.
+    """
     seeds = config.seed_list
     with Run(
         NAME,
@@ -401,11 +421,17 @@ def sweep(
         metrics_index="seed",
         tensorboard=False,
         overwrite=overwrite,
+        resume=resume,
     ) as r:
-        jobs = [
-            (dataclasses.replace(config, seed=s, seeds=None), str(r.path / f"seed-{s}"))
-            for s in seeds
-        ]
+        r.metrics.truncate_after(-1)  # one row per seed, written once they are all done
+        jobs = []
+        for seed in seeds:
+            seed_dir = r.path / f"seed-{seed}"
+            start_as = seed_start(seed_dir) if resume else "new"
+            if start_as == "new" and seed_dir.exists():  # killed before its first checkpoint
+                shutil.rmtree(seed_dir)
+            one = dataclasses.replace(config, seed=seed, seeds=None)
+            jobs.append((one, str(seed_dir), start_as))
         start = time.perf_counter()
         summaries = map_jobs(train_job, jobs, config.jobs, desc="seeds", quiet=quiet)
         for s in summaries:
