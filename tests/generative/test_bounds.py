@@ -65,7 +65,9 @@ def test_log_normal_matches_torch_distributions():
 @pytest.mark.parametrize("shift", [0.0, -1e4, -1e6, 1e4])
 def test_log_mean_exp_is_stable_for_extreme_log_weights(shift):
     x = torch.tensor([[0.0, -1.0], [math.log(3.0), -2.0]], dtype=torch.float64) + shift
-    expected = torch.tensor([math.log(2.0), math.log((math.exp(-1) + math.exp(-2)) / 2)], dtype=torch.float64)
+    expected = torch.tensor(
+        [math.log(2.0), math.log((math.exp(-1) + math.exp(-2)) / 2)], dtype=torch.float64
+    )
     out = log_mean_exp(x, 0)
     assert torch.isfinite(out).all()
     torch.testing.assert_close(out - shift, expected, rtol=0, atol=1e-9)

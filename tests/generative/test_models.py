@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from rlgen.errors import UserError
-from rlgen.generative import AEConfig, Autoencoder, VAE, VAEConfig
+from rlgen.generative import VAE, AEConfig, Autoencoder, VAEConfig
 from rlgen.generative.measures import column_cosines, pca_basis, principal_angles
 from rlgen.training import LoopConfig, NonFiniteLoss
 
@@ -168,7 +168,7 @@ def test_extreme_encoder_outputs_are_clamped_and_finite():
         for p in model.encoder.parameters():
             p.fill_(1e3)
     x = torch.ones(3, 784)
-    mean, log_std = model.encode(x)
+    _mean, log_std = model.encode(x)
     assert log_std.max() == 10.0
     loss, _ = model.loss((x,))
     assert torch.isfinite(loss)

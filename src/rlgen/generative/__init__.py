@@ -24,7 +24,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__all__ = ["AEConfig", "Autoencoder", "VAE", "VAEConfig"]
+__all__ = ["VAE", "AEConfig", "Autoencoder", "VAEConfig"]
 
 
 def __getattr__(name: str) -> Any:

@@ -159,6 +159,6 @@ class LinearGaussian:
         return expected - gaussian_kl(mean, log_std)
 
     def gap_kl(self, x: Tensor, mean: Tensor, log_std: Tensor) -> Tensor:
-        """KL(q(z | x) || p(z | x)), (B,), by torch.distributions (independently of :meth:`elbo`)."""
+        """KL(q(z | x) || p(z | x)), (B,), from torch.distributions (not from :meth:`elbo`)."""
         q = torch.distributions.MultivariateNormal(mean, scale_tril=torch.diag_embed(log_std.exp()))
         return torch.distributions.kl_divergence(q, self.posterior(x))

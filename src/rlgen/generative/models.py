@@ -30,6 +30,7 @@ training with :class:`rlgen.training.NonFiniteLoss`, whose message names ``--lr`
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -142,7 +143,7 @@ class AEConfig:
 def mlp(sizes: list[int]) -> nn.Sequential:
     """Linear layers of ``sizes`` with ReLU between them (none after the last)."""
     layers: list[nn.Module] = []
-    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
+    for i, (a, b) in enumerate(itertools.pairwise(sizes)):
         layers.append(nn.Linear(a, b))
         if i < len(sizes) - 2:
             layers.append(nn.ReLU())
@@ -530,9 +531,7 @@ class Autoencoder(_Model):
         x_in, target = (batch[0], batch[1]) if self.config.kind == "denoising" else batch[:1] * 2
         return self.reconstruction_loss(x_in, target).mean(), {}
 
-    def evaluate(
-        self, images: Tensor, *, batch_size: int = 500, seed: int = 0
-    ) -> dict[str, float]:
+    def evaluate(self, images: Tensor, *, batch_size: int = 500, seed: int = 0) -> dict[str, float]:
         """Mean reconstruction errors over ``images``: ``loss`` (the training loss, per image),
         ``mse`` (per pixel); a denoising autoencoder also gets ``noisy_mse`` (corrupted input
         against clean) and ``denoised_mse`` (its reconstruction of the corrupted input)."""
@@ -556,4 +555,3 @@ class Autoencoder(_Model):
         finally:
             self.train(was_training)
         return {name: float(v.double().mean()) for name, v in values.items()}
-
