@@ -37,8 +37,13 @@ browser:
 demo: setup
 	$(BIN)/rlgen reproduce --preset $(PRESET)
 
-test: setup browser
+test: setup browser $(VENV)/.ray
 	$(BIN)/python -m pytest -q
+
+# The `ray` extra, so that the Ray executor tests run (under CI=true they fail without it).
+$(VENV)/.ray: pyproject.toml $(VENV)/.installed
+	$(BIN)/python -m pip install -q -e '.[dev,ray]'
+	touch $@
 
 test-fast: setup
 	$(BIN)/python -m pytest -q -m "not slow"
