@@ -275,7 +275,9 @@ def stream_jobs(
     """``fn(job)`` for each job, run as ``options`` say; yields each :class:`JobResult` as it
     finishes, failures included, with a progress bar of done / failed jobs.
 
-    Jobs start in order as workers free up. Closing the iterator (leaving a ``for`` loop, an
+    Jobs start in order as workers free up. One worker (``workers=1``, or a single job) runs
+    them here, in this process: a job that raises is still reported, but one that crashes takes
+    the caller with it. Closing the iterator (leaving a ``for`` loop, an
     exception, Ctrl-C) stops everything at once: local workers are terminated, Ray tasks
     cancelled, and no further job starts. A ``KeyboardInterrupt`` reaches the caller once; the
     workers ignore SIGINT, so Ctrl-C prints no tracebacks of theirs.
