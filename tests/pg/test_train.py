@@ -285,3 +285,44 @@ def test_a_whole_sweep_resumes_with_one_command(tmp_path):
         [r[k] for k in keys] for r in first["runs"]
     ]
     assert len(rows(tmp_path / "sweep")) == 3  # one row per seed, not appended twice
+
+
+def test_a_seed_that_fails_is_reported_and_the_sweep_goes_on(tmp_path, monkeypatch):
+    from rlgen.executors import ExecutorOptions
+
+    original = train.train_one
+
+    def flaky(config, run_dir, **kwargs):
+        if config.seed == 1:
+            raise RuntimeError("out of memory (simulated)")
+        return original(config, run_dir, **kwargs)
+
+    monkeypatch.setattr(train, "train_one", flaky)
+    config = TrainConfig(
+        seeds="0-2", total_steps=1500, eval_every=1500, eval_episodes=5,
+        jobs=ExecutorOptions(workers=1),
+    )  # fmt: skip
+    summary = train.run(config, tmp_path / "sweep", quiet=True)
+    status = {r["seed"]: r["status"] for r in summary["runs"]}
+    assert status == {0: "finished", 1: "failed", 2: "finished"}
+    assert (tmp_path / "sweep" / "learning_curve.png").is_file()
+
+
+def test_ray_without_ray_is_refused_before_anything_is_written(tmp_path, monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_ray(name, *args, **kwargs):
+        if name == "ray" or name.startswith("ray."):
+            raise ImportError("No module named 'ray'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_ray)
+    from rlgen.cli import main
+
+    assert (
+        main(["reinforce", "--seeds", "0-1", "--executor", "ray", "--out", str(tmp_path / "s")])
+        == 2
+    )
+    assert not (tmp_path / "s").exists()

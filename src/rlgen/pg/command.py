@@ -36,7 +36,7 @@ import numpy as np
 import tyro
 
 from rlgen.errors import UserError, check_memory, check_range
-from rlgen.executors import ExecutorOptions, map_jobs
+from rlgen.executors import ExecutorOptions, check_available, stream_jobs
 from rlgen.figures import plot_mean_interval, pyplot, save_figure, step_curves
 from rlgen.pg.evaluate import Evaluator, evaluate, record_gif
 from rlgen.pg.reinforce import ENV_BYTES, NonFiniteLoss, Reinforce, ReinforceConfig, UpdateInfo
@@ -343,6 +343,8 @@ def run(
         return resume(config, quiet=quiet)
     make_env(config.env).close()  # unknown ids and unsupported spaces fail here, once
     reward_threshold(config.env, config.threshold)
+    if config.seeds is not None:
+        check_available(config.jobs)  # Ray asked for but missing: say so before writing
     if config.seeds is None:
         run_dir = Path(run_dir) if run_dir is not None else default_run_dir(NAME, config.seed)
         return train_one(config, run_dir, quiet=quiet, overwrite=overwrite)
@@ -356,6 +358,7 @@ def resume(config: TrainConfig, *, quiet: bool = False) -> dict:
     check_resume_options(config, run_dir)
     original = load_run_config(run_dir, NAME, TrainConfig)
     if original.seeds is not None:
+        check_available(original.jobs)
         return sweep(original, run_dir, quiet=quiet, resume=True)
     if not (run_dir / CHECKPOINT).is_file():
         raise UserError(
@@ -433,13 +436,30 @@ def sweep(
             one = dataclasses.replace(config, seed=seed, seeds=None)
             jobs.append((one, str(seed_dir), start_as))
         start = time.perf_counter()
-        summaries = map_jobs(train_job, jobs, config.jobs, desc="seeds", quiet=quiet)
-        for s in summaries:
+        summaries: list[dict[str, Any]] = [{}] * len(jobs)
+        for done in stream_jobs(train_job, jobs, config.jobs, desc="seeds", quiet=quiet):
+            summaries[done.index] = done.unwrap() if done.ok else failed_seed(done.job, done.error)
+        for s in summaries:  # in seed order
             r.metrics.log(
                 s["seed"], {k: float(s[k]) if s[k] is not None else math.nan for k in SWEEP_KEYS}
             )
-        plot_seeds(r.path, [Path(j[1]) for j in jobs], threshold=summaries[0]["threshold"])
+        ran = [Path(j[1]) for j, s in zip(jobs, summaries, strict=True) if s["status"] != "failed"]
+        if ran:
+            plot_seeds(r.path, ran, threshold=summaries[0]["threshold"])
         return r.finish(aggregate(config, summaries, time.perf_counter() - start))
+
+
+def failed_seed(job: tuple[TrainConfig, str, str], error: Any) -> dict[str, Any]:
+    """The summary of a seed whose job failed (an error, or its worker process died)."""
+    config = job[0]
+    return {
+        "seed": config.seed,
+        "status": "failed",
+        "error": str(error),
+        "threshold": reward_threshold(config.env, config.threshold),
+        "eval_seconds": None,
+        **{k: False if k == "solved" else None for k in SWEEP_KEYS},
+    }
 
 
 def aggregate(config: TrainConfig, summaries: list[dict], seconds: float) -> dict[str, Any]:
