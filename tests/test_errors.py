@@ -60,3 +60,39 @@ def test_sizes_beyond_the_machine_are_refused_with_the_estimate():
     with pytest.raises(UserError, match=r"--runs: the estimates would need about 8\.0 PB|TB"):
         check_memory("runs", 8e15, "the estimates")
     assert total_memory() > 0
+
+
+def test_an_int_too_large_for_a_float_is_refused_by_range_not_by_overflow():
+    huge = 10**400  # a 401-digit --runs: Python parses it, math.isfinite cannot take it
+    check_range("runs", huge, 1)  # finite and above the bound: fine
+    with pytest.raises(UserError) as info:
+        check_range("runs", huge, 1, 10**6)
+    assert str(info.value) == "--runs must be in [1, 1000000], got 1.000e+400"
+
+
+def test_ints_are_shown_as_given_not_rounded():
+    with pytest.raises(UserError) as info:
+        check_range("steps", 1234567, 1, 10**6)
+    assert str(info.value) == "--steps must be in [1, 1000000], got 1234567"
+    with pytest.raises(UserError, match=r"--x must be > 0, got -0$"):
+        check_range("x", -0.0, 0, low_open=True)
+
+
+def test_numpy_numbers_are_numbers_and_booleans_are_not():
+    import numpy as np
+
+    check_range("seed", np.int64(3), 0)
+    check_range("rate", np.float32(0.5), 0, 1)
+    with pytest.raises(UserError, match="--rate must be a finite number"):
+        check_range("rate", np.float64("nan"), 0, 1)
+    for flag in (True, np.bool_(True)):
+        with pytest.raises(UserError, match="--seed must be a number"):
+            check_range("seed", flag, 0)
+
+
+def test_a_memory_estimate_beyond_any_float_is_refused_with_a_message():
+    from rlgen.errors import check_memory
+
+    for needed in (10**400, math.inf):
+        with pytest.raises(UserError, match=r"--runs: the arrays would need more than 1000000 TB"):
+            check_memory("runs", needed, "the arrays")

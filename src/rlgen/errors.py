@@ -10,6 +10,7 @@ config loaded back from ``config.json``).
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Iterable
 
 
@@ -23,10 +24,14 @@ def option_name(field: str) -> str:
 
 
 def check_finite(field: str, value: float) -> None:
-    """Raise :class:`UserError` unless ``value`` is a finite number (not NaN, not ±inf)."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    """Raise :class:`UserError` unless ``value`` is a finite number (not NaN, not ±inf).
+
+    Python and NumPy ints and floats are numbers; booleans are not. An int is finite however
+    large (``10**400`` cannot be turned into a float, so it is never asked to be one).
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise UserError(f"{option_name(field)} must be a number, got {value!r}")
-    if not math.isfinite(value):
+    if not isinstance(value, numbers.Integral) and not math.isfinite(value):
         raise UserError(f"{option_name(field)} must be a finite number, got {value}")
 
 
@@ -54,14 +59,28 @@ def check_range(
         ok = ok and (value < high if high_open else value <= high)
     if ok:
         return
-    name = option_name(field)
+    name, got = option_name(field), _number(value)
     if low is not None and high is not None:
-        interval = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
-        raise UserError(f"{name} must be in {interval}, got {value:g}")
+        interval = (
+            f"{'(' if low_open else '['}{_number(low)}, {_number(high)}{')' if high_open else ']'}"
+        )
+        raise UserError(f"{name} must be in {interval}, got {got}")
     if low is not None:
-        raise UserError(f"{name} must be {'>' if low_open else '>='} {low:g}, got {value:g}")
+        raise UserError(f"{name} must be {'>' if low_open else '>='} {_number(low)}, got {got}")
     assert high is not None
-    raise UserError(f"{name} must be {'<' if high_open else '<='} {high:g}, got {value:g}")
+    raise UserError(f"{name} must be {'<' if high_open else '<='} {_number(high)}, got {got}")
+
+
+def _number(value: float) -> str:
+    """A number as a message shows it: floats as ``%g``, ints in full (``1234567``, not
+    ``1.23457e+06``) unless they have more than 16 digits (``1.000e+400``)."""
+    if not isinstance(value, numbers.Integral):
+        return f"{value:g}"
+    digits = str(abs(int(value)))
+    if len(digits) <= 16:
+        return str(int(value))
+    sign = "-" if value < 0 else ""
+    return f"{sign}{digits[0]}.{digits[1:4]}e+{len(digits) - 1}"
 
 
 def check_choice(field: str, value: str, choices: Iterable[str]) -> None:
@@ -97,14 +116,19 @@ def check_memory(option: str, needed: float, what: str) -> None:
     total = total_memory()
     if total and needed > MEMORY_SHARE * total:
         raise UserError(
-            f"{option_name(option)}: {what} would need about {_bytes(needed)} of memory; this "
-            f"machine has {_bytes(total)}"
+            f"{option_name(option)}: {what} would need {_bytes(needed)} of memory; this "
+            f"machine has {_bytes(total).removeprefix('about ')}"
         )
 
 
 def _bytes(n: float) -> str:
+    """``about 1.2 GB``; sizes beyond any machine (ints too large for a float included) are
+    ``more than 1000000 TB``."""
+    if n >= 1e18:
+        return "more than 1000000 TB"
+    n = float(n)
     for unit in ("bytes", "kB", "MB", "GB", "TB"):
         if n < 1000 or unit == "TB":
-            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+            return f"about {n:.0f} {unit}" if unit == "bytes" else f"about {n:.1f} {unit}"
         n /= 1000
     raise AssertionError
