@@ -310,15 +310,15 @@ def train_one(
         device=config.agent.device,
         resume=resume,
         overwrite=overwrite,
-    ) as r:
-        seed_run = SeedRun(config, r, resume=resume)
+    ) as out:
+        seed_run = SeedRun(config, out, resume=resume)
         try:
             summary = seed_run.train()
         finally:
             seed_run.model.close()
         summary["wall_seconds"] = time.perf_counter() - wall_start
-        plot(r.path, threshold=seed_run.threshold)
-        written = r.finish(summary)
+        plot(out.path, threshold=seed_run.threshold)
+        written = out.finish(summary)
     if seed_run.error is not None:
         raise NonFiniteLoss(seed_run.error)
     return written
@@ -425,11 +425,11 @@ def sweep(
         tensorboard=False,
         overwrite=overwrite,
         resume=resume,
-    ) as r:
-        r.metrics.truncate_after(-1)  # one row per seed, written once they are all done
+    ) as out:
+        out.metrics.truncate_after(-1)  # one row per seed, written once they are all done
         jobs = []
         for seed in seeds:
-            seed_dir = r.path / f"seed-{seed}"
+            seed_dir = out.path / f"seed-{seed}"
             start_as = seed_start(seed_dir) if resume else "new"
             if start_as == "new" and seed_dir.exists():  # killed before its first checkpoint
                 shutil.rmtree(seed_dir)
@@ -440,13 +440,13 @@ def sweep(
         for done in stream_jobs(train_job, jobs, config.jobs, desc="seeds", quiet=quiet):
             summaries[done.index] = done.unwrap() if done.ok else failed_seed(done.job, done.error)
         for s in summaries:  # in seed order
-            r.metrics.log(
+            out.metrics.log(
                 s["seed"], {k: float(s[k]) if s[k] is not None else math.nan for k in SWEEP_KEYS}
             )
         ran = [Path(j[1]) for j, s in zip(jobs, summaries, strict=True) if s["status"] != "failed"]
         if ran:
-            plot_seeds(r.path, ran, threshold=summaries[0]["threshold"])
-        return r.finish(aggregate(config, summaries, time.perf_counter() - start))
+            plot_seeds(out.path, ran, threshold=summaries[0]["threshold"])
+        return out.finish(aggregate(config, summaries, time.perf_counter() - start))
 
 
 def failed_seed(job: tuple[TrainConfig, str, str], error: Any) -> dict[str, Any]:

@@ -62,12 +62,12 @@ def run(
         tensorboard=False,
         metrics_index="section",
         overwrite=overwrite,
-    ) as r:
+    ) as out:
         started = time.strftime("%Y-%m-%d %H:%M:%S")
         sections: list[dict[str, Any]] = []
         for index, name in enumerate(config.chosen):
             module = importlib.import_module(SECTIONS[name])
-            context = Context(config.preset, config.seed, r.path / name, quiet=quiet)
+            context = Context(config.preset, config.seed, out.path / name, quiet=quiet)
             context.dir.mkdir(parents=True, exist_ok=True)
             start = time.perf_counter()
             claims: list[Claim] = []
@@ -80,7 +80,7 @@ def run(
                 error = traceback.format_exc()
             seconds = time.perf_counter() - start
             passed = sum(c.passed for c in claims)
-            r.metrics.log(index, {"seconds": seconds, "claims": len(claims), "passed": passed})
+            out.metrics.log(index, {"seconds": seconds, "claims": len(claims), "passed": passed})
             sections.append(
                 {
                     "name": name,
@@ -99,15 +99,15 @@ def run(
 
         all_claims = [c for s in sections for c in s["claims"]]
         write_json(
-            r.path / "claims.json",
+            out.path / "claims.json",
             {
                 "preset": config.preset,
                 "seed": config.seed,
                 "claims": [c.to_json() for c in all_claims],
             },
         )
-        write_report(r.path / "report.html", sections, config=config, started=started)
-        return r.finish(
+        write_report(out.path / "report.html", sections, config=config, started=started)
+        return out.finish(
             {
                 "preset": config.preset,
                 "seed": config.seed,
