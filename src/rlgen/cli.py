@@ -64,13 +64,38 @@ COMMANDS: list[Entry] = [
         "re-evaluate a saved REINFORCE policy; --gif records one episode",
     ),
     Entry(
+        ("vae",),
+        "rlgen.generative.command:COMMAND",
+        "variational autoencoder on Fashion-MNIST: ELBO, IWAE likelihood, samples, 2-D manifold",
+    ),
+    Entry(
+        ("vae", "evaluate"),
+        "rlgen.generative.command:EVALUATE",
+        "re-score a saved VAE: ELBO and the IWAE bound with --iwae-k samples",
+    ),
+    Entry(
+        ("vae", "beta-sweep"),
+        "rlgen.generative.command:BETA",
+        "one VAE per KL weight beta, as independent jobs; their samples as one grid",
+    ),
+    Entry(
+        ("vae", "latent-sweep"),
+        "rlgen.generative.command:LATENT",
+        "one VAE per latent size, as independent jobs: bound, reconstructions, active units",
+    ),
+    Entry(
+        ("ae",),
+        "rlgen.generative.command:AE",
+        "autoencoder: --kind compressive, linear (finds the PCA subspace) or denoising",
+    ),
+    Entry(
         ("mdp", "solve"),
-        "rlgen.mdp.solve:COMMAND",
+        "rlgen.mdp.command:SOLVE",
         "values and all optimal actions of a finite MDP by dynamic programming (S&B ch. 3-4)",
     ),
     Entry(
         ("mdp", "pg-check"),
-        "rlgen.mdp.pg_check:COMMAND",
+        "rlgen.mdp.command:PG_CHECK",
         "the policy gradient theorem checked exactly on a finite MDP; REINFORCE against it",
     ),
     Entry(

@@ -1,0 +1,326 @@
+"""``rlgen vae`` (+ evaluate, sweeps) and ``rlgen ae``: smoke runs on generated images, resume,
+save / load, bad input as one error line."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from rlgen.cli import main
+from rlgen.generative import command
+from rlgen.generative.command import VAETrainConfig, load_vae
+from rlgen.generative.images import DataConfig
+from rlgen.generative.models import VAEConfig
+from rlgen.runs import Checkpoint, read_metrics
+from rlgen.training import LoopConfig
+
+TIMES = ("seconds", "time/")
+
+
+def small(data_dir: Path, *extra: str) -> list[str]:
+    """Options for a run of a few seconds on the generated images."""
+    return [
+        "--data-dir", str(data_dir), "--validation", "40", "--epochs", "2", "--batch-size", "64",
+        "--hidden", "32", "--device", "cpu", "--quiet", *extra,
+    ]  # fmt: skip
+
+
+def summary(run_dir: Path) -> dict:
+    return json.loads((run_dir / "summary.json").read_text())
+
+
+def without_times(d: dict) -> dict:
+    return {k: v for k, v in d.items() if not any(t in k for t in TIMES)}
+
+
+def metric_rows(run_dir: Path) -> list[dict]:
+    """Rows of metrics.csv as floats, timings left out."""
+    return [without_times(r) for r in read_metrics(run_dir)]
+
+
+def last_error(capsys) -> str:
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err, "no error line"
+    return err[-1]
+
+
+# ---------------------------------------------------------------------------------------------
+# Smoke runs
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def vae_run(synthetic_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("vae") / "run"
+    args = small(synthetic_dir, "--latent", "2", "--iwae-k", "8", "--out", str(out))
+    assert main(["vae", *args]) == 0
+    return out
+
+
+def test_vae_writes_its_run_directory(vae_run, capsys):
+    for name in (
+        "config.json", "metrics.csv", "summary.json", "checkpoint.pt", "images.npz",
+        "learning_curve.png", "reconstructions.png", "samples.png", "manifold.png", "latent.png",
+    ):  # fmt: skip
+        assert (vae_run / name).is_file(), name
+    s = summary(vae_run)
+    assert s["status"] == "finished" and s["epochs"] == 2 and s["latent"] == 2
+    assert s["train_examples"] == 280 and s["validation_examples"] == 40
+    assert s["test_examples"] == 160 and s["iwae_examples"] == 160 and s["iwae_k"] == 8
+    assert s["test_elbo"] == pytest.approx(-(s["test_reconstruction"] + s["test_kl"]))
+    assert s["test_loss"] == pytest.approx(-s["test_elbo"])  # beta = 1
+    assert s["iwae_nll"] < -s["test_elbo"] + 4 * s["iwae_se"]
+    assert 0 <= s["active_units"] <= 2
+    assert s["likelihood_normalized"] is False
+    for key in ("train_seconds", "eval_seconds", "seconds_per_epoch", "wall_seconds"):
+        assert s[key] > 0, key
+    rows = metric_rows(vae_run)
+    assert [r["epoch"] for r in rows] == [1, 2]
+    assert {"train/loss", "train/reconstruction", "train/kl", "eval/elbo"} <= set(rows[0])
+
+
+def test_plot_redraws_every_figure_from_the_files(vae_run, tmp_path):
+    copy = tmp_path / "copy"
+    shutil.copytree(vae_run, copy)
+    for png in copy.glob("*.png"):
+        png.unlink()
+    written = command.plot(copy)
+    assert {p.name for p in written} == {
+        "learning_curve.png", "reconstructions.png", "samples.png", "manifold.png", "latent.png"
+    }  # fmt: skip
+
+
+def test_evaluate_rescores_the_saved_model(vae_run, capsys):
+    assert main(["vae", "evaluate", str(vae_run), "--iwae-k", "16", "--examples", "20"]) == 0
+    result = json.loads((vae_run / "evaluation.json").read_text())
+    assert result["iwae_k"] == 16 and result["examples"] == 20
+    assert result["iwae_nll"] > 0 and result["iwae_se"] > 0
+    assert "IWAE negative log-likelihood" in capsys.readouterr().out
+
+
+def test_load_vae_gives_the_trained_model(vae_run):
+    model, config, images = load_vae(vae_run)
+    assert config.model.latent == 2
+    again = model.evaluate(images.test, seed=config.seed)
+    assert again["elbo"] == pytest.approx(summary(vae_run)["test_elbo"], rel=1e-6)
+
+
+@pytest.mark.parametrize("kind", ["compressive", "linear", "denoising"])
+def test_ae_kinds(kind, synthetic_dir, tmp_path, capsys):
+    out = tmp_path / kind
+    assert (
+        main(["ae", "--kind", kind, *small(synthetic_dir, "--latent", "3"), "--out", str(out)]) == 0
+    )
+    s = summary(out)
+    assert s["kind"] == kind and s["status"] == "finished" and s["test_mse"] > 0
+    for name in ("reconstructions.png", "random_codes.png", "learning_curve.png"):
+        assert (out / name).is_file(), name
+    assert (s["test_denoised_mse"] is not None) == (kind == "denoising")
+    if kind == "linear":
+        assert len(s["pca_angles"]) == 3 and 0 <= s["pca_max_angle"] <= 1.5708
+    else:
+        assert s["pca_angles"] is None
+
+
+def test_beta_sweep_runs_each_value_as_a_job(synthetic_dir, tmp_path, capsys):
+    out = tmp_path / "sweep"
+    args = small(synthetic_dir, "--iwae-k", "0", "--workers", "1", "--epochs", "1")
+    assert main(["vae", "beta-sweep", "--betas", "0.5", "2", *args, "--out", str(out)]) == 0
+    s = summary(out)
+    assert [m["value"] for m in s["members"]] == [0.5, 2.0]
+    assert summary(out / "beta-2")["beta"] == 2.0
+    assert all(m["sample_diversity"] > 0 for m in s["members"])
+    for name in ("samples.png", "reconstructions.png", "sweep.png"):
+        assert (out / name).is_file(), name
+    # resuming a finished sweep reads its members back
+    assert main(["vae", "beta-sweep", "--resume", str(out), "--quiet"]) == 0
+    assert [m["test_elbo"] for m in summary(out)["members"]] == [
+        m["test_elbo"] for m in s["members"]
+    ]
+
+
+def test_latent_sweep(synthetic_dir, tmp_path, capsys):
+    out = tmp_path / "sweep"
+    args = small(synthetic_dir, "--iwae-k", "0", "--workers", "1", "--epochs", "1")
+    assert main(["vae", "latent-sweep", "--latents", "1", "3", *args, "--out", str(out)]) == 0
+    s = summary(out)
+    assert [summary(out / m["dir"])["latent"] for m in s["members"]] == [1, 3]
+    assert (out / "sweep.png").is_file()
+    assert "active" in capsys.readouterr().out
+
+
+def test_dynamic_binarization_scores_binary_test_images(synthetic_dir, tmp_path):
+    config = VAETrainConfig(
+        model=VAEConfig(latent=2, hidden=(16,)),
+        data=DataConfig(data_dir=synthetic_dir, validation=40, binarize="dynamic"),
+        loop=LoopConfig(epochs=1, batch_size=64),
+        iwae_k=4,
+        device="cpu",
+    )
+    s = command.run_vae(config, tmp_path / "run", quiet=True)
+    assert s["likelihood_normalized"] is True and s["binarize"] == "dynamic"
+    _, _, images = load_vae(tmp_path / "run")
+    assert set(images.test.unique().tolist()) <= {0.0, 1.0}
+    assert not set(images.train.unique().tolist()) <= {0.0, 1.0}  # grey; sampled each epoch
+
+
+# ---------------------------------------------------------------------------------------------
+# Resume
+# ---------------------------------------------------------------------------------------------
+
+
+def assert_same_run(a: Path, b: Path, kind: str = command.VAE_KIND) -> None:
+    first = Checkpoint(a / "checkpoint.pt", {}, kind=kind).read()["parts"]
+    second = Checkpoint(b / "checkpoint.pt", {}, kind=kind).read()["parts"]
+    for name, tensor in first["model"].items():
+        assert torch.equal(tensor, second["model"][name]), name
+    assert torch.equal(first["generator"]["state"], second["generator"]["state"])
+    assert metric_rows(a) == metric_rows(b)
+    assert without_times(summary(a)) == without_times(summary(b))
+
+
+def test_resume_a_finished_run_changes_nothing(synthetic_dir, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["ae", *small(synthetic_dir), "--out", str(out)]) == 0
+    before = summary(out)
+    assert main(["ae", "--resume", str(out), "--quiet"]) == 0
+    assert without_times(summary(out)) == without_times(before)
+
+
+def test_resume_after_an_exception_gives_the_uninterrupted_run(
+    synthetic_dir, tmp_path, monkeypatch
+):
+    config = VAETrainConfig(
+        model=VAEConfig(latent=2, hidden=(16,)),
+        data=DataConfig(data_dir=synthetic_dir, validation=40),
+        loop=LoopConfig(epochs=4, batch_size=64),
+        iwae_k=4,
+        device="cpu",
+    )
+    command.run_vae(config, tmp_path / "whole", quiet=True)
+    original = command.VAE.loss
+    calls = {"n": 0}
+
+    def crash_in_epoch_3(self, batch):
+        calls["n"] += 1
+        if calls["n"] == 2 * 5 + 3:  # 5 batches per epoch
+            raise RuntimeError("crash")
+        return original(self, batch)
+
+    monkeypatch.setattr(command.VAE, "loss", crash_in_epoch_3)
+    with pytest.raises(RuntimeError, match="crash"):
+        command.run_vae(config, tmp_path / "broken", quiet=True)
+    monkeypatch.setattr(command.VAE, "loss", original)
+    assert not (tmp_path / "broken" / "summary.json").exists()
+    resumed = VAETrainConfig(resume=tmp_path / "broken")
+    command.run_vae(resumed, quiet=True)
+    assert_same_run(tmp_path / "whole", tmp_path / "broken")
+
+
+def rlgen(*args: str, **kwargs) -> subprocess.Popen:
+    env = os.environ | {"OMP_NUM_THREADS": "1"}
+    return subprocess.Popen([sys.executable, "-m", "rlgen", *args], env=env, **kwargs)
+
+
+def rows_written(run_dir: Path) -> int:
+    try:
+        return (run_dir / "metrics.csv").read_text().count("\n") - 1
+    except FileNotFoundError:
+        return 0
+
+
+@pytest.mark.slow
+def test_kill_9_then_resume_gives_the_uninterrupted_run(synthetic_dir, tmp_path):
+    args = small(synthetic_dir, "--epochs", "30", "--batch-size", "16", "--iwae-k", "4")
+    whole = rlgen("vae", *args, "--out", str(tmp_path / "whole"))
+    killed = tmp_path / "killed"
+    worker = rlgen("vae", *args, "--out", str(killed), stdout=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while rows_written(killed) < 4:
+        assert worker.poll() is None, "the run ended before it could be killed"
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    worker.send_signal(signal.SIGKILL)
+    assert worker.wait() == -signal.SIGKILL
+    assert not (killed / "summary.json").exists()
+    assert rlgen("vae", "--resume", str(killed), "--quiet", stdout=subprocess.DEVNULL).wait() == 0
+    assert whole.wait() == 0
+    assert_same_run(tmp_path / "whole", killed)
+
+
+def test_resume_refuses_options_and_other_directories(vae_run, tmp_path, capsys):
+    assert main(["vae", "--resume", str(vae_run), "--epochs", "5"]) == 2
+    assert "leave out --epochs" in last_error(capsys)
+    assert main(["vae", "--resume", str(vae_run), "--out", str(tmp_path / "x")]) == 2
+    assert "--resume continues the run in its own directory" in last_error(capsys)
+    assert main(["ae", "--resume", str(vae_run)]) == 2
+    assert "not a 'ae' run directory" in last_error(capsys)
+
+
+# ---------------------------------------------------------------------------------------------
+# Bad input: one line, exit status 2
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["vae", "--latent", "0"], "--latent must be >= 1, got 0"),
+        (["vae", "--beta", "-1"], "--beta must be >= 0, got -1"),
+        (["vae", "--lr", "0"], "--lr must be > 0"),
+        (["vae", "--iwae-k", "-1"], "--iwae-k must be >= 0"),
+        (["vae", "--likelihood", "gaussian"], "--likelihood"),
+        (["vae", "--binarize", "sometimes"], "--binarize"),
+        (["ae", "--kind", "sparse"], "--kind"),
+        (["ae", "--kind", "linear", "--architecture", "conv"], "--kind linear"),
+        (["vae", "beta-sweep", "--betas", "1", "-2"], "--betas must be >= 0"),
+        (["vae", "latent-sweep", "--latents", "0"], "--latents must be >= 1"),
+    ],
+)
+def test_bad_options_are_one_error_line(args, message, capsys):
+    assert main(args) == 2
+    line = last_error(capsys)
+    assert line.startswith("rlgen: error: ") and message in line, line
+
+
+def test_evaluate_refuses_k_below_one_and_non_run_directories(vae_run, tmp_path, capsys):
+    assert main(["vae", "evaluate", str(vae_run), "--iwae-k", "0"]) == 2
+    assert "--iwae-k must be >= 1" in last_error(capsys)
+    assert main(["vae", "evaluate", str(tmp_path)]) == 2
+    assert last_error(capsys).startswith("rlgen: error: ")
+
+
+def test_missing_data_is_one_error_line(tmp_path, capsys):
+    args = ["vae", "--data-dir", str(tmp_path / "nothing"), "--out", str(tmp_path / "r")]
+    assert main(args) == 2
+    line = last_error(capsys)
+    assert line.startswith("rlgen: error: fashion-mnist: data not found in"), line
+    assert not (tmp_path / "r").exists()  # a run that failed on its input leaves nothing
+
+
+def test_corrupt_data_is_one_error_line(synthetic_dir, tmp_path, capsys):
+    broken = tmp_path / "broken"
+    shutil.copytree(synthetic_dir, broken)
+    path = broken / "train-images-idx3-ubyte.gz"
+    with gzip.open(path, "rb") as f:
+        content = f.read()
+    with gzip.open(path, "wb") as f:
+        f.write(content[: len(content) // 2])
+    assert main(["vae", *small(broken), "--out", str(tmp_path / "r")]) == 2
+    assert "corrupt IDX file" in last_error(capsys)
+
+
+def test_validation_larger_than_the_training_set(synthetic_dir, tmp_path, capsys):
+    args = ["vae", "--data-dir", str(synthetic_dir), "--validation", "320", "--device", "cpu"]
+    assert main([*args, "--out", str(tmp_path / "r")]) == 2
+    assert "--validation 320 leaves no training images" in last_error(capsys)
