@@ -16,6 +16,7 @@ ReLU units.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from pathlib import Path
 
@@ -107,10 +108,8 @@ def cached_classifier(
         except Exception:  # a corrupt or foreign cache entry: train again and replace it
             pass
     model = train_classifier(images, labels, epochs=epochs, seed=seed, device=device)
-    try:
+    with contextlib.suppress(OSError):  # a read-only cache only costs the next run the training
         save_checkpoint(path, {"recipe": RECIPE, "state": model.state_dict()})
-    except OSError:
-        pass  # a read-only cache only costs the next run the training
     return model
 
 
