@@ -9,7 +9,7 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import numpy as np
 import pytest
@@ -339,3 +339,182 @@ def test_metrics_rewrite_is_atomic_and_keeps_the_index_integer(tmp_path, monkeyp
     monkeypatch.undo()
     assert (tmp_path / "metrics.csv").read_text().splitlines() == text  # the old file, whole
     assert not list(tmp_path.glob(".metrics.csv.*"))
+
+
+# --- review fixes: locks released on refusal, results kept, failed runs undone ---------------
+
+
+def test_a_refused_resume_releases_the_lock(tmp_path):
+    with Run("toy", Toy(), tmp_path / "r") as r:
+        r.finish({})
+    (tmp_path / "r" / "config.json").write_text("{damaged")
+    with pytest.raises(UserError, match="not valid JSON"):
+        Run("toy", Toy(), tmp_path / "r", resume=True)
+    with Run("toy", Toy(), tmp_path / "r", overwrite=True) as r:  # not "another process"
+        r.finish({})
+
+
+def test_a_run_that_cannot_start_releases_the_lock_and_says_why(tmp_path):
+    with Run("toy", Toy(), tmp_path / "r") as r:
+        r.finish({})
+    (tmp_path / "r" / "metrics.csv").write_bytes(b"\xff\xfe\x00garbage\n")
+    with pytest.raises(UserError, match=r"metrics\.csv: not a metrics file"):
+        Run("toy", Toy(), tmp_path / "r", resume=True)
+    with Run("toy", Toy(), tmp_path / "r", overwrite=True) as r:
+        r.finish({})
+
+
+def test_a_failing_sweep_keeps_the_results_of_its_finished_seeds(tmp_path):
+    with pytest.raises(UserError), Run("toy", Toy(), tmp_path / "sweep") as r:
+        (r.path / "seed-0").mkdir()
+        (r.path / "seed-0" / "summary.json").write_text("{}")
+        (r.path / "seed-1").mkdir()
+        (r.path / "seed-1" / "checkpoint.pt").write_bytes(b"")
+        raise UserError("seed 2 failed on its input")
+    assert (tmp_path / "sweep" / "seed-0" / "summary.json").is_file()
+    assert (tmp_path / "sweep" / "seed-1" / "checkpoint.pt").is_file()
+
+
+def test_a_run_that_fails_in_an_empty_directory_leaves_it_empty(tmp_path):
+    (tmp_path / "r").mkdir()
+    with pytest.raises(UserError), Run("toy", Toy(), tmp_path / "r"):
+        raise UserError("bad input found while running")
+    assert list((tmp_path / "r").iterdir()) == []
+    with Run("toy", Toy(), tmp_path / "r") as r:  # trying again needs no --overwrite
+        r.finish({})
+
+
+def test_a_failed_run_is_removed_before_its_lock_is_released(tmp_path, monkeypatch):
+    from rlgen import runs
+
+    seen = []
+    release = runs.RunLock.release
+
+    def spy(lock):
+        seen.append(lock.path.exists())
+        release(lock)
+
+    monkeypatch.setattr(runs.RunLock, "release", spy)
+    with pytest.raises(UserError), Run("toy", Toy(), tmp_path / "r"):
+        raise UserError("bad input")
+    assert seen and seen[0] is False  # no other process could claim it half-removed
+
+
+def test_overwrite_removes_links_without_following_them(tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "keep.txt").write_text("k")
+    run_dir = tmp_path / "r"
+    (run_dir / "sub").mkdir(parents=True)
+    (run_dir / "link").symlink_to(outside)
+    (run_dir / "file-link").symlink_to(outside / "keep.txt")
+    (run_dir / "sub" / "link").symlink_to(outside)
+    with Run("toy", Toy(), run_dir, overwrite=True) as r:
+        r.finish({})
+    assert (outside / "keep.txt").read_text() == "k"
+    assert not (run_dir / "link").exists() and not (run_dir / "sub").exists()
+
+
+def test_resume_keeps_how_the_run_was_made_in_config_json(tmp_path, monkeypatch):
+    monkeypatch.setattr(sys, "argv", ["rlgen", "toy", "--out", str(tmp_path / "r")])
+    with Run("toy", Toy(), tmp_path / "r") as r:
+        r.finish({})
+    first = json.loads((tmp_path / "r" / "config.json").read_text())
+    monkeypatch.setattr(sys, "argv", ["rlgen", "toy", "--resume", str(tmp_path / "r")])
+    for _ in range(2):
+        with Run("toy", Toy(), tmp_path / "r", resume=True, device="cuda") as r:
+            r.finish({})
+    saved = json.loads((tmp_path / "r" / "config.json").read_text())
+    assert {k: saved[k] for k in first} == first  # argv, created, device as first made
+    assert [s["argv"][2] for s in saved["resumed"]] == ["--resume", "--resume"]
+    assert saved["resumed"][0]["device"] == "cuda"
+
+
+# --- review fixes: metrics ----------------------------------------------------------------
+
+
+def test_metrics_rewrites_keep_values_as_written(tmp_path):
+    # An uninterrupted run and a resumed one must write the same text: a rewrite (new column,
+    # truncation) used to turn the integer 10 of earlier rows into 10.0.
+    w = MetricsWriter(tmp_path, index="epoch", tensorboard=False)
+    w.log(1, {"steps": 10, "loss": 0.1})
+    w.log(2, {"steps": 20, "loss": 0.2, "eval": 1.5})  # a new column: rows rewritten
+    w.truncate_after(2)
+    w.close()
+    assert (tmp_path / "metrics.csv").read_text().splitlines() == [
+        "epoch,steps,loss,eval",
+        "1,10,0.1,",
+        "2,20,0.2,1.5",
+    ]
+
+
+def test_booleans_are_logged_as_numbers_that_read_back(tmp_path):
+    w = MetricsWriter(tmp_path, tensorboard=False)
+    w.log(1, {"solved": True})
+    w.log_many(np.array([2, 3]), {"solved": np.array([False, True])})
+    w.close()
+    assert [r["solved"] for r in read_metrics(tmp_path)] == [1.0, 0.0, 1.0]
+
+
+def test_a_damaged_metrics_file_is_a_user_error(tmp_path):
+    (tmp_path / "metrics.csv").write_text("step,x\n1,0.5\n2,oops\n")
+    with pytest.raises(UserError, match="not a metrics file"):
+        read_metrics(tmp_path)
+
+
+def test_tensorboard_shows_resumed_steps_once(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    w = MetricsWriter(tmp_path, index="epoch")
+    for epoch in range(1, 6):
+        w.log(epoch, {"loss": float(epoch)})
+    w.close()
+    w = MetricsWriter(tmp_path, index="epoch", append=True)  # killed after 5, checkpoint at 3
+    w.truncate_after(3)
+    for epoch in range(4, 7):
+        w.log(epoch, {"loss": 100.0 + epoch})
+    w.close()
+    events = EventAccumulator(str(tmp_path))
+    events.Reload()
+    loss = [(e.step, e.value) for e in events.Scalars("loss")]
+    assert loss == [(1, 1.0), (2, 2.0), (3, 3.0), (4, 104.0), (5, 105.0), (6, 106.0)]
+
+
+# --- review fixes: configs from JSON, resume option names ----------------------------------
+
+
+@dataclass(frozen=True)
+class Typed:
+    mode: Literal["a", "b"] = "a"
+    flag: bool = False
+    steps: int = 3
+    pair: tuple[float, int] = (0.5, 3)
+    child_net: Inner = field(default_factory=Inner)
+    extra: Inner | None = None
+
+
+def test_config_fields_keep_their_types_through_json():
+    config = Typed(pair=(0.25, 7), extra=Inner(lr=2.0))
+    back = config_from_dict(Typed, json.loads(json.dumps(to_jsonable(config))))
+    assert back == config and type(back.pair[1]) is int and type(back.extra.lr) is float
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"mode": "c"}, r"config.mode: 'c' is not one of 'a', 'b'"),
+        ({"flag": 1}, "config.flag: expected true or false, got 1"),
+        ({"steps": "3"}, "config.steps: expected an integer, got '3'"),
+        ({"steps": True}, "config.steps: expected an integer, got True"),
+        ({"pair": [1, 2, 3]}, r"config.pair: expected 2 values"),
+        ({"child_net": {"hidden": ["a"]}}, r"config.child_net.hidden\[0\]: expected an integer"),
+    ],
+)
+def test_a_config_value_of_the_wrong_type_is_refused_by_name(data, message):
+    with pytest.raises(UserError, match=message):
+        config_from_dict(Typed, data)
+
+
+def test_changed_options_spell_nested_prefixes_and_optional_configs_like_tyro():
+    assert changed_options(Typed(child_net=Inner(lr=0.5))) == ["--child-net.lr"]
+    assert changed_options(Typed(extra=Inner())) == ["--extra"]  # given, though at defaults

@@ -237,6 +237,16 @@ class ScalarEvents:
             event_pb2.Event(wall_time=time.time(), step=int(step), summary=summary)
         )
 
+    def purge_from(self, step: int) -> None:
+        """Tell TensorBoard that the run restarted at ``step``: it drops the events it has at
+        ``step`` and later (torch's ``SummaryWriter(purge_step=step)`` writes the same)."""
+        from tensorboard.compat.proto import event_pb2
+
+        start = event_pb2.SessionLog(status=event_pb2.SessionLog.START)
+        self._writer.add_event(
+            event_pb2.Event(wall_time=time.time(), step=int(step), session_log=start)
+        )
+
     def close(self) -> None:
         self._writer.close()
 
@@ -256,8 +266,7 @@ class MetricsWriter:
         self.index = index
         self._columns: list[str] = [index]
         if append and self.path.exists():
-            with self.path.open(newline="") as f:
-                header = next(csv.reader(f), None)
+            header = _read_csv(self.path)[0]
             if header:
                 self._columns = header
         else:
@@ -307,10 +316,19 @@ class MetricsWriter:
                         self._tb.add_scalar(name, value, step)
 
     def truncate_after(self, step: int) -> None:
-        """Drop rows whose index is above ``step`` (used when resuming from a checkpoint)."""
-        self._rewrite(
-            lambda rows: [r for r in rows if (i := r.get(self.index)) is None or i <= step]
-        )
+        """Drop rows whose index is above ``step`` (used when resuming from a checkpoint).
+
+        TensorBoard is told to drop its events after ``step`` as well, so that the steps the
+        resumed run logs again are not shown twice.
+        """
+
+        def kept(row: dict[str, str]) -> bool:
+            index = _parse(row.get(self.index), self.path)
+            return index is None or index <= step
+
+        self._rewrite(lambda rows: [r for r in rows if kept(r)])
+        if self._tb is not None:
+            self._tb.purge_from(math.floor(step) + 1)
 
     def _extend_header(self, new: list[str]) -> None:
         self._columns = self._columns + new
@@ -319,20 +337,19 @@ class MetricsWriter:
     def _rewrite(self, keep: Any) -> None:
         """Rewrite the file with the current header and the rows ``keep(rows)`` returns.
 
-        Through a temporary file and a rename: a kill during the rewrite leaves the old file.
+        Values are copied as they were written (``20`` stays ``20``, not ``20.0``), except an
+        index read as a whole float, which is written as the integer. Through a temporary file
+        and a rename: a kill during the rewrite leaves the old file.
         """
         self._file.close()
-        rows = keep(read_metrics(self.path))
+        header, lines = _read_csv(self.path)
+        rows = keep([dict(zip(header, line, strict=False)) for line in lines])
         text = io.StringIO(newline="")
         w = csv.writer(text)
         w.writerow(self._columns)
         for r in rows:
-            w.writerow(
-                [
-                    _fmt(_index_value(r.get(c)) if c == self.index else r.get(c))
-                    for c in self._columns
-                ]
-            )
+            index = _index_value(_parse(r.get(self.index), self.path))
+            w.writerow([_fmt(index) if c == self.index else r.get(c, "") for c in self._columns])
         atomic_write_bytes(self.path, text.getvalue().encode())
         self._file = self.path.open("a", newline="")
         self._writer = csv.writer(self._file)
@@ -354,9 +371,31 @@ def _index_value(value: float | None) -> float | int | None:
 def _fmt(value: Any) -> str:
     if value is None:
         return ""
+    if isinstance(value, bool | np.bool_):
+        return str(int(value))  # a number, like every other value of the file
     if isinstance(value, float | np.floating):
         return repr(float(value))
     return str(value)
+
+
+def _parse(text: str | None, path: Path) -> float | None:
+    """One value of ``metrics.csv`` (``None`` for a blank)."""
+    if text in ("", None):
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise UserError(f"{path}: not a metrics file (the value {text!r})") from None
+
+
+def _read_csv(path: Path) -> tuple[list[str], list[list[str]]]:
+    """The header and the rows of a CSV file, as text; a damaged file is a UserError."""
+    try:
+        with path.open(newline="") as f:
+            lines = [line for line in csv.reader(f) if line]  # blank lines: no row
+    except (UnicodeDecodeError, csv.Error) as e:
+        raise UserError(f"{path}: not a metrics file ({e})") from None
+    return (lines[0], lines[1:]) if lines else ([], [])
 
 
 def read_metrics(path: str | Path) -> list[dict[str, float | None]]:
@@ -366,11 +405,11 @@ def read_metrics(path: str | Path) -> list[dict[str, float | None]]:
         path = path / "metrics.csv"
     if not path.is_file():
         raise UserError(f"{path}: no metrics here")
-    with path.open(newline="") as f:
-        return [
-            {k: (float(v) if v not in ("", None) else None) for k, v in row.items()}
-            for row in csv.DictReader(f)
-        ]
+    header, lines = _read_csv(path)
+    return [
+        {k: _parse(line[i] if i < len(line) else None, path) for i, k in enumerate(header)}
+        for line in lines
+    ]
 
 
 def metrics_columns(path: str | Path) -> dict[str, np.ndarray]:
@@ -468,7 +507,11 @@ def config_from_dict(cls: type[C], data: Mapping[str, Any], *, where: str = "con
 
 
 def _from_json(hint: Any, value: Any, where: str) -> Any:
-    """``value`` (from JSON) converted to the type ``hint`` of a config field."""
+    """``value`` (from JSON) converted to the type ``hint`` of a config field.
+
+    Values of the wrong type (a string for an int, ``1`` for a bool, a choice that is not one of
+    a ``Literal``'s) are refused here, naming the field, rather than slipping into the config.
+    """
     import types
     import typing
 
@@ -480,17 +523,55 @@ def _from_json(hint: Any, value: Any, where: str) -> Any:
             return None
         options = [a for a in typing.get_args(hint) if a is not type(None)]
         return _from_json(options[0], value, where) if len(options) == 1 else value
+    if origin is typing.Literal:
+        if value not in typing.get_args(hint):
+            choices = ", ".join(repr(a) for a in typing.get_args(hint))
+            raise UserError(f"{where}: {value!r} is not one of {choices}")
+        return value
     if dataclasses.is_dataclass(hint) and isinstance(hint, type):
         return config_from_dict(hint, value, where=where)
-    if origin is tuple and isinstance(value, list):
+    if origin is tuple:
+        if not isinstance(value, list):
+            raise UserError(f"{where}: expected a list, got {value!r}")
         args = typing.get_args(hint)
-        item = args[0] if args else Any
-        return tuple(_from_json(item, v, where) for v in value)
-    if hint is Path and isinstance(value, str):
+        if len(args) == 2 and args[1] is Ellipsis:  # tuple[X, ...]
+            items = [args[0]] * len(value)
+        elif args:  # tuple[X, Y]: one type per position
+            if len(value) != len(args):
+                raise UserError(f"{where}: expected {len(args)} values, got {value!r}")
+            items = list(args)
+        else:
+            items = [Any] * len(value)
+        return tuple(
+            _from_json(item, v, f"{where}[{i}]")
+            for i, (item, v) in enumerate(zip(items, value, strict=True))
+        )
+    expected = _JSON_SCALARS.get(hint)
+    if expected is not None and (
+        not isinstance(value, expected) or (isinstance(value, bool) and hint is not bool)
+    ):
+        raise UserError(f"{where}: expected {_TYPE_NAMES[hint]}, got {value!r}")
+    if hint is Path:
         return Path(value)
-    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+    if hint is float:
         return float(value)
     return value
+
+
+_JSON_SCALARS: dict[Any, type | tuple[type, ...]] = {
+    bool: bool,
+    int: int,
+    float: (int, float),
+    str: str,
+    Path: str,
+}
+_TYPE_NAMES = {
+    bool: "true or false",
+    int: "an integer",
+    float: "a number",
+    str: "a string",
+    Path: "a path",
+}
 
 
 def changed_options(config: Any, *, ignore: Iterable[str] = ("resume",)) -> list[str]:
@@ -512,10 +593,11 @@ def changed_options(config: Any, *, ignore: Iterable[str] = ("resume",)) -> list
         value, base = getattr(config, f.name), getattr(default, f.name)
         if f.name in ignore or value == base:
             continue
-        if dataclasses.is_dataclass(value):
-            prefix = "" if _omits_prefix(hints[f.name]) else f"{f.name}."
-            changed += ["--" + prefix + name.removeprefix("--") for name in changed_options(value)]
-        else:
+        inner = changed_options(value) if dataclasses.is_dataclass(value) else []
+        if inner:
+            prefix = "" if _omits_prefix(hints[f.name]) else option_name(f.name)[2:] + "."
+            changed += ["--" + prefix + name.removeprefix("--") for name in inner]
+        else:  # a plain value, or a nested config that is there instead of None
             changed.append(option_name(f.name))
     return changed
 
@@ -683,6 +765,7 @@ class Checkpoint:
 # The run directory
 # ---------------------------------------------------------------------------------------------
 
+
 class Run:
     """One run directory, opened by a topic's ``run()``.
 
@@ -720,22 +803,35 @@ class Run:
         self.quiet = quiet
         self._lock = claim_run_dir(self.path, command, resume=resume, overwrite=overwrite)
         self.created = self._lock.created
-        write_json(
-            self.path / "config.json",
-            {
-                "command": command,
-                "config": config,
-                "version": package_version(),
-                "seed": seed,
-                "device": device,
-                "argv": sys.argv,
-                "python": sys.version.split()[0],
-                "created": _dt.datetime.now().isoformat(timespec="seconds"),
-            },
-        )
-        self.metrics = MetricsWriter(
-            self.path, index=metrics_index, tensorboard=tensorboard, append=resume
-        )
+        try:
+            write_json(self.path / "config.json", self._record(seed, device, resume))
+            self.metrics = MetricsWriter(
+                self.path, index=metrics_index, tensorboard=tensorboard, append=resume
+            )
+        except BaseException:  # nothing was done yet: leave no lock and no new directory behind
+            self._discard()
+            raise
+
+    def _record(self, seed: int | None, device: str, resume: bool) -> dict[str, Any]:
+        """config.json's content; a resumed run keeps how the run was first made and lists
+        each resumption (``resumed``: argv, time, version, device)."""
+        session = {
+            "version": package_version(),
+            "device": device,
+            "argv": sys.argv,
+            "python": sys.version.split()[0],
+            "created": _dt.datetime.now().isoformat(timespec="seconds"),
+        }
+        record = {"command": self.command, "config": self.config, "seed": seed, **session}
+        saved = self.path / "config.json"
+        if resume and saved.is_file():
+            original = read_json(saved)
+            if isinstance(original, dict):
+                keep = {k: original[k] for k in session if k in original}
+                resumed = original.get("resumed")
+                resumed = resumed if isinstance(resumed, list) else []
+                record |= keep | {"resumed": [*resumed, session]}
+        return record
 
     def progress(self, iterable: Iterable[T] | None = None, **kwargs: Any) -> Any:
         """A progress bar that respects this run's ``quiet``."""
@@ -757,12 +853,24 @@ class Run:
 
     def __exit__(self, kind: type[BaseException] | None, *exc: object) -> None:
         self.metrics.close()
-        if kind is not None and issubclass(kind, UserError) and self.created:
-            # The command failed on its input before producing anything worth keeping.
-            self._lock.release()
-            if not (self.path / "summary.json").exists() and not any(self.path.glob("checkpoint*")):
-                shutil.rmtree(self.path, ignore_errors=True)
-            return
+        if kind is not None and issubclass(kind, UserError) and not self._worth_keeping():
+            self._discard()  # the command failed on its input before producing anything
+        self._lock.release()
+
+    def _worth_keeping(self) -> bool:
+        """Whether the directory holds a result: a summary or a checkpoint, at any depth (a
+        sweep keeps its seeds' in subdirectories)."""
+        return any(self.path.rglob("summary.json")) or any(self.path.rglob("checkpoint*"))
+
+    def _discard(self) -> None:
+        """Undo what this run wrote, while still holding the lock (so that no other process
+        can claim the directory in between), then release it: a directory it created is
+        removed, one that it found empty (or emptied, under ``--overwrite``) is emptied again;
+        a resumed run's directory is left as it is."""
+        if self._lock.created:
+            shutil.rmtree(self.path, ignore_errors=True)
+        elif self._lock.fresh:
+            _empty(self.path, ignore_errors=True)
         self._lock.release()
 
 
@@ -775,6 +883,8 @@ class RunLock:
 
         self.path = path
         self.created = created
+        self.fresh = created
+        """whether the directory was new or empty when claimed (or emptied by ``overwrite``)"""
         self._fd: int | None = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
         try:
             fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -797,6 +907,7 @@ def claim_run_dir(path: Path, command: str, *, resume: bool, overwrite: bool) ->
 
     An existing directory with files in it is refused unless ``resume`` (then it must be a run
     of the same ``command``) or ``overwrite`` (then it is emptied, once the lock is held).
+    Whenever it is refused, the lock is released again.
     """
     if str(path) in ("", "."):
         raise UserError("--out: give a directory for the run, not the current directory")
@@ -809,27 +920,50 @@ def claim_run_dir(path: Path, command: str, *, resume: bool, overwrite: bool) ->
         raise UserError(f"--out {path}: cannot create the directory ({e.strerror})") from None
     try:
         lock = RunLock(path, created)
-    except PermissionError as e:
+    except OSError as e:  # unreadable, or removed since (by a run that failed and cleaned up)
         raise UserError(f"--out {path}: cannot write here ({e.strerror})") from None
+    try:
+        _check_contents(path, command, lock, resume=resume, overwrite=overwrite)
+    except BaseException:
+        lock.release()
+        raise
+    return lock
+
+
+def _check_contents(
+    path: Path, command: str, lock: RunLock, *, resume: bool, overwrite: bool
+) -> None:
     contents = list(path.iterdir())
-    if not contents or created:
-        return lock
+    if not contents or lock.created:
+        lock.fresh = True
+        return
     if resume:
         saved = path / "config.json"
         data = read_json(saved) if saved.exists() else None
         if not isinstance(data, dict) or data.get("command") != command:
-            lock.release()
             raise UserError(f"--resume {path}: not a '{command}' run directory")
-        return lock
+        return
     if overwrite:
-        for p in contents:
-            if p.is_dir() and not p.is_symlink():
-                shutil.rmtree(p)
-            else:
-                p.unlink()
-        return lock
-    lock.release()
+        try:
+            _empty(path)
+        except OSError as e:
+            raise UserError(f"--overwrite {path}: cannot empty the directory ({e})") from None
+        lock.fresh = True
+        return
     raise UserError(
         f"--out {path}: the directory is not empty (another run's files?); choose a new "
         "directory, resume the run with --resume, or pass --overwrite to empty it first"
     )
+
+
+def _empty(path: Path, *, ignore_errors: bool = False) -> None:
+    """Remove everything in ``path``; symbolic links are removed, never followed."""
+    for p in path.iterdir():
+        try:
+            if p.is_dir() and not p.is_symlink():
+                shutil.rmtree(p)
+            else:
+                p.unlink()
+        except OSError:
+            if not ignore_errors:
+                raise
