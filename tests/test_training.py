@@ -356,6 +356,34 @@ def test_a_huge_learning_rate_stops_with_a_clear_error(tmp_path):
     assert all(p.isfinite().all() for p in state["parts"]["model"].values())
 
 
+def test_weights_made_nan_by_a_finite_loss_stop_training_before_they_are_saved(tmp_path):
+    # d sqrt(w^2) / dw at w = 0 is 0/0: the loss (1.0) is finite, the gradient is NaN. The
+    # epoch's mean loss looks fine; the weights it leaves must not become "the last good
+    # checkpoint".
+    model = make_linear(1)
+    with torch.no_grad():
+        model.weight.zero_()
+    path = tmp_path / "checkpoint.pt"
+
+    def loss_fn(m, batch):
+        return m.weight.square().sum().sqrt() + 1.0, {}
+
+    with pytest.raises(NonFiniteLoss, match=r"parameters became NaN or infinite in epoch 1"):
+        fit(
+            model,
+            torch.optim.SGD(model.parameters(), lr=0.1),
+            loss_fn,
+            (torch.zeros(4),),
+            LoopConfig(epochs=3, batch_size=4),
+            seed=0,
+            checkpoint=path,
+            quiet=True,
+        )
+    state = Checkpoint(path, {}, kind=CHECKPOINT_KIND).read()["parts"]
+    assert state["loop"]["epoch"] == 0
+    assert all(p.isfinite().all() for p in state["model"].values())
+
+
 # ---------------------------------------------------------------------------------------------
 # Run directory: metrics.csv, none at all, the config
 # ---------------------------------------------------------------------------------------------
@@ -490,6 +518,15 @@ def assert_same_run(a: Path, b: Path) -> None:
     assert torch.equal(first["rng"]["torch"], second["rng"]["torch"])
     assert without_times(first["loop"]["rows"]) == without_times(second["loop"]["rows"])
     assert without_times(read_metrics(a)) == without_times(read_metrics(b))
+    assert metrics_text(a) == metrics_text(b)  # the same file, not only the same numbers
+
+
+def metrics_text(run_dir: Path) -> list[list[str]]:
+    """metrics.csv as written (text), without the timing columns."""
+    with (run_dir / "metrics.csv").open(newline="") as f:
+        rows = list(csv.reader(f))
+    keep = [i for i, name in enumerate(rows[0]) if not name.startswith("time/")]
+    return [[row[i] for i in keep] for row in rows]
 
 
 def test_resume_after_a_crash_gives_the_uninterrupted_run(tmp_path):

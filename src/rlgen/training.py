@@ -333,8 +333,8 @@ def fit(
         The :class:`History`: one row per epoch, counters, why training stopped.
 
     Raises:
-        NonFiniteLoss: an epoch's mean loss was NaN or infinite (the checkpoint on disk is the
-            last one written before it, untouched).
+        NonFiniteLoss: an epoch's mean loss, or a parameter after the epoch, was NaN or
+            infinite (the checkpoint on disk is the last one written before it, untouched).
         UserError: ``drop_last`` with fewer examples than one batch.
     """
     device = torch.device(device)
@@ -382,8 +382,11 @@ def fit(
                 scheduler=scheduler if scheduler_interval == "step" else None,
             )
             seconds = time.perf_counter() - start
-            if not math.isfinite(train["train/loss"]):
-                message = _non_finite_message(epoch, train, lr, lr_option, saver, saved_epoch)
+            finite_loss = math.isfinite(train["train/loss"])
+            if not finite_loss or not _finite_parameters(model):  # never checkpoint NaN weights
+                message = _non_finite_message(
+                    epoch, train, lr, lr_option, saver, saved_epoch, finite_loss=finite_loss
+                )
                 raise NonFiniteLoss(message)
             if scheduler is not None and scheduler_interval == "epoch":
                 scheduler.step()
@@ -494,6 +497,16 @@ def _timed_evaluation(model: nn.Module, evaluate: Evaluate, history: History) ->
     return values | {"time/eval_seconds": seconds}
 
 
+def _finite_parameters(model: nn.Module) -> bool:
+    """Whether every parameter of ``model`` is finite (one host synchronisation).
+
+    A step whose loss is finite can still leave NaN weights (a NaN or infinite gradient, e.g.
+    of ``sqrt`` at 0, in the epoch's last step); the epoch's mean loss does not show it.
+    """
+    flags = [p.detach().isfinite().all() for p in model.parameters()]
+    return bool(torch.stack(flags).all()) if flags else True
+
+
 def _non_finite_message(
     epoch: int,
     train: Mapping[str, float],
@@ -501,9 +514,14 @@ def _non_finite_message(
     lr_option: str,
     saver: Checkpoint | None,
     saved_epoch: int,
+    *,
+    finite_loss: bool = False,
 ) -> str:
     kept = f"; {saver.path} still holds epoch {saved_epoch}" if saver is not None else ""
-    return (
-        f"the training loss became {train['train/loss']} in epoch {epoch}: lower {lr_option} "
-        f"(it is {lr:g}){kept}"
+    what = (
+        f"the model's parameters became NaN or infinite in epoch {epoch} (the loss was "
+        f"finite, a gradient was not)"
+        if finite_loss
+        else f"the training loss became {train['train/loss']} in epoch {epoch}"
     )
+    return f"{what}: lower {lr_option} (it is {lr:g}){kept}"
