@@ -1,0 +1,378 @@
+"""Every trial of a search, and the controller's state, in one SQLite file of the run directory.
+
+``trials.sqlite`` is the search's memory; everything else (metrics, figures, ``nas show``) is
+drawn from it. It is written so that a search killed at any moment (``kill -9``, a power cut
+aside) loses nothing it finished:
+
+- WAL journal with ``synchronous=FULL``: each commit is on disk when it returns, and readers
+  (``rlgen nas show`` while the search runs) never block the writer nor see half a transaction;
+- each trial's result is committed the moment it comes back from its worker;
+- a batch's proposals are committed together with the controller state right after sampling
+  them, and its update together with the state right after it: the stored state always matches
+  the stored trials, so ``--resume`` reruns only the interrupted trials (pending or running),
+  never a finished or failed one, and the controller continues with its RNG where it was;
+- SQL is parameterised throughout (no value is ever formatted into a statement).
+
+Tables: ``meta`` (key, value: what was searched), ``trials`` (one row per trial, below),
+``controller`` (one row: batches done, state as ``torch.save`` bytes, loaded with
+``weights_only=True``) and ``updates`` (one row per controller update: its metrics as JSON).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import sqlite3
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rlgen.errors import UserError
+
+FILE = "trials.sqlite"
+SCHEMA_VERSION = "1"
+STATUSES = ("pending", "running", "finished", "failed")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS trials (
+    id INTEGER PRIMARY KEY,               -- trial number, from 0, in proposal order
+    batch INTEGER NOT NULL,               -- the controller batch it was proposed in
+    architecture TEXT NOT NULL,           -- JSON list of option indices
+    status TEXT NOT NULL CHECK (status IN ('pending', 'running', 'finished', 'failed')),
+    reward REAL,
+    accuracy REAL,
+    metrics TEXT,                         -- JSON object: cost, timings, device, ...
+    worker TEXT,                          -- where it ran: pid, Ray node
+    queued REAL,                          -- time.time() when submitted
+    started REAL,
+    finished REAL,
+    seconds REAL,                         -- finished - started
+    error TEXT,                           -- one line, for failed trials
+    traceback TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0   -- times it was submitted (reruns after a resume)
+);
+CREATE INDEX IF NOT EXISTS trials_batch ON trials (batch);
+CREATE TABLE IF NOT EXISTS controller (
+    id INTEGER PRIMARY KEY CHECK (id = 0),
+    batches INTEGER NOT NULL,             -- batches whose update is done
+    state BLOB NOT NULL,
+    updated REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS updates (
+    batch INTEGER PRIMARY KEY,
+    metrics TEXT NOT NULL,
+    time REAL NOT NULL
+);
+"""
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One row of the ``trials`` table."""
+
+    id: int
+    batch: int
+    architecture: tuple[int, ...]
+    status: str
+    reward: float | None
+    accuracy: float | None
+    metrics: dict[str, Any]
+    worker: str | None
+    queued: float | None
+    started: float | None
+    finished: float | None
+    seconds: float | None
+    error: str | None
+    traceback: str | None
+    attempts: int
+
+    @property
+    def done(self) -> bool:
+        """Finished or failed: never run again."""
+        return self.status in ("finished", "failed")
+
+
+_COLUMNS = (
+    "id, batch, architecture, status, reward, accuracy, metrics, worker, queued, started, "
+    "finished, seconds, error, traceback, attempts"
+)
+
+
+def _trial(row: Sequence[Any]) -> Trial:
+    values = list(row)
+    values[2] = tuple(json.loads(values[2]))
+    values[6] = json.loads(values[6]) if values[6] else {}
+    return Trial(*values)
+
+
+class TrialStore:
+    """The SQLite trial store of one run directory.
+
+    Open it with :meth:`create` (a new search), :meth:`open` (``--resume``: the same file, read
+    and write) or :meth:`reader` (``nas show``: read-only, safe while a search writes).
+    """
+
+    def __init__(self, path: Path, connection: sqlite3.Connection) -> None:
+        self.path = path
+        self._db = connection
+
+    # -- opening ------------------------------------------------------------------------------
+
+    @classmethod
+    def create(cls, run_dir: str | Path, meta: Mapping[str, Any]) -> TrialStore:
+        """A new store in ``run_dir`` holding ``meta`` (values stored as JSON)."""
+        path = Path(run_dir) / FILE
+        if path.exists():
+            raise UserError(f"{path}: a trial store is already here; --resume continues it")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        store = cls(path, _connect(path))
+        store._db.executescript(_SCHEMA)
+        with store._transaction():
+            rows = [("schema", SCHEMA_VERSION)] + [(k, json.dumps(v)) for k, v in meta.items()]
+            store._db.executemany("INSERT INTO meta (key, value) VALUES (?, ?)", rows)
+        return store
+
+    @classmethod
+    def open(cls, run_dir: str | Path) -> TrialStore:
+        """The store of an existing search, for writing (``--resume``)."""
+        path = Path(run_dir) / FILE
+        if not path.is_file():
+            raise UserError(f"{run_dir}: no {FILE} here (is it a nas search run directory?)")
+        store = cls(path, _connect(path))
+        store._check()
+        return store
+
+    @classmethod
+    def reader(cls, run_dir: str | Path) -> TrialStore:
+        """The store of a search, read-only (safe while the search is running)."""
+        path = Path(run_dir) / FILE
+        if not path.is_file():
+            raise UserError(f"{run_dir}: no {FILE} here (is it a nas search run directory?)")
+        try:
+            db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
+        except sqlite3.Error as e:
+            raise UserError(f"{path}: cannot open the trial store ({e})") from None
+        store = cls(path, db)
+        store._check()
+        return store
+
+    def _check(self) -> None:
+        try:
+            version = self._db.execute(
+                "SELECT value FROM meta WHERE key = ?", ("schema",)
+            ).fetchone()
+        except sqlite3.DatabaseError as e:
+            raise UserError(f"{self.path}: not a trial store ({e})") from None
+        if version is None or version[0] != SCHEMA_VERSION:
+            raise UserError(f"{self.path}: a trial store of another version")
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> TrialStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    # -- what was searched --------------------------------------------------------------------
+
+    def meta(self, key: str, default: Any = None) -> Any:
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return json.loads(row[0]) if row is not None else default
+
+    # -- the controller ------------------------------------------------------------------------
+
+    def propose(
+        self, batch: int, archs: Sequence[Sequence[int]], state: Mapping[str, Any]
+    ) -> list[int]:
+        """Store batch ``batch``'s proposals (pending) with the controller state after sampling
+        them, in one transaction; returns the new trials' ids."""
+        with self._transaction():
+            (first,) = self._db.execute("SELECT COALESCE(MAX(id) + 1, 0) FROM trials").fetchone()
+            ids = list(range(first, first + len(archs)))
+            self._db.executemany(
+                "INSERT INTO trials (id, batch, architecture, status) VALUES (?, ?, ?, 'pending')",
+                [(i, batch, json.dumps(list(a))) for i, a in zip(ids, archs, strict=True)],
+            )
+            self._save_state(self.batches_done(), state)
+        return ids
+
+    def complete_batch(
+        self, batch: int, state: Mapping[str, Any], metrics: Mapping[str, float]
+    ) -> None:
+        """Store the controller state after batch ``batch``'s update, and the update's metrics."""
+        with self._transaction():
+            self._db.execute(
+                "INSERT OR REPLACE INTO updates (batch, metrics, time) VALUES (?, ?, ?)",
+                (batch, json.dumps(dict(metrics)), time.time()),
+            )
+            self._save_state(batch + 1, state)
+
+    def _save_state(self, batches: int, state: Mapping[str, Any]) -> None:
+        import torch
+
+        buffer = io.BytesIO()
+        torch.save(dict(state), buffer)
+        self._db.execute(
+            "INSERT OR REPLACE INTO controller (id, batches, state, updated) VALUES (0, ?, ?, ?)",
+            (batches, buffer.getvalue(), time.time()),
+        )
+
+    def batches_done(self) -> int:
+        row = self._db.execute("SELECT batches FROM controller WHERE id = 0").fetchone()
+        return int(row[0]) if row is not None else 0
+
+    def controller_state(self) -> dict[str, Any] | None:
+        """The latest stored controller state (None before the first batch)."""
+        import torch
+
+        row = self._db.execute("SELECT state FROM controller WHERE id = 0").fetchone()
+        if row is None:
+            return None
+        try:
+            state: dict[str, Any] = torch.load(
+                io.BytesIO(row[0]), map_location="cpu", weights_only=True
+            )
+        except Exception as e:
+            raise UserError(f"{self.path}: cannot read the controller state ({e})") from None
+        return state
+
+    def updates(self) -> list[tuple[int, dict[str, float]]]:
+        """(batch, metrics) of every controller update, in order."""
+        rows = self._db.execute("SELECT batch, metrics FROM updates ORDER BY batch").fetchall()
+        return [(int(b), json.loads(m)) for b, m in rows]
+
+    # -- trials -------------------------------------------------------------------------------
+
+    def start(self, ids: Sequence[int], queued: float | None = None) -> None:
+        """Mark trials as submitted (running), counting the attempt."""
+        now = queued if queued is not None else time.time()
+        with self._transaction():
+            self._db.executemany(
+                "UPDATE trials SET status = 'running', queued = ?, attempts = attempts + 1 "
+                "WHERE id = ? AND status IN ('pending', 'running')",
+                [(now, i) for i in ids],
+            )
+
+    def finish(
+        self,
+        trial: int,
+        *,
+        reward: float,
+        accuracy: float,
+        metrics: Mapping[str, Any],
+        worker: str | None,
+        started: float,
+        finished: float,
+    ) -> None:
+        """Store a finished trial (committed at once)."""
+        with self._transaction():
+            self._db.execute(
+                "UPDATE trials SET status = 'finished', reward = ?, accuracy = ?, metrics = ?, "
+                "worker = ?, started = ?, finished = ?, seconds = ?, error = NULL, "
+                "traceback = NULL WHERE id = ?",
+                (
+                    reward,
+                    accuracy,
+                    json.dumps(dict(metrics)),
+                    worker,
+                    started,
+                    finished,
+                    finished - started,
+                    trial,
+                ),
+            )
+
+    def fail(
+        self,
+        trial: int,
+        *,
+        error: str,
+        traceback: str,
+        worker: str | None,
+        started: float,
+        finished: float,
+        metrics: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Store a failed trial with its error (committed at once)."""
+        with self._transaction():
+            self._db.execute(
+                "UPDATE trials SET status = 'failed', error = ?, traceback = ?, worker = ?, "
+                "started = ?, finished = ?, seconds = ?, metrics = ? WHERE id = ?",
+                (
+                    error,
+                    traceback,
+                    worker,
+                    started,
+                    finished,
+                    finished - started,
+                    json.dumps(dict(metrics or {})),
+                    trial,
+                ),
+            )
+
+    def trials(self, *, batch: int | None = None, status: str | None = None) -> list[Trial]:
+        """Trials in id order, optionally of one batch and / or one status."""
+        query, args = f"SELECT {_COLUMNS} FROM trials", []
+        where = []
+        if batch is not None:
+            where.append("batch = ?")
+            args.append(batch)
+        if status is not None:
+            where.append("status = ?")
+            args.append(status)
+        if where:
+            query += " WHERE " + " AND ".join(where)
+        return [_trial(r) for r in self._db.execute(query + " ORDER BY id", args).fetchall()]
+
+    def trial(self, trial_id: int) -> Trial:
+        """One trial by its id."""
+        row = self._db.execute(
+            f"SELECT {_COLUMNS} FROM trials WHERE id = ?", (trial_id,)
+        ).fetchone()
+        if row is None:
+            raise KeyError(f"no trial {trial_id}")
+        return _trial(row)
+
+    def best(self, n: int, *, by: str = "reward") -> list[Trial]:
+        """The ``n`` finished trials with the highest ``reward`` or ``accuracy``."""
+        column = {"reward": "reward", "accuracy": "accuracy"}[by]
+        rows = self._db.execute(
+            f"SELECT {_COLUMNS} FROM trials WHERE status = 'finished' "
+            f"ORDER BY {column} DESC, id LIMIT ?",
+            (n,),
+        ).fetchall()
+        return [_trial(r) for r in rows]
+
+    def counts(self) -> dict[str, int]:
+        """How many trials have each status."""
+        rows = self._db.execute("SELECT status, COUNT(*) FROM trials GROUP BY status").fetchall()
+        return {s: 0 for s in STATUSES} | {s: int(n) for s, n in rows}
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    try:
+        db = sqlite3.connect(path, timeout=30, isolation_level=None)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=FULL")
+    except sqlite3.Error as e:
+        raise UserError(f"{path}: cannot open the trial store ({e})") from None
+    return db

@@ -1,0 +1,75 @@
+"""FLOP counts against hand-computed values; the three rewards."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from torch import nn
+
+from rlgen.errors import UserError
+from rlgen.nas.rewards import RewardConfig, agreement, count_flops, reward
+
+
+def test_flops_of_a_tiny_network_by_hand():
+    # conv 1 -> 2 channels, 3x3, on 4x4 (padding 1): 2 out channels x 16 pixels x 9 MACs = 288
+    # linear 32 -> 10: 320 MACs. torch's counter reports 2 FLOPs per multiply-add.
+    model = nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(32, 10))
+    cost = count_flops(model, (1, 4, 4))
+    assert cost.macs == 288 + 320
+    assert cost.flops == 2 * (288 + 320)
+    assert cost.params == (2 * 9 + 2) + (32 * 10 + 10)
+
+
+def test_depthwise_and_pooling():
+    # depthwise 3x3 on 4 channels of 4x4: 4 x 16 x 9 = 576 MACs; pooling and batch norm: 0
+    model = nn.Sequential(
+        nn.Conv2d(4, 4, 3, padding=1, groups=4, bias=False), nn.BatchNorm2d(4), nn.MaxPool2d(2)
+    )
+    assert count_flops(model, (4, 4, 4)).macs == 576
+
+
+def test_counting_leaves_the_model_as_it_was():
+    model = nn.Sequential(nn.Flatten(), nn.Linear(4, 2))
+    model.train()
+    count_flops(model, (1, 2, 2))
+    assert model.training
+
+
+def test_soft_reward_doubling_cost_needs_five_percent():
+    soft = RewardConfig(reward="soft", target=10.0, w=-0.07)
+    at_t = soft(0.8, 10e6)
+    assert at_t == pytest.approx(0.8)
+    assert soft(0.8, 20e6) / at_t == pytest.approx(2**-0.07)
+    assert pytest.approx(0.953, abs=5e-4) == 2**-0.07
+    # 5% more accuracy about pays for twice the cost
+    assert soft(0.8 / 2**-0.07, 20e6) == pytest.approx(at_t)
+
+
+def test_hard_reward_is_accuracy_within_the_target():
+    assert reward(0.9, 5e6, "hard", 10.0) == 0.9
+    assert reward(0.9, 10e6, "hard", 10.0) == 0.9
+    assert reward(0.9, 20e6, "hard", 10.0) == pytest.approx(0.45)
+    assert reward(0.9, None, "accuracy", 10.0) == 0.9
+    with pytest.raises(ValueError, match="multiply-adds"):
+        reward(0.9, None, "soft", 10.0)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"target": 0.0}, "--target must be > 0, got 0"),
+        ({"target": -1.0}, "--target must be > 0"),
+        ({"target": math.inf}, "--target must be a finite number"),
+        ({"w": 0.1}, "--w must be <= 0"),
+        ({"w": math.nan}, "--w must be a finite number"),
+        ({"reward": "latency"}, "--reward: unknown value 'latency'"),
+    ],
+)
+def test_bad_reward_options(kwargs, message):
+    with pytest.raises(UserError, match=message.replace("(", r"\(").replace("[", r"\[")):
+        RewardConfig(**kwargs)
+
+
+def test_agreement():
+    assert agreement((0, 1, 2), (0, 1, 0)) == pytest.approx(2 / 3)
