@@ -82,7 +82,7 @@ def test_not_a_store(tmp_path):
     (tmp_path / FILE).write_bytes(b"not a database at all, just bytes" * 10)
     with pytest.raises(UserError, match="not a trial store"):
         TrialStore.reader(tmp_path)
-    with pytest.raises(UserError, match="no trials.sqlite"):
+    with pytest.raises(UserError, match=r"no trials\.sqlite"):
         TrialStore.open(tmp_path / "elsewhere")
 
 

@@ -228,7 +228,7 @@ class NasnetChild(nn.Module):
 
 def round_filters(x: float) -> int:
     """Filters rounded to a multiple of 4 (at least 4)."""
-    return max(4, int(round(x / 4)) * 4)
+    return max(4, round(x / 4) * 4)
 
 
 class SqueezeExcite(nn.Module):
