@@ -14,10 +14,17 @@ import numpy as np
 
 
 def pyplot() -> Any:
-    """``matplotlib.pyplot`` on the Agg backend: figures are written to files, never shown."""
+    """``matplotlib.pyplot`` on the Agg backend: figures are written to files, never shown.
+
+    Where pyplot is already in use (a notebook, a script of the user's), its backend is left as
+    it is: switching it to Agg would stop the user's own figures from showing.
+    """
+    import sys
+
     import matplotlib
 
-    matplotlib.use("Agg")
+    if "matplotlib.pyplot" not in sys.modules:
+        matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     return plt
@@ -33,13 +40,15 @@ def save_figure(fig: Any, path: str | Path, *, dpi: int = 120, despine: bool = T
 
     from rlgen.runs import atomic_write_bytes
 
-    if despine:
-        for ax in fig.axes:
-            ax.spines[["top", "right"]].set_visible(False)
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, dpi=dpi, format="png")
-    pyplot().close(fig)
+    try:
+        if despine:
+            for ax in fig.axes:
+                ax.spines[["top", "right"]].set_visible(False)
+        fig.tight_layout()
+        buffer = io.BytesIO()
+        fig.savefig(buffer, dpi=dpi, format="png")
+    finally:
+        pyplot().close(fig)  # also when drawing fails: a long session must not pile them up
     atomic_write_bytes(path, buffer.getvalue())
     return Path(path)
 
