@@ -82,6 +82,8 @@ class VAETrainConfig:
     """random seed (initialisation, shuffling, sampling); the same seed gives the same run on CPU"""
     lr: float = 1e-3
     """Adam's learning rate"""
+    lr_schedule: Literal["constant", "cosine"] = "constant"
+    """constant, or cosine: decayed to 0 along a half cosine over the run's optimiser steps"""
     iwae_k: int = 100
     """importance samples per test image for the IWAE estimate of log p(x) (0: skip it)"""
     iwae_examples: int | None = None
@@ -100,6 +102,7 @@ class VAETrainConfig:
     def __post_init__(self) -> None:
         check_range("seed", self.seed, 0)
         check_range("lr", self.lr, 0, low_open=True)
+        check_choice("lr_schedule", self.lr_schedule, ("constant", "cosine"))
         check_range("iwae_k", self.iwae_k, 0)
         if self.iwae_examples is not None:
             check_range("iwae_examples", self.iwae_examples, 1)
@@ -114,6 +117,8 @@ class AETrainConfig:
     """random seed (initialisation, shuffling, noise); the same seed gives the same run on CPU"""
     lr: float = 1e-3
     """Adam's learning rate"""
+    lr_schedule: Literal["constant", "cosine"] = "constant"
+    """constant, or cosine: decayed to 0 along a half cosine over the run's optimiser steps"""
     device: Device = "auto"
     """auto (CUDA when present), cpu or cuda; the data lives there for the whole run"""
     resume: Path | None = None
@@ -128,6 +133,7 @@ class AETrainConfig:
     def __post_init__(self) -> None:
         check_range("seed", self.seed, 0)
         check_range("lr", self.lr, 0, low_open=True)
+        check_choice("lr_schedule", self.lr_schedule, ("constant", "cosine"))
         check_choice("device", self.device, ("auto", "cpu", "cuda"))
 
 
@@ -162,11 +168,24 @@ def fit_in_run(
     def evaluate(m: Any) -> Mapping[str, float]:
         return m.evaluate(images.validation, seed=config.seed)
 
+    import torch
+
+    from rlgen.generative.models import make_optimizer
+
+    optimizer = make_optimizer(model, config.lr)
+    scheduler = None
+    if config.lr_schedule == "cosine":
+        steps = config.loop.epochs * config.loop.steps_per_epoch(len(images.train))
+        if config.loop.max_steps is not None:
+            steps = min(steps, config.loop.max_steps)
+        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, max(1, steps))
     try:
         history = model.fit(
             images.train,
             config.loop,
-            lr=config.lr,
+            optimizer=optimizer,
+            scheduler=scheduler,
+            scheduler_interval="step",
             seed=config.seed,
             device=device,
             transform=images.transform(),
@@ -459,6 +478,23 @@ def load_vae(
     images = load_images(config.data, device)
     model = VAE(config.model, pixels=images.pixels)
     load_model(run_dir / CHECKPOINT, model, kind=VAE_KIND)
+    return model.to(device), config, images
+
+
+def load_ae(
+    run_dir: str | Path, device: str = "cpu", *, data_dir: Path | None = None
+) -> tuple[Autoencoder, AETrainConfig, Images]:
+    """The model of a ``rlgen ae`` run directory (weights only), its config and its images."""
+    run_dir = Path(run_dir)
+    config = load_run_config(run_dir, AE_NAME, AETrainConfig)
+    if not (run_dir / CHECKPOINT).is_file():
+        raise UserError(f"{run_dir}: no {CHECKPOINT} here")
+    if data_dir is not None:
+        data = dataclasses.replace(config.data, data_dir=data_dir)
+        config = dataclasses.replace(config, data=data)
+    images = load_images(config.data, device)
+    model = Autoencoder(config.model, pixels=images.pixels)
+    load_model(run_dir / CHECKPOINT, model, kind=AE_KIND)
     return model.to(device), config, images
 
 

@@ -128,7 +128,8 @@ def load_images(config: DataConfig, device: torch.device | str = "cpu") -> Image
     test_n = len(x_test) if config.test_size is None else min(config.test_size, len(x_test))
 
     def tensor(images: np.ndarray) -> Tensor:
-        return torch.from_numpy(images.reshape(len(images), -1).astype(np.float32) / 255.0)
+        flat = images.reshape(len(images), side * side).astype(np.float32)
+        return torch.from_numpy(flat / 255.0)
 
     splits = [tensor(x_train[train_index]), tensor(x_train[val_index]), tensor(x_test[:test_n])]
     if config.binarize != "none":
