@@ -137,3 +137,44 @@ def test_the_installed_fashion_mnist_is_complete_and_verified():
     images, labels = data.load("fashion-mnist", "test", data_dir=debian, verify=True)
     assert images.shape == (10_000, 28, 28) and labels.shape == (10_000,)
     assert np.bincount(labels).tolist() == [1000] * 10  # the test split is balanced
+
+
+def _replace_split(directory, images=None, labels=None):
+    if images is not None:
+        data.write_idx(directory / "train-images-idx3-ubyte.gz", images)
+    if labels is not None:
+        data.write_idx(directory / "train-labels-idx1-ubyte.gz", labels)
+
+
+@pytest.mark.parametrize(
+    ("images", "labels", "message"),
+    [
+        (None, np.full(20, 10, np.uint8), "label 10 found; labels are 0 to 9"),
+        (np.zeros((20, 14, 56), np.uint8), None, r"shape \(20, 14, 56\); expected"),
+        (np.full((20, 28, 28), np.nan, np.float32), None, "type float32"),
+        (None, np.zeros(19, np.uint8), "do not match"),
+        (np.zeros((0, 28, 28), np.uint8), np.zeros(0, np.uint8), "holds no images"),
+    ],
+    ids=["labels-out-of-range", "wrong-shape", "float-with-nan", "count-mismatch", "empty"],
+)
+def test_every_load_refuses_a_dataset_of_the_wrong_layout(tmp_path, images, labels, message):
+    data.make_synthetic(tmp_path, train=20, test=10)
+    _replace_split(tmp_path, images, labels)
+    with pytest.raises(UserError, match=message):
+        data.load("fashion-mnist", "train", data_dir=tmp_path)
+
+
+def test_a_corrupt_gzip_stream_and_an_overflowing_header_are_user_errors(tmp_path):
+    data.write_idx(tmp_path / "t.idx.gz", np.arange(5000, dtype=np.uint8).reshape(5, 1000))
+    raw = bytearray((tmp_path / "t.idx.gz").read_bytes())
+    raw[30:60] = bytes(30)  # damage the deflate stream itself (zlib.error, not a short file)
+    (tmp_path / "t.idx.gz").write_bytes(bytes(raw))
+    with pytest.raises(UserError, match="corrupt"):
+        data.read_idx(tmp_path / "t.idx.gz")
+    header = bytes([0, 0, 8, 3]) + (2**32 - 1).to_bytes(4, "big") * 3
+    (tmp_path / "huge.idx").write_bytes(header + b"\x00" * 10)
+    with pytest.raises(UserError, match="corrupt IDX file"):
+        data.read_idx(tmp_path / "huge.idx")
+    (tmp_path / "cut.idx").write_bytes(bytes([0, 0, 8, 3, 0, 0]))
+    with pytest.raises(UserError, match="header is cut short"):
+        data.read_idx(tmp_path / "cut.idx")

@@ -21,10 +21,12 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import math
 import os
 import shutil
 import tempfile
 import urllib.request
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -142,14 +144,16 @@ def read_idx(path: str | Path) -> np.ndarray:
             data = f.read()
     except FileNotFoundError:
         raise UserError(f"{path}: no such file") from None
-    except (OSError, EOFError) as e:
+    except (OSError, EOFError, zlib.error) as e:
         raise UserError(f"{path}: cannot read it ({e}); the file is corrupt") from None
     if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] not in _IDX_DTYPES:
         raise UserError(f"{path}: not an IDX file (bad magic number)")
     dtype, ndim = _IDX_DTYPES[data[2]], data[3]
     header = 4 + 4 * ndim
+    if len(data) < header:
+        raise UserError(f"{path}: corrupt IDX file: the header is cut short")
     shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
-    expected = header + int(np.prod(shape)) * dtype.itemsize
+    expected = header + math.prod(shape) * dtype.itemsize  # Python ints: no overflow
     if len(data) != expected:
         raise UserError(
             f"{path}: corrupt IDX file: shape {shape} needs {expected} bytes, found {len(data)}"
@@ -323,11 +327,35 @@ def load(
             if path.suffix == ".gz" and not _verified(path, file):
                 raise UserError(f"{path}: checksum mismatch; the file is corrupt or not {name}")
     images, labels = read_idx(images_path), read_idx(labels_path)
-    if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
-        raise UserError(
-            f"{directory}: images {images.shape} and labels {labels.shape} do not match"
-        )
+    check_dataset(images, labels, classes=len(spec.classes) or None, where=str(directory))
     return images, labels
+
+
+IMAGE_SHAPE = (28, 28)
+
+
+def check_dataset(
+    images: np.ndarray, labels: np.ndarray, *, classes: int | None, where: str
+) -> None:
+    """Refuse a split that is not Fashion-MNIST's layout: (N, 28, 28) uint8 images, (N,) uint8
+    labels in 0..classes-1 (when the classes are known). Cheap enough to run on every load.
+
+    Raises:
+        UserError: naming what is wrong and where the files are.
+    """
+    if images.ndim != 3 or images.shape[1:] != IMAGE_SHAPE:
+        raise UserError(f"{where}: images of shape {images.shape}; expected (N, 28, 28)")
+    if images.dtype != np.uint8 or labels.dtype != np.uint8:
+        raise UserError(
+            f"{where}: images of type {images.dtype} and labels of type {labels.dtype}; "
+            "expected unsigned bytes (uint8) for both"
+        )
+    if labels.ndim != 1 or len(images) != len(labels):
+        raise UserError(f"{where}: images {images.shape} and labels {labels.shape} do not match")
+    if len(labels) == 0:
+        raise UserError(f"{where}: the split holds no images")
+    if classes is not None and labels.max() >= classes:
+        raise UserError(f"{where}: label {int(labels.max())} found; labels are 0 to {classes - 1}")
 
 
 def make_synthetic(
