@@ -230,6 +230,56 @@ def test_gamma_one_policy_that_never_terminates_is_refused():
     assert dp.policy_iteration(m).v[0] == 0.0
 
 
+def almost_never_ending_mdp(leak: float) -> MDP:
+    """One decision state that ends with probability ``leak`` per step (reward 1 per step)."""
+    outcomes = [(0, 0, 1.0 - leak, 0, 1.0), (0, 0, leak, 1, 1.0)]
+    return MDP.from_outcomes(2, 1, outcomes, terminal=[1], gamma=1.0)
+
+
+def test_a_singular_system_is_an_error_naming_the_cause():
+    # 1 - 1e-17 rounds to 1: the task terminates on paper (an edge to the terminal state exists),
+    # but I - P_pi is exactly singular, which used to be LinAlgError / torch's traceback
+    m = almost_never_ending_mdp(1e-17)
+    policy = uniform_policy(m)
+    for compute in (
+        lambda: dp.evaluate_linear(m, policy),
+        lambda: dp.on_policy_distribution(m, policy),
+        lambda: dp.policy_iteration(m),
+    ):
+        with pytest.raises(MDPError, match="singular: with gamma = 1 the policy practically never"):
+            compute()
+
+
+def test_the_sparse_solver_reports_a_singular_system_too(monkeypatch):
+    monkeypatch.setattr(dp, "DENSE_LIMIT", 1)
+    m = almost_never_ending_mdp(1e-17)
+    with pytest.raises(MDPError, match="singular"):
+        dp.evaluate_linear(m, uniform_policy(m))
+
+
+def test_episodes_too_long_for_float64_are_refused():
+    # a leak of 1e-12: the system is not singular, but the values (about 1e12) keep only ~4
+    # digits; policy evaluation used to return them as exact
+    m = almost_never_ending_mdp(1e-12)
+    with pytest.raises(MDPError, match=r"practically never terminates: episodes last about 1e\+12"):
+        dp.evaluate_linear(m, uniform_policy(m))
+    with pytest.raises(MDPError, match="practically never terminates"):
+        dp.on_policy_distribution(m, uniform_policy(m))
+    # up to MAX_EXPECTED_STEPS the values are computed, and they are right
+    m = almost_never_ending_mdp(1e-6)
+    assert dp.evaluate_linear(m, uniform_policy(m))[0] == pytest.approx(1e6, rel=1e-9)
+    assert dp.on_policy_distribution(m, uniform_policy(m)).expected_length == pytest.approx(1e6)
+
+
+def test_pg_theorem_check_on_a_never_ending_task_is_an_error_not_a_traceback():
+    from rlgen.mdp.policy_gradient import check_theorem
+
+    outcomes = [(0, a, 1.0, 0, 1.0) for a in range(2)] + [(0, 1, 1e-17, 1, 0.0)]
+    m = MDP.from_outcomes(2, 2, outcomes, terminal=[1], gamma=1.0)
+    with pytest.raises(MDPError, match="practically never terminates"):
+        check_theorem(m, "tabular", seed=0)
+
+
 def test_gamma_one_without_any_way_to_terminate_is_refused():
     outcomes = [(0, 0, 1.0, 0, 1.0), (1, 0, 1.0, 2, 0.0)]
     m = MDP.from_outcomes(3, 1, outcomes, terminal=[2], gamma=1.0)

@@ -3,9 +3,10 @@
 - :mod:`rlgen.mdp.model`: the MDP as its dynamics p(s', r | s, a), validation, sampling, gymnasium.
 - :mod:`rlgen.mdp.examples`: the book's gridworlds, gymnasium's toy-text tasks, random MDPs.
 - :mod:`rlgen.mdp.dp`: policy evaluation, value / policy iteration, backward induction, mu.
-- :mod:`rlgen.mdp.pg`: the policy gradient theorem and REINFORCE, exact against sampled.
-- :mod:`rlgen.mdp.solve` and :mod:`rlgen.mdp.pg_check`: the ``rlgen mdp`` subcommands.
+- :mod:`rlgen.mdp.policy_gradient`: the policy gradient theorem checked exactly, and REINFORCE
+  sampled against it (not :mod:`rlgen.pg`, REINFORCE on gymnasium environments).
 - :mod:`rlgen.mdp.plots`: value heatmaps with arrows for all optimal actions.
+- :mod:`rlgen.mdp.command`: the ``rlgen mdp solve`` and ``rlgen mdp pg-check`` subcommands.
 """
 
 from rlgen.mdp.dp import (

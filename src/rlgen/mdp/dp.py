@@ -22,6 +22,7 @@ by :func:`evaluate_horizon` and :func:`backward_induction`; the stationary solve
 from __future__ import annotations
 
 import functools
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -33,6 +34,11 @@ from rlgen.mdp.model import MDP, MDPError, check_policy
 
 DENSE_LIMIT = 3000
 """states up to which linear systems are solved densely (LAPACK) rather than sparsely"""
+
+MAX_EXPECTED_STEPS = 1e10
+"""with gamma = 1, the longest expected episode (from any state) whose values are computed: the
+linear system's condition number grows like the episode length, so beyond this float64 keeps
+fewer than about 6 significant digits of the values (and at 1e16 the system is singular)"""
 
 Callback = Callable[[int, float], None]
 """called after every sweep / iteration with its number (from 1) and the max value change"""
@@ -133,17 +139,58 @@ def evaluate_linear(mdp: MDP, policy: np.ndarray) -> np.ndarray:
     check_no_horizon(mdp)
     p_pi, r_pi = policy_dynamics(mdp, policy)
     check_terminates(mdp, p_pi)
+    if mdp.gamma == 1.0:
+        # Terminating with probability 1 is not enough: an episode of 1e17 steps on average
+        # terminates, yet its values are lost to rounding. The expected number of steps from
+        # each state solves the same system with reward 1 per step.
+        steps = _solve(1.0, p_pi, (~mdp.terminal).astype(float))
+        check_episode_length(steps)
     return _solve(mdp.gamma, p_pi, r_pi)
 
 
+def check_episode_length(steps: np.ndarray) -> None:
+    """Raise :class:`MDPError` unless the expected episode lengths ``steps`` (one per state, or
+    one from the initial distribution) are finite, >= 0 and at most :data:`MAX_EXPECTED_STEPS`."""
+    steps = np.atleast_1d(steps)
+    bad = ~np.isfinite(steps) | (steps < 0) | (steps > MAX_EXPECTED_STEPS)
+    if bad.any():
+        s = int(np.argmax(np.where(np.isfinite(steps), np.abs(steps), np.inf)))
+        size = "beyond float64" if not np.isfinite(steps[s]) else f"about {abs(steps[s]):.3g}"
+        raise MDPError(
+            f"gamma = 1 and the policy practically never terminates: episodes last {size} steps "
+            f"on average (more than {MAX_EXPECTED_STEPS:.0e}), so the values are lost to "
+            "rounding; use gamma < 1 or make episodes end sooner"
+        )
+
+
 def _solve(gamma: float, p_pi: sp.csr_array, b: np.ndarray, transpose: bool = False) -> np.ndarray:
-    """x with (I - gamma P_pi) x = b (or its transpose)."""
+    """x with (I - gamma P_pi) x = b (or its transpose).
+
+    Raises:
+        MDPError: the system is singular (only possible with gamma = 1, for a policy that
+            terminates with a probability float64 rounds to 0).
+    """
     S = p_pi.shape[0]
-    if S <= DENSE_LIMIT:
-        m = np.eye(S) - gamma * p_pi.toarray()
-        return np.linalg.solve(m.T if transpose else m, b)
-    m = sp.identity(S, format="csc") - gamma * sp.csc_array(p_pi)
-    return np.asarray(spla.spsolve(m.T.tocsc() if transpose else m, b))
+    try:
+        if S <= DENSE_LIMIT:
+            m = np.eye(S) - gamma * p_pi.toarray()
+            x = np.linalg.solve(m.T if transpose else m, b)
+        else:
+            m = sp.identity(S, format="csc") - gamma * sp.csc_array(p_pi)
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", spla.MatrixRankWarning)
+                x = np.asarray(spla.spsolve(m.T.tocsc() if transpose else m, b))
+    except (np.linalg.LinAlgError, spla.MatrixRankWarning):
+        x = np.full(S, np.inf)
+    if not np.isfinite(x).all():
+        if gamma < 1.0:  # I - gamma P_pi is then invertible: the numbers themselves overflow
+            raise MDPError("the values overflow float64: the rewards are too large")
+        raise MDPError(
+            "the linear Bellman system (I - P_pi) is singular: with gamma = 1 the policy "
+            "practically never terminates (float64 rounds its chance of ending to 0); use "
+            "gamma < 1 or make episodes end sooner"
+        )
+    return x
 
 
 def evaluate_iterative(
@@ -479,5 +526,7 @@ def on_policy_distribution(mdp: MDP, policy: np.ndarray, *, discounted: bool = F
             x = c * (p_pi.T @ x)
     else:
         eta = _solve(c, p_pi, h, transpose=True)
+        if c == 1.0:
+            check_episode_length(eta.sum())
     eta = np.where(live, eta, 0.0)
     return OnPolicy(eta, eta / eta.sum())

@@ -206,9 +206,21 @@ def from_gymnasium(
     )
 
 
-def frozenlake(gamma: float = GYM_GAMMA["frozenlake"], horizon: int | None = None) -> MDP:
-    """FrozenLake-v1 (4x4, slippery): reward 1 at the goal, holes end the episode."""
-    return from_gymnasium(gym_id("frozenlake"), gamma=gamma, horizon=horizon, name="frozenlake")
+FROZENLAKE_MAPS = ("4x4", "8x8")
+"""the maps gymnasium registers for FrozenLake-v1 (``map_name``)"""
+
+
+def frozenlake(
+    gamma: float = GYM_GAMMA["frozenlake"], horizon: int | None = None, map_name: str = "4x4"
+) -> MDP:
+    """FrozenLake-v1 (slippery) on gymnasium's 4x4 or 8x8 map: reward 1 at the goal, holes end
+    the episode. Named ``frozenlake`` (4x4) or ``frozenlake-8x8``."""
+    if map_name not in FROZENLAKE_MAPS:
+        raise MDPError(f"unknown FrozenLake map {map_name!r}; choose from 4x4, 8x8")
+    name = "frozenlake" if map_name == "4x4" else f"frozenlake-{map_name}"
+    return from_gymnasium(
+        gym_id("frozenlake"), gamma=gamma, horizon=horizon, name=name, map_name=map_name
+    )
 
 
 def cliffwalking(gamma: float = GYM_GAMMA["cliffwalking"], horizon: int | None = None) -> MDP:
@@ -296,14 +308,16 @@ EXAMPLES: dict[str, Callable[..., MDP]] = {
     "taxi": taxi,
 }
 """The named examples of ``rlgen mdp solve --example``; each takes ``gamma`` (default: its own)
-and ``horizon`` (default: none)."""
+and ``horizon`` (default: none); ``frozenlake`` also ``map_name``."""
 
 
-def example(name: str, gamma: float | None = None, horizon: int | None = None) -> MDP:
+def example(
+    name: str, gamma: float | None = None, horizon: int | None = None, **options: Any
+) -> MDP:
     """A named example with its own discount, or ``gamma`` when given; truncated after
-    ``horizon`` steps when given."""
+    ``horizon`` steps when given; ``options`` go to its function (``map_name="8x8"``)."""
     if name not in EXAMPLES:
         raise MDPError(f"unknown example {name!r}; choose from {', '.join(EXAMPLES)}")
     if gamma is None:
-        return EXAMPLES[name](horizon=horizon)
-    return EXAMPLES[name](gamma=gamma, horizon=horizon)
+        return EXAMPLES[name](horizon=horizon, **options)
+    return EXAMPLES[name](gamma=gamma, horizon=horizon, **options)

@@ -381,10 +381,6 @@ class MDP:
         """This MDP as a gymnasium environment (``reset(seed=...)``, ``step(action)``)."""
         return FiniteMDPEnv(self, render_mode=render_mode)
 
-    def with_gamma(self, gamma: float) -> MDP:
-        """The same dynamics with another discount."""
-        return self._replace(gamma=float(gamma))
-
     def with_horizon(self, horizon: int | None) -> MDP:
         """The same task truncated after ``horizon`` steps (None: no horizon)."""
         return self._replace(horizon=horizon)

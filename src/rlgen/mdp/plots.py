@@ -4,34 +4,42 @@ Grid-shaped tasks are drawn like the book's Figures 3.2, 3.5 and 4.1: the values
 table with their numbers, and beside it the grid with an arrow for every optimal (or greedy)
 action, so ties show as several arrows. Other tasks get a bar chart of the values and a table of
 which actions are optimal in each state.
+
+The functions take plain arrays (values, the grid's shape, terminal states, action names), not an
+:class:`~rlgen.mdp.model.MDP`, so a command redraws its figures from its run directory alone.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from rlgen.figures import pyplot, save_figure
-from rlgen.mdp.model import MDP
 
 ARROWS = {"up": (0, -1), "down": (0, 1), "right": (1, 0), "left": (-1, 0)}
 """(dx, dy) of an action's arrow in image coordinates (y grows downwards)"""
 
 
 def draw_values(
-    ax: Any, mdp: MDP, values: np.ndarray, *, decimals: int = 1, title: str = ""
+    ax: Any,
+    values: np.ndarray,
+    grid: tuple[int, int],
+    *,
+    decimals: int = 1,
+    title: str = "",
 ) -> None:
-    """The values of a grid task as a heatmap with each cell's number."""
-    assert mdp.grid is not None
-    rows, cols = mdp.grid
-    grid = values.reshape(rows, cols)
-    ax.imshow(grid, cmap="RdYlGn", interpolation="nearest")
-    spread = np.ptp(grid) or 1.0
-    mid = grid.min() + spread / 2
+    """The values (S,) of a grid task (S = rows * cols) as a heatmap with each cell's number."""
+    rows, cols = grid
+    values = np.asarray(values, dtype=float)
+    table = values.reshape(rows, cols)
+    ax.imshow(table, cmap="RdYlGn", interpolation="nearest")
+    spread = np.ptp(table) or 1.0
+    mid = table.min() + spread / 2
     size = 10 if cols <= 5 else 7
-    for s in range(mdp.n_states):
+    for s in range(values.size):
         r, c = divmod(s, cols)
         ax.text(
             c,
@@ -42,19 +50,28 @@ def draw_values(
             fontsize=size,
             color="black" if abs(values[s] - mid) < 0.35 * spread else "white",
         )
-    _grid_frame(ax, mdp, title)
+    _grid_frame(ax, grid, title)
 
 
-def draw_actions(ax: Any, mdp: MDP, actions: np.ndarray, *, title: str = "") -> None:
-    """An arrow for every optimal action of every state (ties: several arrows); terminal grey."""
-    assert mdp.grid is not None
-    rows, cols = mdp.grid
-    ax.imshow(np.where(mdp.terminal, 0.85, 1.0).reshape(rows, cols), cmap="gray", vmin=0, vmax=1)
-    for s in range(mdp.n_states):
+def draw_actions(
+    ax: Any,
+    actions: np.ndarray,
+    grid: tuple[int, int],
+    terminal: np.ndarray,
+    action_names: Sequence[str],
+    *,
+    title: str = "",
+) -> None:
+    """An arrow for every optimal action (``actions``: (S, A) bool) of every state (ties: several
+    arrows); terminal states (``terminal``: (S,) bool) grey."""
+    rows, cols = grid
+    terminal = np.asarray(terminal, dtype=bool)
+    ax.imshow(np.where(terminal, 0.85, 1.0).reshape(rows, cols), cmap="gray", vmin=0, vmax=1)
+    for s in range(terminal.size):
         r, c = divmod(s, cols)
         others = []
         for a in np.flatnonzero(actions[s]):
-            name = mdp.action_names[a]
+            name = action_names[int(a)]
             if name in ARROWS:
                 dx, dy = ARROWS[name]
                 ax.annotate(
@@ -67,12 +84,11 @@ def draw_actions(ax: Any, mdp: MDP, actions: np.ndarray, *, title: str = "") -> 
                 others.append(name)
         if others:
             ax.text(c, r + 0.3, ",".join(others), ha="center", va="center", fontsize=6)
-    _grid_frame(ax, mdp, title)
+    _grid_frame(ax, grid, title)
 
 
-def _grid_frame(ax: Any, mdp: MDP, title: str) -> None:
-    assert mdp.grid is not None
-    rows, cols = mdp.grid
+def _grid_frame(ax: Any, grid: tuple[int, int], title: str) -> None:
+    rows, cols = grid
     for x in np.arange(0.5, cols - 1, 1):
         ax.axvline(x, color="#555555", lw=0.8)
     for y in np.arange(0.5, rows - 1, 1):
@@ -87,30 +103,41 @@ def _grid_frame(ax: Any, mdp: MDP, title: str) -> None:
 
 def plot_solution(
     path: str | Path,
-    mdp: MDP,
     values: np.ndarray,
     actions: np.ndarray,
     *,
+    grid: tuple[int, int] | None,
+    terminal: np.ndarray,
+    action_names: Sequence[str],
     title: str,
     actions_title: str = "optimal actions (all ties)",
     decimals: int = 1,
 ) -> Path:
-    """Values and optimal actions of one task, side by side; saved as a PNG."""
+    """Values (S,) and optimal actions ((S, A) bool) of one task, side by side; saved as a PNG.
+
+    A grid task (``grid`` = (rows, cols)) is drawn as two grids; any other as a bar chart of the
+    values over a table of the optimal actions.
+    """
     plt = pyplot()
     path = Path(path)
-    if mdp.grid is not None:
-        rows, cols = mdp.grid
+    values = np.asarray(values, dtype=float)
+    actions = np.asarray(actions, dtype=bool)
+    if grid is not None:
+        rows, cols = grid
         width = max(3.0, 0.62 * cols)
         fig, (left, right) = plt.subplots(1, 2, figsize=(2 * width + 0.6, 0.62 * rows + 1.0))
-        draw_values(left, mdp, values, decimals=decimals, title="values")
-        draw_actions(right, mdp, actions, title=actions_title)
+        draw_values(left, values, grid, decimals=decimals, title="values")
+        draw_actions(right, actions, grid, terminal, action_names, title=actions_title)
     else:
+        n_states, n_actions = actions.shape
         fig, (left, right) = plt.subplots(2, 1, figsize=(9, 5.5), height_ratios=(2, 1))
-        left.bar(np.arange(mdp.n_states), values, width=1.0, color="#4c72b0")
+        # One filled step per state: the look of a bar chart of width 1, drawn as one polygon
+        # (a bar per state costs minutes on 100,000 states).
+        left.stairs(values, np.arange(n_states + 1) - 0.5, fill=True, color="#4c72b0")
         left.set_ylabel("value")
-        left.set_xlim(-0.5, mdp.n_states - 0.5)
+        left.set_xlim(-0.5, n_states - 0.5)
         right.imshow(actions.T, aspect="auto", cmap="Blues", interpolation="nearest")
-        right.set_yticks(range(mdp.n_actions), mdp.action_names, fontsize=7)
+        right.set_yticks(range(n_actions), action_names, fontsize=7)
         right.set_xlabel("state")
         right.set_title(actions_title, fontsize=10)
     fig.suptitle(title, fontsize=11)

@@ -5,6 +5,9 @@ printed in the book; value iteration and policy iteration are compared on every 
 on random MDPs; the optimal policy's ties are counted; the policy gradient theorem is checked by
 automatic differentiation through the exact values; REINFORCE is sampled against it.
 
+One function per claim, or per experiment that several claims share, named for what it checks;
+:func:`run` lists them in the report's order.
+
 Tolerances. Exact computations are compared within floating-point error (stated on each claim);
 a printed table is reproduced when every value lies within half a unit of the last printed digit
 of the book's number. Sampled claims use fixed seeds and standard errors measured from the
@@ -21,14 +24,11 @@ from scipy.stats import norm
 
 from rlgen.figures import pyplot, save_figure
 from rlgen.mdp import dp
+from rlgen.mdp.command import PGCheckConfig, SolveConfig, run_pg_check, run_solve
 from rlgen.mdp.examples import EXAMPLES, example, gridworld_3_5, gridworld_4_1, random_mdp
 from rlgen.mdp.model import MDP, sample_episodes, uniform_policy
-from rlgen.mdp.pg import check_theorem, make_policy, policy_probs
-from rlgen.mdp.pg_check import PGCheckConfig
-from rlgen.mdp.pg_check import run as pg_check_run
 from rlgen.mdp.plots import draw_values
-from rlgen.mdp.solve import SolveConfig
-from rlgen.mdp.solve import run as solve_run
+from rlgen.mdp.policy_gradient import check_theorem, make_policy, policy_probs
 from rlgen.reproduce.claims import Claim, Context
 
 TITLE = "Finite MDPs, dynamic programming, the policy gradient theorem (S&B ch. 3, 4, 13.2)"
@@ -96,10 +96,29 @@ FP = 1e-9  # floating-point slack on top of a printing tolerance
 PG_TOL = 1e-9  # the lecture's "cosine 1 within 1e-9"
 
 
+HOW_TABLE = (
+    "largest |computed − printed| over the table; tolerance half a unit of the last printed "
+    f"decimal ({HALF_DECIMAL}) plus {FP:g} for floating point"
+)
+
+
 def run(ctx: Context) -> list[Claim]:
-    claims = _book_tables(ctx)
-    claims += _optimality(ctx)
-    claims += _policy_gradient(ctx)
+    """The section's claims, in the report's order."""
+    ctx.notes.append(
+        "Gridworld of Example 3.5 (5x5, A -> A' +10, B -> B' +5, off-grid -1, γ = 0.9) and of "
+        "Example 4.1 (4x4, -1 per step, terminal corners, γ = 1), solved exactly: the linear "
+        "Bellman system for the random policy, value iteration for v*, synchronous sweeps for "
+        "Figure 4.1's v_k."
+    )
+    claims = [figure_3_2_random_policy_values(ctx)]
+    claims += figure_3_5_optimal_values_and_arrows(ctx)
+    claims += figure_4_1_sweeps_and_limit(ctx)
+    claims += value_and_policy_iteration_agree(ctx)
+    claims += optimal_policy_not_unique_but_v_star_is(ctx)
+    claims += policy_gradient_theorem_holds(ctx)
+    claims += reinforce_unbiased_and_value_baseline_lowers_variance(ctx)
+    claims.append(on_policy_distribution_matches_sampled_visits(ctx))
+    ctx.figures.append("pg-check-random.png")
     return claims
 
 
@@ -108,55 +127,35 @@ def run(ctx: Context) -> list[Claim]:
 # ---------------------------------------------------------------------------------------------
 
 
-def _book_tables(ctx: Context) -> list[Claim]:
-    ctx.notes.append(
-        "Gridworld of Example 3.5 (5x5, A -> A' +10, B -> B' +5, off-grid -1, γ = 0.9) and of "
-        "Example 4.1 (4x4, -1 per step, terminal corners, γ = 1), solved exactly: the linear "
-        "Bellman system for the random policy, value iteration for v*, synchronous sweeps for "
-        "Figure 4.1's v_k."
+def figure_3_2_random_policy_values(ctx: Context) -> Claim:
+    """Figure 3.2: v of the equiprobable random policy on Example 3.5's gridworld."""
+    fig32 = _solve_figure(
+        ctx, "figure-3.2", SolveConfig(example="gridworld-3.5", method="evaluate-random")
     )
-    fig32 = solve_run(
-        SolveConfig(example="gridworld-3.5", method="evaluate-random"),
-        ctx.dir / "figure-3.2",
-        quiet=True,
+    return Claim(
+        "mdp.figure-3.2",
+        "Figure 3.2: the state values of the equiprobable random policy on the gridworld of "
+        "Example 3.5 (γ = 0.9).",
+        measured=_deviation(np.array(fig32["values"]), FIGURE_3_2),
+        expected=0.0,
+        tolerance=HALF_DECIMAL + FP,
+        how="v_π by solving (I − γP_π)v = r_π; " + HOW_TABLE,
+        figure="figure-3.2.png",
+        details={"values": fig32["values_grid"]},
     )
-    fig35 = solve_run(
-        SolveConfig(example="gridworld-3.5", method="value-iteration"),
-        ctx.dir / "figure-3.5",
-        quiet=True,
-    )
-    fig41 = solve_run(
-        SolveConfig(example="gridworld-4.1", method="evaluate-random"),
-        ctx.dir / "figure-4.1",
-        quiet=True,
-    )
-    for name in ("figure-3.2", "figure-3.5", "figure-4.1"):  # named for the report's captions
-        shutil.copyfile(ctx.dir / name / "values.png", ctx.dir / f"{name}.png")
-    m41 = gridworld_4_1()
-    sweeps = {k: dp.evaluate_iterative(m41, uniform_policy(m41), sweeps=k)[0] for k in FIGURE_4_1}
-    sweep_dev = {k: _deviation(v, FIGURE_4_1[k]) for k, v in sweeps.items()}
-    _plot_sweeps(ctx, m41, sweeps, np.array(fig41["values"]))
 
+
+def figure_3_5_optimal_values_and_arrows(ctx: Context) -> list[Claim]:
+    """Figure 3.5: v* of Example 3.5's gridworld, and π* as the set of optimal actions (arrows)
+    of every cell, from one value-iteration run."""
+    fig35 = _solve_figure(
+        ctx, "figure-3.5", SolveConfig(example="gridworld-3.5", method="value-iteration")
+    )
     names = {"up", "right", "down", "left"}
     book_policy = [set(cell.split()) for row in FIGURE_3_5_POLICY for cell in row]
     ours = [set(a) & names for a in fig35["greedy_actions"]]
     policy_diff = sum(b != o for b, o in zip(book_policy, ours, strict=True))
-    how_table = (
-        "largest |computed − printed| over the table; tolerance half a unit of the last printed "
-        f"decimal ({HALF_DECIMAL}) plus {FP:g} for floating point"
-    )
     return [
-        Claim(
-            "mdp.figure-3.2",
-            "Figure 3.2: the state values of the equiprobable random policy on the gridworld of "
-            "Example 3.5 (γ = 0.9).",
-            measured=_deviation(np.array(fig32["values"]), FIGURE_3_2),
-            expected=0.0,
-            tolerance=HALF_DECIMAL + FP,
-            how="v_π by solving (I − γP_π)v = r_π; " + how_table,
-            figure="figure-3.2.png",
-            details={"values": fig32["values_grid"]},
-        ),
         Claim(
             "mdp.figure-3.5",
             "Figure 3.5: the optimal state values v* of the gridworld of Example 3.5.",
@@ -164,7 +163,7 @@ def _book_tables(ctx: Context) -> list[Claim]:
             expected=0.0,
             tolerance=HALF_DECIMAL + FP,
             how="value iteration to a max change below 1e-12 (error ≤ γ·1e-12/(1−γ) ≈ 1e-11); "
-            + how_table,
+            + HOW_TABLE,
             figure="figure-3.5.png",
             details={"values": fig35["values_grid"], "sweeps": fig35["iterations"]},
         ),
@@ -181,6 +180,20 @@ def _book_tables(ctx: Context) -> list[Claim]:
             figure="figure-3.5.png",
             details={"states_with_ties": fig35["states_with_ties"]},
         ),
+    ]
+
+
+def figure_4_1_sweeps_and_limit(ctx: Context) -> list[Claim]:
+    """Figure 4.1, left column: v_k of the random policy after k = 1, 2, 3, 10 synchronous sweeps
+    on Example 4.1's gridworld, and the limit k = ∞ from the linear system."""
+    fig41 = _solve_figure(
+        ctx, "figure-4.1", SolveConfig(example="gridworld-4.1", method="evaluate-random")
+    )
+    m41 = gridworld_4_1()
+    sweeps = {k: dp.evaluate_iterative(m41, uniform_policy(m41), sweeps=k)[0] for k in FIGURE_4_1}
+    sweep_dev = {k: _deviation(v, FIGURE_4_1[k]) for k, v in sweeps.items()}
+    _plot_sweeps(ctx, m41, sweeps, np.array(fig41["values"]))
+    return [
         Claim(
             "mdp.figure-4.1-sweeps",
             "Figure 4.1: v_k of the random policy after k = 1, 2, 3, 10 sweeps of iterative "
@@ -189,7 +202,7 @@ def _book_tables(ctx: Context) -> list[Claim]:
             expected=0.0,
             tolerance=HALF_DECIMAL + FP,
             how="synchronous sweeps v_{k+1} = r_π + P_π v_k from v_0 = 0; "
-            + how_table
+            + HOW_TABLE
             + " (the book prints −1.75 as −1.7, exactly half a unit off)",
             figure="figure-4.1-sweeps.png",
             details={f"k={k}": dev for k, dev in sweep_dev.items()},
@@ -207,14 +220,23 @@ def _book_tables(ctx: Context) -> list[Claim]:
     ]
 
 
+def _solve_figure(ctx: Context, name: str, config: SolveConfig) -> dict:
+    """An ``mdp solve`` run in ``<name>/``; its values.png copied to ``<name>.png``, the name the
+    report's caption uses."""
+    summary = run_solve(config, ctx.dir / name, quiet=True)
+    shutil.copyfile(ctx.dir / name / "values.png", ctx.dir / f"{name}.png")
+    return summary
+
+
 def _plot_sweeps(ctx: Context, mdp: MDP, sweeps: dict[int, np.ndarray], limit: np.ndarray) -> None:
     """Figure 4.1's left column: v_k after k sweeps, and the limit."""
     plt = pyplot()
 
+    assert mdp.grid is not None
     panels = [(0, np.zeros(mdp.n_states)), *sweeps.items(), ("∞", limit)]
     fig, axes = plt.subplots(1, len(panels), figsize=(2.3 * len(panels), 2.7))
     for ax, (k, v) in zip(axes, panels, strict=True):
-        draw_values(ax, mdp, v, title=f"k = {k}")
+        draw_values(ax, v, mdp.grid, title=f"k = {k}")
     fig.suptitle("Figure 4.1: v_k of the random policy after k sweeps", fontsize=11)
     save_figure(fig, ctx.dir / "figure-4.1-sweeps.png", dpi=110, despine=False)
 
@@ -228,23 +250,11 @@ def _deviation(values: np.ndarray, table: list[list[float]] | list[list[int]]) -
 # ---------------------------------------------------------------------------------------------
 
 
-def _optimality(ctx: Context) -> list[Claim]:
+def value_and_policy_iteration_agree(ctx: Context) -> list[Claim]:
+    """Value iteration and policy iteration give the same v* and the same optimal actions on
+    every shipped task and on random MDPs."""
     n_random = ctx.pick(4, 20)
-    tasks = [example(name) for name in EXAMPLES]
-    for i in range(n_random):
-        rng = np.random.default_rng([ctx.seed, i])
-        episodic = i % 2 == 0
-        tasks.append(
-            random_mdp(
-                30,
-                4,
-                3,
-                rng,
-                gamma=1.0 if episodic else 0.95,
-                terminals=2 if episodic else 0,
-                end_prob=0.1,
-            )
-        )
+    tasks = [example(name) for name in EXAMPLES] + _random_tasks(ctx, n_random)
     value_gap, action_diff, rows = 0.0, 0, {}
     for mdp in tasks:
         vi = dp.value_iteration(mdp, tol=1e-12)
@@ -263,26 +273,6 @@ def _optimality(ctx: Context) -> list[Claim]:
         f"examples and {n_random} random MDPs (30 states, 4 actions, 3 successors; episodic "
         "with γ = 1 and continuing with γ = 0.95, alternately)."
     )
-
-    # v* is unique although the optimal policy is not: evaluate several optimal deterministic
-    # policies (different tie-breaks) and run value iteration from random starting values.
-    mdp = gridworld_3_5()
-    star = dp.value_iteration(mdp, tol=1e-13)
-    rng = np.random.default_rng(ctx.seed)
-    ties = star.optimal_actions
-    choices = [np.argmax(ties, axis=1), ties.shape[1] - 1 - np.argmax(ties[:, ::-1], axis=1)]
-    for _ in range(ctx.pick(5, 20)):
-        keys = rng.random(ties.shape) * ties
-        choices.append(np.argmax(keys, axis=1))
-    distinct = {tuple(c) for c in choices}
-    spread = 0.0
-    for c in distinct:
-        v = dp.evaluate_linear(mdp, np.eye(mdp.n_actions)[list(c)])
-        spread = max(spread, float(np.max(np.abs(v - star.v))))
-    for _ in range(ctx.pick(3, 10)):
-        v0 = rng.normal(0.0, 100.0, mdp.n_states)
-        v = dp.value_iteration(mdp, tol=1e-13, v0=v0).v
-        spread = max(spread, float(np.max(np.abs(v - star.v))))
     return [
         Claim(
             "mdp.vi-equals-pi",
@@ -306,6 +296,51 @@ def _optimality(ctx: Context) -> list[Claim]:
             how="number of states, over all tasks, whose set of optimal actions (q within 1e-9 "
             "relative of the max) differs; exact",
         ),
+    ]
+
+
+def _random_tasks(ctx: Context, n: int) -> list[MDP]:
+    """``n`` random MDPs (30 states, 4 actions, 3 successors), episodic with γ = 1 and
+    continuing with γ = 0.95 alternately."""
+    tasks = []
+    for i in range(n):
+        rng = np.random.default_rng([ctx.seed, i])
+        episodic = i % 2 == 0
+        tasks.append(
+            random_mdp(
+                30,
+                4,
+                3,
+                rng,
+                gamma=1.0 if episodic else 0.95,
+                terminals=2 if episodic else 0,
+                end_prob=0.1,
+            )
+        )
+    return tasks
+
+
+def optimal_policy_not_unique_but_v_star_is(ctx: Context) -> list[Claim]:
+    """On Example 3.5's gridworld: states with several optimal actions, yet one v*, whichever
+    optimal deterministic policy is evaluated and wherever value iteration starts."""
+    mdp = gridworld_3_5()
+    star = dp.value_iteration(mdp, tol=1e-13)
+    rng = np.random.default_rng(ctx.seed)  # tie-breaks first, then starting values
+    ties = star.optimal_actions
+    choices = [np.argmax(ties, axis=1), ties.shape[1] - 1 - np.argmax(ties[:, ::-1], axis=1)]
+    for _ in range(ctx.pick(5, 20)):
+        keys = rng.random(ties.shape) * ties
+        choices.append(np.argmax(keys, axis=1))
+    distinct = {tuple(c) for c in choices}
+    spread = 0.0
+    for c in distinct:
+        v = dp.evaluate_linear(mdp, np.eye(mdp.n_actions)[list(c)])
+        spread = max(spread, float(np.max(np.abs(v - star.v))))
+    for _ in range(ctx.pick(3, 10)):
+        v0 = rng.normal(0.0, 100.0, mdp.n_states)
+        v = dp.value_iteration(mdp, tol=1e-13, v0=v0).v
+        spread = max(spread, float(np.max(np.abs(v - star.v))))
+    return [
         Claim(
             "mdp.optimal-policy-not-unique",
             "The optimal policy need not be unique: on the gridworld of Example 3.5 several "
@@ -338,10 +373,19 @@ def _optimality(ctx: Context) -> list[Claim]:
 # The policy gradient theorem and REINFORCE
 # ---------------------------------------------------------------------------------------------
 
+PG_FIGURE = "pg-check-gridworld-4.1.png"
 
-def _policy_gradient(ctx: Context) -> list[Claim]:
+
+def _reinforce_episodes(ctx: Context) -> int:
+    """Sampled episodes per REINFORCE check."""
+    return ctx.pick(20_000, 100_000)
+
+
+def policy_gradient_theorem_holds(ctx: Context) -> list[Claim]:
+    """The theorem, exactly: ∇J (autograd through the exact values) points along Σ μ Σ q ∇π,
+    the factor is the expected episode length, and a baseline changes nothing; on random
+    episodic MDPs and the two book gridworlds, for a tabular and a neural softmax policy."""
     n_random = ctx.pick(5, 20)
-    episodes = ctx.pick(20_000, 100_000)
     exact_rows: dict[str, dict] = {}
     worst_cos, worst_ratio, worst_base = 1.0, 0.0, 0.0
     mdps = [
@@ -373,31 +417,8 @@ def _policy_gradient(ctx: Context) -> list[Claim]:
         f"Policy gradient theorem on {n_random} random episodic MDPs (10 states, 3 actions, γ = 1, "
         "rewards N(−1, 1)) and the two book gridworlds, for a tabular softmax policy and a "
         "softmax MLP (16 tanh units) with random parameters. REINFORCE: "
-        f"{episodes:,} sampled episodes per check."
+        f"{_reinforce_episodes(ctx):,} sampled episodes per check."
     )
-
-    # REINFORCE, sampled, via full pg-check runs (figures and summaries in their directories).
-    sampled = []
-    for name, config in (
-        ("pg-check-random", PGCheckConfig(states=10, episodes=episodes, seed=ctx.seed)),
-        (
-            "pg-check-gridworld-4.1",
-            PGCheckConfig(example="gridworld-4.1", episodes=episodes, seed=ctx.seed),
-        ),
-    ):
-        summary = pg_check_run(config, ctx.dir / name, quiet=True)
-        shutil.copyfile(ctx.dir / name / "pg_check.png", ctx.dir / f"{name}.png")
-        for kind, s in summary["policies"].items():
-            sampled.append((f"{name}/{kind}", s))
-    z_worst = max(
-        s[e]["max_abs_z"] / s[e]["z_bound"]
-        for _, s in sampled
-        for e in ("reinforce", "reinforce_baseline")
-    )
-    var_upper = max(s["variance_ratio"] + 3 * s["variance_ratio_se"] for _, s in sampled)
-    on_policy = _on_policy_check(ctx)
-    figure = "pg-check-gridworld-4.1.png"
-    ctx.figures.append("pg-check-random.png")
     return [
         Claim(
             "mdp.pg-theorem-cosine",
@@ -410,7 +431,7 @@ def _policy_gradient(ctx: Context) -> list[Claim]:
             "the exact solve v = (I − γP_π)⁻¹ r_π, float64) and the theorem's side (q_π, μ from "
             "dynamic programming); tolerance 1e-9 as the lecture asks (float64 rounding is "
             "~1e-15)",
-            figure=figure,
+            figure=PG_FIGURE,
             details=exact_rows,
         ),
         Claim(
@@ -422,7 +443,7 @@ def _policy_gradient(ctx: Context) -> list[Claim]:
             how="largest |ratio / expected length − 1|, ratio = (∇J·rhs)/(rhs·rhs), expected "
             "length from the exact visit counts η = h(I − P_π)⁻¹ (γ-weighted for the continuing "
             "gridworld of Example 3.5: 1/(1−γ) = 10); floating-point tolerance 1e-9",
-            figure=figure,
+            figure=PG_FIGURE,
         ),
         Claim(
             "mdp.baseline-exact",
@@ -434,6 +455,33 @@ def _policy_gradient(ctx: Context) -> list[Claim]:
             how="largest |rhs with b − rhs| / max|rhs|, b(s) ~ N(0, 10²) per state; float64 sums "
             "of a few dozen terms of size ~|b| ≤ 40 give ~1e-14; tolerance 1e-12",
         ),
+    ]
+
+
+def reinforce_unbiased_and_value_baseline_lowers_variance(ctx: Context) -> list[Claim]:
+    """REINFORCE sampled against the exact gradient, through full ``mdp pg-check`` runs (a random
+    MDP and Example 4.1's gridworld; figures and summaries in their directories): unbiased with
+    and without the value baseline, and less variable with it."""
+    episodes = _reinforce_episodes(ctx)
+    sampled = []
+    for name, config in (
+        ("pg-check-random", PGCheckConfig(states=10, episodes=episodes, seed=ctx.seed)),
+        (
+            "pg-check-gridworld-4.1",
+            PGCheckConfig(example="gridworld-4.1", episodes=episodes, seed=ctx.seed),
+        ),
+    ):
+        summary = run_pg_check(config, ctx.dir / name, quiet=True)
+        shutil.copyfile(ctx.dir / name / "pg_check.png", ctx.dir / f"{name}.png")
+        for kind, s in summary["policies"].items():
+            sampled.append((f"{name}/{kind}", s))
+    z_worst = max(
+        s[e]["max_abs_z"] / s[e]["z_bound"]
+        for _, s in sampled
+        for e in ("reinforce", "reinforce_baseline")
+    )
+    var_upper = max(s["variance_ratio"] + 3 * s["variance_ratio_se"] for _, s in sampled)
+    return [
         Claim(
             "mdp.reinforce-unbiased",
             "The REINFORCE estimate Σ_t γ^t (G_t − b(S_t)) ∇ln π(A_t|S_t) is unbiased: its mean "
@@ -446,7 +494,7 @@ def _policy_gradient(ctx: Context) -> list[Claim]:
             f"Bonferroni bound Φ⁻¹(1 − 0.01/(2d)) (family-wise 1% per estimator, so at most "
             "8% that one of the 8 fails by chance), over 4 checks × 2 estimators (no baseline, "
             f"b = v_π); {episodes:,} episodes, SE from their spread, fixed seeds",
-            figure=figure,
+            figure=PG_FIGURE,
             details={
                 name: {e: s[e] for e in ("reinforce", "reinforce_baseline")} for name, s in sampled
             },
@@ -460,17 +508,16 @@ def _policy_gradient(ctx: Context) -> list[Claim]:
             comparison="at_most",
             how="largest upper bound (ratio + 3 SE) of total variance with / without the baseline "
             "over the 4 checks; SE over 20 batches of episodes",
-            figure=figure,
+            figure=PG_FIGURE,
             details={
                 name: {"variance_ratio": s["variance_ratio"], "se": s["variance_ratio_se"]}
                 for name, s in sampled
             },
         ),
-        on_policy,
     ]
 
 
-def _on_policy_check(ctx: Context) -> Claim:
+def on_policy_distribution_matches_sampled_visits(ctx: Context) -> Claim:
     """The exact on-policy visit counts eta (and mu) against sampled episodes."""
     mdp = random_mdp(10, 3, 3, np.random.default_rng([ctx.seed, 7]), end_prob=0.1)
     pi = policy_probs(make_policy("tabular", mdp, ctx.seed))

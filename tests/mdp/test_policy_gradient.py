@@ -11,7 +11,7 @@ import torch
 from rlgen.mdp import dp
 from rlgen.mdp.examples import gridworld_3_5, gridworld_4_1, random_mdp
 from rlgen.mdp.model import MDP, Episodes
-from rlgen.mdp.pg import (
+from rlgen.mdp.policy_gradient import (
     check_theorem,
     exact_gradient,
     make_policy,

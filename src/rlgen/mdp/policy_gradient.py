@@ -23,6 +23,9 @@ Everything here is exact except where it says *sampled*:
 
 Two policies: ``tabular`` (one logit per state and action) and ``neural`` (a small MLP from a
 one-hot state to the logits); computations run in float64.
+
+Not to be confused with :mod:`rlgen.pg`, REINFORCE on gymnasium environments: this module checks
+the theorem behind it, exactly, on MDPs small enough to solve.
 """
 
 from __future__ import annotations
@@ -33,8 +36,9 @@ import numpy as np
 import torch
 from scipy.stats import norm
 
+from rlgen.errors import check_memory
 from rlgen.mdp.dp import evaluate_linear, on_policy_distribution, q_from_v
-from rlgen.mdp.model import MDP, Episodes, sample_episodes
+from rlgen.mdp.model import MDP, Episodes, MDPError, sample_episodes
 
 POLICIES = ("tabular", "neural")
 
@@ -129,7 +133,13 @@ def objective(mdp: MDP, logits: torch.Tensor) -> torch.Tensor:
     p_pi = torch.einsum("sa,sat->st", pi, p)  # (S, S)
     r_pi = (pi * r).sum(dim=1)  # (S,)
     eye = torch.eye(mdp.n_states, dtype=torch.float64)
-    v = torch.linalg.solve(eye - mdp.gamma * p_pi, r_pi)
+    try:
+        v = torch.linalg.solve(eye - mdp.gamma * p_pi, r_pi)
+    except torch.linalg.LinAlgError:
+        raise MDPError(
+            "the linear Bellman system (I - P_pi) is singular: with gamma = 1 the policy "
+            "practically never terminates; use gamma < 1 or make episodes end sooner"
+        ) from None
     return h @ v
 
 
@@ -315,6 +325,8 @@ class TheoremCheck:
             )
         out["variance_ratio"] = self.variance_ratio
         out["variance_ratio_se"] = self.variance_ratio_se
+        out["grad"] = self.grad  # the two sides of the theorem, per parameter, for the figure
+        out["rhs"] = self.rhs
         return out
 
 
@@ -339,8 +351,8 @@ def check_theorem(
         raise ValueError(f"the REINFORCE check needs at least 4 episodes, got {episodes}")
     policy = make_policy(kind, mdp, seed, hidden=hidden, scale=scale)
     pi = policy_probs(policy)
+    v = evaluate_linear(mdp, pi)  # first: it says why when the values do not exist
     J, grad = exact_gradient(mdp, policy)
-    v = evaluate_linear(mdp, pi)
     q = q_from_v(mdp, v)
     visits = on_policy_distribution(mdp, pi, discounted=True)
     rhs = theorem_rhs(mdp, policy, visits.mu, q)
@@ -359,21 +371,48 @@ def check_theorem(
         baseline_change=float(np.abs(rhs_b - rhs).max() / np.abs(rhs).max()),
     )
     if episodes > 0:
+        steps = expected_steps(mdp, pi, max_steps)
+        check_memory(
+            "episodes",
+            episodes
+            * (steps * STEP_BYTES + 8 * (4 * mdp.n_states * mdp.n_actions + 5 * grad.size)),
+            f"sampling {episodes:,} episodes of about {steps:.3g} steps",
+        )
         sampled = sample_episodes(mdp, pi, episodes, rng, max_steps=max_steps)
         jac = logit_jacobian(policy)  # (S*A, d)
         plain = reinforce_logit_grads(mdp, pi, sampled).reshape(episodes, -1) @ jac
         based = reinforce_logit_grads(mdp, pi, sampled, v).reshape(episodes, -1) @ jac
         check.reinforce = check_estimator(plain, grad)
         check.reinforce_baseline = check_estimator(based, grad)
-        parts = np.array_split(np.arange(episodes), min(batches, episodes // 2))
-        ratios = [
-            based[part].var(axis=0, ddof=1).sum() / plain[part].var(axis=0, ddof=1).sum()
-            for part in parts
-        ]
-        check.variance_ratio = check.reinforce_baseline.variance / check.reinforce.variance
-        check.variance_ratio_se = float(np.std(ratios, ddof=1) / np.sqrt(len(parts)))
+        if check.reinforce.variance > 0:  # else every episode gave the same estimate
+            parts = np.array_split(np.arange(episodes), min(batches, episodes // 2))
+            variances = [
+                (based[part].var(axis=0, ddof=1).sum(), plain[part].var(axis=0, ddof=1).sum())
+                for part in parts
+            ]
+            ratios = [b / p for b, p in variances if p > 0]
+            check.variance_ratio = check.reinforce_baseline.variance / check.reinforce.variance
+            if len(ratios) > 1:
+                check.variance_ratio_se = float(np.std(ratios, ddof=1) / np.sqrt(len(ratios)))
         check.error_curve = error_curve(plain, based, grad)
     return check
+
+
+STEP_BYTES = 160
+"""memory per sampled step: the episode arrays, their concatenation, returns and the bincounts"""
+
+
+def expected_steps(mdp: MDP, policy: np.ndarray, max_steps: int) -> float:
+    """The expected number of steps of an episode of ``policy`` truncated at ``max_steps`` (and
+    the horizon), at most: for the memory estimate of sampling."""
+    limit = float(min(max_steps, mdp.horizon or max_steps))
+    if not mdp.terminal.any():
+        return limit
+    try:
+        length = on_policy_distribution(mdp, policy).expected_length
+    except MDPError:  # never terminates from some state: truncation decides
+        return limit
+    return min(limit, length)
 
 
 def error_curve(
