@@ -98,3 +98,21 @@ def test_a_closed_pipe_is_not_a_traceback():
     _, err = proc.communicate(timeout=120)
     assert b"Traceback" not in err, err.decode()
     assert proc.returncode == 141
+
+
+def test_a_failing_summary_printout_after_the_results_is_a_note(tmp_path, monkeypatch, capsys):
+    import dataclasses
+
+    from rlgen.bandits import command as bandit_command
+
+    def broken(summary):
+        raise KeyError("agents")
+
+    monkeypatch.setattr(
+        bandit_command, "COMMAND", dataclasses.replace(bandit_command.COMMAND, describe=broken)
+    )
+    out = tmp_path / "b"
+    assert main(["bandit", "--runs", "5", "--steps", "5", "--quiet", "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "summary could not be printed" in err
+    assert (out / "summary.json").is_file()

@@ -99,6 +99,21 @@ COMMANDS: list[Entry] = [
         "the policy gradient theorem checked exactly on a finite MDP; REINFORCE against it",
     ),
     Entry(
+        ("nas", "search"),
+        "rlgen.nas.command:SEARCH",
+        "architecture search: a REINFORCE controller (or random search) over NASNet or MnasNet",
+    ),
+    Entry(
+        ("nas", "show"),
+        "rlgen.nas.command:SHOW",
+        "the best architectures of searches (also while they run); --figure compares them",
+    ),
+    Entry(
+        ("nas", "train-best"),
+        "rlgen.nas.command:TRAIN_BEST",
+        "retrain a search's best architectures longer; test accuracy with a 95% interval",
+    ),
+    Entry(
         ("reproduce",),
         "rlgen.reproduce:COMMAND",
         "rerun the lecture's claims and write report.html and claims.json",
@@ -161,7 +176,7 @@ def _dispatch(args: list[str]) -> int:
     config, options = _parse(entry, command, rest)
     if not command.writes_run_dir:
         result = command.run(config)
-        print(command.describe(result))
+        _print_description(command, result)
         return command.exit_status(config, result)
     out = (
         options.out
@@ -170,8 +185,22 @@ def _dispatch(args: list[str]) -> int:
     )
     summary = command.run(config, out, quiet=options.quiet, overwrite=options.overwrite)
     print(f"rlgen {entry.name}: results in {out}")
-    print(command.describe(summary))
+    _print_description(command, summary)
     return command.exit_status(config, summary)
+
+
+def _print_description(command: Command, summary: Any) -> None:
+    """The topic's few lines; the results are written already, so a failure here is a note."""
+    try:
+        text = command.describe(summary)
+    except Exception as e:  # a bug in describe() must not hide results that were written
+        print(
+            f"rlgen: note: the results are complete, but their summary could not be printed "
+            f"({type(e).__name__}: {e}); see summary.json",
+            file=sys.stderr,
+        )
+        return
+    print(text)
 
 
 def _find(args: list[str]) -> Entry | None:
