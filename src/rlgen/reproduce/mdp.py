@@ -388,19 +388,7 @@ def policy_gradient_theorem_holds(ctx: Context) -> list[Claim]:
     n_random = ctx.pick(5, 20)
     exact_rows: dict[str, dict] = {}
     worst_cos, worst_ratio, worst_base = 1.0, 0.0, 0.0
-    mdps = [
-        random_mdp(
-            10,
-            3,
-            3,
-            np.random.default_rng([ctx.seed, 100 + i]),
-            terminals=1,
-            end_prob=0.1,
-            reward_mean=-1.0,
-        )
-        for i in range(n_random)
-    ]
-    mdps += [gridworld_4_1(), gridworld_3_5()]
+    mdps = [*_theorem_tasks(ctx, n_random), gridworld_4_1(), gridworld_3_5()]
     for i, mdp in enumerate(mdps):
         for kind in ("tabular", "neural"):
             c = check_theorem(mdp, kind, seed=ctx.seed + i)
@@ -455,6 +443,22 @@ def policy_gradient_theorem_holds(ctx: Context) -> list[Claim]:
             how="largest |rhs with b − rhs| / max|rhs|, b(s) ~ N(0, 10²) per state; float64 sums "
             "of a few dozen terms of size ~|b| ≤ 40 give ~1e-14; tolerance 1e-12",
         ),
+    ]
+
+
+def _theorem_tasks(ctx: Context, n: int) -> list[MDP]:
+    """``n`` random episodic MDPs (10 states, 3 actions, 3 successors, γ = 1, rewards N(−1, 1))."""
+    return [
+        random_mdp(
+            10,
+            3,
+            3,
+            np.random.default_rng([ctx.seed, 100 + i]),
+            terminals=1,
+            end_prob=0.1,
+            reward_mean=-1.0,
+        )
+        for i in range(n)
     ]
 
 
