@@ -56,11 +56,19 @@ def build_child(space: SearchSpace, arch: Sequence[int], shape: ChildShape) -> n
 # ---------------------------------------------------------------------------------------------
 
 
-def relu_conv_bn(c_in: int, c_out: int, kernel: int, stride: int = 1, **conv: int) -> nn.Module:
-    padding = conv.pop("padding", kernel // 2)
+def relu_conv_bn(
+    c_in: int,
+    c_out: int,
+    kernel: int,
+    stride: int = 1,
+    *,
+    padding: int | None = None,
+    dilation: int = 1,
+) -> nn.Module:
+    padding = kernel // 2 if padding is None else padding
     return nn.Sequential(
         nn.ReLU(),
-        nn.Conv2d(c_in, c_out, kernel, stride, padding, bias=False, **conv),
+        nn.Conv2d(c_in, c_out, kernel, stride, padding, dilation=dilation, bias=False),
         nn.BatchNorm2d(c_out),
     )
 

@@ -104,6 +104,8 @@ class TrialJob:
     """synthetic: standard deviation of the reward noise"""
     latency: bool = True
     """measure the forward latency of one image"""
+    test: bool = False
+    """also score the trained child on the test set (train-best only; a search never does)"""
 
     @property
     def child_seed(self) -> int:
@@ -130,11 +132,28 @@ def synthetic_trial(job: TrialJob) -> dict[str, Any]:
     return {"accuracy": float(value), "agreement": agreement(job.architecture, job.target)}
 
 
-@functools.lru_cache(maxsize=2)
-def child_data(data_dir: str | None, train_images: int, val_images: int) -> tuple[Any, ...]:
-    """``(x_train, y_train, x_val, y_val)``: the fixed split, normalised, as CPU tensors.
+@dataclass(frozen=True)
+class ProxyData:
+    """The fixed split: training subset and held-out validation images, normalised."""
 
-    Cached per process: a worker loads the data once for all the trials it runs.
+    x: Any
+    """(train_images, 1, 28, 28) float32"""
+    y: Any
+    """(train_images,) int64"""
+    x_val: Any
+    y_val: Any
+    mean: float
+    """pixel mean and standard deviation of the training subset (used to normalise)"""
+    std: float
+
+
+@functools.lru_cache(maxsize=2)
+def child_data(data_dir: str | None, train_images: int, val_images: int) -> ProxyData:
+    """The fixed train / validation split of Fashion-MNIST's training set, as CPU tensors.
+
+    Validation is the last ``val_images`` of one fixed permutation (:data:`SPLIT_SEED`), training
+    its first ``train_images``: disjoint, and the same for every trial and every seed. Cached per
+    process: a worker loads the data once for all the trials it runs.
     """
     import torch
 
@@ -153,7 +172,18 @@ def child_data(data_dir: str | None, train_images: int, val_images: int) -> tupl
     y = torch.from_numpy(labels.astype(np.int64))
     mean, std = float(x[train].mean()), float(x[train].std())
     x = (x - mean) / std
-    return x[train], y[train], x[val], y[val]
+    return ProxyData(x[train], y[train], x[val], y[val], mean, std)
+
+
+def load_test_split(data_dir: str | None, mean: float, std: float) -> tuple[Any, Any]:
+    """Fashion-MNIST's test set, normalised like the training subset (train-best only)."""
+    import torch
+
+    from rlgen.data import load
+
+    images, labels = load(DATASET, "test", data_dir=data_dir)
+    x = torch.from_numpy(images.astype(np.float32) / 255.0).unsqueeze(1)
+    return (x - mean) / std, torch.from_numpy(labels.astype(np.int64))
 
 
 def accuracy(model: Any, x: Any, y: Any, batch: int = 1000) -> float:
@@ -177,7 +207,8 @@ def train_child(job: TrialJob) -> dict[str, Any]:
     torch.set_num_threads(max(1, job.threads))
     device = job_device() or resolve_device(job.device)
     c = job.child
-    x, y, x_val, y_val = child_data(job.data_dir, c.train_images, c.val_images)
+    data = child_data(job.data_dir, c.train_images, c.val_images)
+    x, y = data.x, data.y
     torch.manual_seed(job.child_seed)
     space = SearchSpace.from_spec(job.space)
     model = build_child(space, job.architecture, ChildShape(c.filters, c.cells)).to(device)
@@ -194,7 +225,7 @@ def train_child(job: TrialJob) -> dict[str, Any]:
         checkpoint_every=0,
         max_steps=c.steps,
     )
-    x_val, y_val = x_val.to(device), y_val.to(device)
+    x_val, y_val = data.x_val.to(device), data.y_val.to(device)
 
     def loss_fn(net: torch.nn.Module, batch: tuple[torch.Tensor, ...]) -> tuple[Any, dict]:
         images, labels = batch
@@ -215,7 +246,13 @@ def train_child(job: TrialJob) -> dict[str, Any]:
         lr_option="--child.lr",
     )
     last = history.rows[-1]
-    return {
+    scores: dict[str, Any] = {}
+    if job.test:
+        x_test, y_test = load_test_split(job.data_dir, data.mean, data.std)
+        model.eval()
+        with torch.no_grad():
+            scores["test_accuracy"] = accuracy(model, x_test.to(device), y_test.to(device))
+    return scores | {
         "accuracy": float(history.final_eval["accuracy"]),
         "macs": cost.macs,
         "flops": cost.flops,

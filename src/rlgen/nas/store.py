@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from rlgen.errors import UserError
+from rlgen.runs import to_jsonable
 
 FILE = "trials.sqlite"
 SCHEMA_VERSION = "1"
@@ -135,7 +136,8 @@ class TrialStore:
         store = cls(path, _connect(path))
         store._db.executescript(_SCHEMA)
         with store._transaction():
-            rows = [("schema", SCHEMA_VERSION)] + [(k, json.dumps(v)) for k, v in meta.items()]
+            rows = [("schema", SCHEMA_VERSION)]
+            rows += [(k, json.dumps(to_jsonable(v))) for k, v in meta.items()]
             store._db.executemany("INSERT INTO meta (key, value) VALUES (?, ?)", rows)
         return store
 
@@ -331,7 +333,8 @@ class TrialStore:
 
     def trials(self, *, batch: int | None = None, status: str | None = None) -> list[Trial]:
         """Trials in id order, optionally of one batch and / or one status."""
-        query, args = f"SELECT {_COLUMNS} FROM trials", []
+        query = f"SELECT {_COLUMNS} FROM trials"
+        args: list[Any] = []
         where = []
         if batch is not None:
             where.append("batch = ?")
