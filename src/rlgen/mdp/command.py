@@ -126,7 +126,8 @@ class SolveConfig:
     q: bool = False
     """also write q(s, a) of every state and action to summary.json"""
     tol: float = 1e-12
-    """sweeps stop when no value changes by this much, > 0"""
+    """sweeps stop when no value changes by this much, in (0, 0.01]: a larger one would stop
+    sweeps far from the values it reports as optimal"""
     max_sweeps: int = 100_000
     """give up (with an error) after this many sweeps or iterations"""
     states: int = 20
@@ -156,7 +157,7 @@ class SolveConfig:
         if self.gamma is not None:
             check_range("gamma", self.gamma, 0, 1)
         check_range("horizon", self.horizon, 1)
-        check_range("tol", self.tol, 0, low_open=True)
+        check_range("tol", self.tol, 0, 0.01, low_open=True)
         check_range("max_sweeps", self.max_sweeps, 1)
         check_range("states", self.states, 2)
         check_range("actions", self.actions, 1)
