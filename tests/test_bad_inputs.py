@@ -47,6 +47,32 @@ CASES: list[tuple[str, list[str], str]] = [
     ("evaluate-gif-dir", ["reinforce", "evaluate", "nowhere", "--gif", "out.gif"], "directory"),
     ("evaluate-foreign", ["reinforce", "evaluate", "foreign"], "cannot read the checkpoint"),
     ("reproduce-section", ["reproduce", "--sections", "nope"], "--sections"),
+    # the bandit testbed
+    ("bandit-inline-inf", ["bandit", "--agent", "greedy:initial=inf"], "finite"),
+    ("bandit-ucb-c-inf", ["bandit", "--agent", "ucb:c=inf"], "finite"),
+    ("bandit-walk-inf", ["bandit", "--nonstationary", "--walk-std", "inf"], "--walk-std"),
+    ("bandit-epsilon", ["bandit", "--epsilon", "1.5"], "--epsilon"),
+    ("bandit-unknown-agent", ["bandit", "--agent", "softmax"], "--agent"),
+    ("bandit-unknown-key", ["bandit", "--agent", "ucb:epsilon=0.1"], "--agent"),
+    ("bandit-huge-runs", ["bandit", "--runs", "100000000000"], "--runs"),
+    ("bandit-negative-seed", ["bandit", "--seed", "-1"], "--seed"),
+    ("bandit-huge-int", ["bandit", "--runs", "1" + "0" * 400], "--runs"),
+    # finite MDPs
+    ("mdp-tol-inf", ["mdp", "solve", "--tol", "inf"], "--tol"),
+    ("mdp-tol-huge", ["mdp", "solve", "--tol", "1e300"], "--tol"),
+    (
+        "mdp-end-prob",
+        ["mdp", "solve", "--example", "random", "--end-prob", "1e-17", "--gamma", "1"],
+        "--end-prob",
+    ),
+    ("mdp-map-elsewhere", ["mdp", "solve", "--example", "taxi", "--map", "8x8"], "--map"),
+    (
+        "mdp-huge-states",
+        ["mdp", "solve", "--example", "random", "--states", "10000000000"],
+        "--states",
+    ),
+    ("mdp-scale-inf", ["mdp", "pg-check", "--scale", "inf"], "--scale"),
+    ("mdp-negative-seed", ["mdp", "pg-check", "--seed", "-1"], "--seed"),
 ]
 
 

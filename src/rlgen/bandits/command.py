@@ -26,7 +26,7 @@ from rlgen.bandits.agents import (
     simulate,
 )
 from rlgen.bandits.testbed import Result, true_values
-from rlgen.errors import UserError, check_finite, check_range
+from rlgen.errors import UserError, check_finite, check_memory, check_range
 from rlgen.figures import pyplot, save_figure
 from rlgen.runs import Command, Run, make_rng, metrics_columns, read_json
 
@@ -69,6 +69,10 @@ class BanditConfig:
         check_range("k", self.k, 1, MAX_ARMS)
         check_range("runs", self.runs, 1)
         check_range("steps", self.steps, 1)
+        check_range("seed", self.seed, 0)
+        # per run, about 16 float64 arrays over the arms (estimates, counts, q*, random draws)
+        check_memory("runs", 16 * 8 * self.k * self.runs, "the simulation of this many runs")
+        check_memory("steps", 4 * 8 * self.steps * len(self.agent), "the per-step records")
         check_range("walk_std", self.walk_std, 0)
         check_finite("true_mean", self.true_mean)
         # every value of the lists, used by an agent or not; inline values are checked by the
