@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -9,8 +11,8 @@ import torch
 
 from rlgen.errors import UserError
 from rlgen.pg import NonFiniteLoss, Reinforce, ReinforceConfig, StopTraining
-from rlgen.pg.evaluate import evaluate
 from rlgen.pg.estimators import advantages, reinforce_loss
+from rlgen.pg.evaluate import evaluate
 from rlgen.pg.rollouts import Batch
 
 SMALL = ReinforceConfig(hidden=(8,), num_envs=2, episodes_per_update=2)
@@ -163,6 +165,31 @@ def test_a_replay_that_does_not_reproduce_the_environment_is_refused(tmp_path):
     with pytest.raises(UserError, match="cannot be resumed exactly"):
         Reinforce.from_state(state)
     model.close()
+
+
+def test_loading_onto_environments_of_another_count_is_a_user_error(tmp_path):
+    model = Reinforce("CartPole-v1", SMALL, seed=2).learn(600)
+    model.save(tmp_path / "m.pt")
+    model.close()
+    for env in (gym.make_vec("CartPole-v1", num_envs=3), gym.make("CartPole-v1")):
+        with pytest.raises(UserError, match=r"2 sub-environments .* cannot be replayed here"):
+            Reinforce.load(tmp_path / "m.pt", env=env)
+
+
+def test_a_state_saved_before_the_first_restart_loads_into_a_used_model():
+    fresh = Reinforce("CartPole-v1", SMALL, seed=4)
+    state = copy.deepcopy(fresh.state_dict())
+    used = Reinforce("CartPole-v1", SMALL, seed=4).learn(500)
+    used.load_state_dict(state)
+    fresh.learn(1500)
+    used.learn(1500)  # restarts its environments as the fresh model does
+    torch.testing.assert_close(params(fresh), params(used), rtol=0, atol=0)
+    assert (fresh.counters.env_steps, fresh.counters.updates) == (
+        used.counters.env_steps,
+        used.counters.updates,
+    )
+    fresh.close()
+    used.close()
 
 
 def test_load_rejects_other_files(tmp_path):

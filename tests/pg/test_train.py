@@ -12,6 +12,8 @@ import sys
 import time
 from pathlib import Path
 
+import gymnasium as gym
+import numpy as np
 import pytest
 import torch
 
@@ -20,6 +22,7 @@ from rlgen.pg import command as train
 from rlgen.pg.command import TrainConfig, parse_seeds, train_one
 
 QUICK = ["--eval-every", "1000", "--eval-episodes", "10", "--quiet"]
+QUICK_CONFIG = {"eval_every": 1000, "eval_episodes": 10}
 
 
 def rlgen(*args: str, **kwargs) -> subprocess.CompletedProcess[str]:
@@ -326,3 +329,31 @@ def test_ray_without_ray_is_refused_before_anything_is_written(tmp_path, monkeyp
         == 2
     )
     assert not (tmp_path / "s").exists()
+
+
+class NanRewards(gym.Env):
+    """Every episode pays a NaN reward: the first update stops with a non-finite loss."""
+
+    observation_space = gym.spaces.Box(-1.0, 1.0, (2,), np.float32)
+    action_space = gym.spaces.Discrete(2)
+
+    def __init__(self, render_mode: str | None = None) -> None:
+        self.render_mode = render_mode
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        return np.zeros(2, np.float32), {}
+
+    def step(self, action):
+        return np.zeros(2, np.float32), float("nan"), True, False, {}
+
+
+def test_a_seed_stopped_before_its_first_row_does_not_break_the_sweep_figure(tmp_path):
+    gym.register("rlgen-test/NanRewards-v0", entry_point=NanRewards, max_episode_steps=5)
+    config = TrainConfig(env="rlgen-test/NanRewards-v0", threshold=1.0, total_steps=100)
+    with pytest.raises(train.NonFiniteLoss, match="non-finite reward"):
+        train_one(config, tmp_path / "seed-0", quiet=True)
+    assert rows(tmp_path / "seed-0") == []
+    train_one(TrainConfig(seed=1, total_steps=300, **QUICK_CONFIG), tmp_path / "seed-1", quiet=True)
+    assert train.plot(tmp_path, threshold=1.0) == tmp_path / "learning_curve.png"
+    assert (tmp_path / "learning_curve.png").is_file()

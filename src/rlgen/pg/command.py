@@ -667,7 +667,9 @@ def plot_seeds(
 ) -> Path:
     """``learning_curve.png`` of a sweep: mean and 95% interval across seeds."""
     plt = pyplot()
-    last = max(float(np.nanmax(metrics_columns(d / "metrics.csv")["step"])) for d in run_dirs)
+    # a seed stopped by a non-finite loss at its first update has no rows
+    steps = [metrics_columns(d / "metrics.csv").get("step", np.empty(0)) for d in run_dirs]
+    last = max((float(np.nanmax(s)) for s in steps if s.size), default=0.0)
     grid = np.linspace(0, last, 200)
     fig, ax = plt.subplots(figsize=(7, 4))
     for key, name, _ in CURVES:

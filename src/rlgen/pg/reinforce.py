@@ -40,7 +40,13 @@ from rlgen.pg.estimators import (
 )
 from rlgen.pg.networks import NumpyPolicy, PolicyNet, ValueNet
 from rlgen.pg.rollouts import Batch, Rollout, action_count, make_env, observation_size
-from rlgen.runs import GlobalRNG, config_from_dict, load_checkpoint, save_checkpoint
+from rlgen.runs import (
+    GlobalRNG,
+    config_from_dict,
+    load_checkpoint,
+    save_checkpoint,
+    to_jsonable,
+)
 
 ENV_BYTES = 4096
 """A generous estimate of one sub-environment's memory with its rollout rows (for size checks)."""
@@ -530,7 +536,11 @@ class Reinforce:
         """A model rebuilt from a :meth:`state_dict` (a saved model or a run's checkpoint)."""
         if not isinstance(state, dict) or state.get("format") != FORMAT:
             raise UserError(f"{where}: not a REINFORCE model")
-        config = config_from_dict(ReinforceConfig, state["config"], where=f"{where}: config")
+        # asdict() keeps tuples (--hidden) and torch.save keeps them; config_from_dict reads the
+        # JSON form, where they are lists
+        config = config_from_dict(
+            ReinforceConfig, to_jsonable(state["config"]), where=f"{where}: config"
+        )
         if device is not None:
             config = replace(config, device=device)
         env = env if env is not None else state["env_id"]
@@ -540,7 +550,7 @@ class Reinforce:
         model._check_fits(state, where)
         try:
             model.load_state_dict(state)
-        except (RuntimeError, KeyError, ValueError) as e:
+        except (RuntimeError, KeyError, ValueError, TypeError) as e:
             model.close()
             first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             raise UserError(f"{where}: the saved networks do not fit ({first})") from None

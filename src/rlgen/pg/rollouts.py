@@ -405,16 +405,24 @@ class Rollout:
                 is not a function of its seed and actions cannot be resumed exactly).
         """
         self._finished = []
-        if state["seed"] is None:
-            self._obs = None
+        if state["seed"] is None:  # saved before the first restart
+            self._obs, self._seed, self._actions, self._size = None, None, [], 0
+            self._clock, self.steps = int(state["clock"]), int(state["steps"])
             return
-        self.restart(int(state["seed"]))
+        saved = state["obs"].numpy()
         actions = state["actions"].numpy().astype(np.int64)
+        if saved.shape != (self.num_envs, self.obs_size) or actions.shape[1:] != saved.shape[:1]:
+            raise UserError(
+                f"{_name(self.env)}: the checkpoint's environments were {saved.shape[0]} "
+                f"sub-environments with {int(np.prod(saved.shape[1:]))} observations each, but "
+                f"this vector environment has {self.num_envs} with {self.obs_size}; they cannot "
+                "be replayed here"
+            )
+        self.restart(int(state["seed"]))
         obs = self._obs
         for row in actions:
             obs, *_ = self.env.step(row)
         self._actions = list(actions)
-        saved = state["obs"].numpy()
         if not np.array_equal(self._flat(obs), saved):
             raise UserError(
                 f"{_name(self.env)}: replaying the saved actions did not reproduce the saved "
