@@ -11,6 +11,7 @@ from __future__ import annotations
 import pytest
 
 from rlgen.cli import main
+from rlgen.runs import save_checkpoint
 
 OUT = "out/run"  # every case that writes would write here, relative to a fresh directory
 
@@ -46,6 +47,7 @@ CASES: list[tuple[str, list[str], str]] = [
     ("evaluate-gif-png", ["reinforce", "evaluate", "nowhere", "--gif", "a.png"], ".gif"),
     ("evaluate-gif-dir", ["reinforce", "evaluate", "nowhere", "--gif", "out.gif"], "directory"),
     ("evaluate-foreign", ["reinforce", "evaluate", "foreign"], "cannot read the checkpoint"),
+    ("evaluate-no-model", ["reinforce", "evaluate", "nomodel"], "holds no model"),
     ("reproduce-section", ["reproduce", "--sections", "nope"], "--sections"),
     # the bandit testbed
     ("bandit-inline-inf", ["bandit", "--agent", "greedy:initial=inf"], "finite"),
@@ -92,6 +94,11 @@ def workdir(tmp_path, monkeypatch):
     (tmp_path / "out.gif").mkdir()
     (tmp_path / "foreign").mkdir()
     (tmp_path / "foreign" / "checkpoint.pt").write_bytes(b"\x80\x04not a checkpoint")
+    (tmp_path / "nomodel").mkdir()  # a reinforce run checkpoint without its model part
+    save_checkpoint(
+        tmp_path / "nomodel" / "checkpoint.pt",
+        {"format": "rlgen.reinforce-run/1", "parts": {}, "extra": {}},
+    )
     return tmp_path
 
 

@@ -557,8 +557,10 @@ def load_policy(run_dir: Path) -> Reinforce:
     path = run_dir / CHECKPOINT
     if not path.is_file():
         raise UserError(f"{run_dir}: no {CHECKPOINT} here (is it a reinforce run directory?)")
-    state = Checkpoint(path, {}, kind=CHECKPOINT_KIND).read()
-    return Reinforce.from_state(state["parts"]["model"], device="cpu", where=str(path))
+    parts = Checkpoint(path, {}, kind=CHECKPOINT_KIND).read().get("parts")
+    if not isinstance(parts, dict) or "model" not in parts:
+        raise UserError(f"{path}: the checkpoint holds no model (damaged?)")
+    return Reinforce.from_state(parts["model"], device="cpu", where=str(path))
 
 
 def run_evaluate(config: EvaluateConfig) -> dict[str, Any]:
