@@ -68,6 +68,9 @@ class ChildConfig:
     """initial learning rate (Nesterov momentum 0.9, cosine decay to 0 over --child.steps)"""
     weight_decay: float = 3e-4
     """L2 weight decay"""
+    recalibration_images: int = 500
+    """training images whose batch statistics replace batch norm's running averages before
+    validation (0: keep the running averages)"""
 
     def __post_init__(self) -> None:
         check_range("child.filters", self.filters, 1, 1024)
@@ -78,6 +81,7 @@ class ChildConfig:
         check_range("child.batch_size", self.batch_size, 1)
         check_range("child.lr", self.lr, 0, low_open=True)
         check_range("child.weight_decay", self.weight_decay, 0)
+        check_range("child.recalibration_images", self.recalibration_images, 0)
 
 
 @dataclass(frozen=True)
@@ -194,6 +198,35 @@ def accuracy(model: Any, x: Any, y: Any, batch: int = 1000) -> float:
     return correct / len(x)
 
 
+def recalibrate_batch_norm(model: Any, x: Any, batch: int = 500) -> None:
+    """Recompute every batch norm's running statistics on ``x`` with the final weights.
+
+    After a short proxy training the running averages (momentum 0.1) still remember the early,
+    quickly changing weights, and the network scores near chance in eval mode; averaging the
+    batch statistics of a pass over training images fixes that (the usual remedy of proxy and
+    one-shot architecture search).
+    """
+    import torch
+    from torch import nn
+
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if not norms:
+        return
+    saved = [(m, m.momentum, m.training) for m in norms]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # a cumulative average over the pass
+        m.train()
+    try:
+        with torch.no_grad():
+            for i in range(0, len(x), batch):
+                model(x[i : i + batch])
+    finally:
+        for m, momentum, training in saved:
+            m.momentum = momentum
+            m.train(training)
+
+
 def train_child(job: TrialJob) -> dict[str, Any]:
     """Build the child, count its cost, train it on the proxy task, score it on validation."""
     import torch
@@ -213,6 +246,9 @@ def train_child(job: TrialJob) -> dict[str, Any]:
     space = SearchSpace.from_spec(job.space)
     model = build_child(space, job.architecture, ChildShape(c.filters, c.cells)).to(device)
     cost = count_flops(model)
+    # channels-last: 1.5x faster training of these small-channel children on CPU (pooling and
+    # convolutions); images have one channel, so the data needs no conversion
+    model = model.to(memory_format=torch.channels_last)
     optimizer = torch.optim.SGD(
         model.parameters(), lr=c.lr, momentum=0.9, nesterov=True, weight_decay=c.weight_decay
     )
@@ -226,6 +262,11 @@ def train_child(job: TrialJob) -> dict[str, Any]:
         max_steps=c.steps,
     )
     x_val, y_val = data.x_val.to(device), data.y_val.to(device)
+
+    def evaluate(net: torch.nn.Module) -> float:
+        if c.recalibration_images > 0:
+            recalibrate_batch_norm(net, x[: c.recalibration_images].to(device))
+        return accuracy(net, x_val, y_val)
 
     def loss_fn(net: torch.nn.Module, batch: tuple[torch.Tensor, ...]) -> tuple[Any, dict]:
         images, labels = batch
@@ -241,7 +282,7 @@ def train_child(job: TrialJob) -> dict[str, Any]:
         device=device,
         scheduler=scheduler,
         scheduler_interval="step",
-        evaluate=lambda net: {"accuracy": accuracy(net, x_val, y_val)},
+        evaluate=lambda net: {"accuracy": evaluate(net)},
         quiet=True,
         lr_option="--child.lr",
     )
