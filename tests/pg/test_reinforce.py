@@ -176,6 +176,15 @@ def test_loading_onto_environments_of_another_count_is_a_user_error(tmp_path):
             Reinforce.load(tmp_path / "m.pt", env=env)
 
 
+def test_a_damaged_model_state_is_a_user_error():
+    model = Reinforce("CartPole-v1", SMALL, seed=2)
+    state = copy.deepcopy(model.state_dict())
+    model.close()
+    del state["obs_size"]
+    with pytest.raises(UserError, match="do not fit"):
+        Reinforce.from_state(state)
+
+
 def test_a_state_saved_before_the_first_restart_loads_into_a_used_model():
     fresh = Reinforce("CartPole-v1", SMALL, seed=4)
     state = copy.deepcopy(fresh.state_dict())

@@ -547,9 +547,12 @@ class Reinforce:
         if env is None:
             raise UserError(f"{where}: the model was trained on an environment object; pass env=")
         model = cls(env, config, seed=int(state["seed"]))
-        model._check_fits(state, where)
         try:
+            model._check_fits(state, where)
             model.load_state_dict(state)
+        except UserError:  # other sizes, or environments that cannot be replayed
+            model.close()
+            raise
         except (RuntimeError, KeyError, ValueError, TypeError) as e:
             model.close()
             first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
