@@ -210,3 +210,20 @@ def test_disabled_autoreset_is_a_user_error():
     # and clears every sub-environment's statistics on a masked reset: wrong without autoreset.
     with pytest.raises(UserError, match="autoreset"):
         make_env(time_limited_cartpoles((3, 5), AutoresetMode.DISABLED))
+
+
+def test_a_policy_that_reuses_its_action_array_is_still_replayed_exactly():
+    rng = np.random.default_rng(0)
+    out = np.zeros(3, np.int64)
+
+    def act(obs):  # writes into one array and returns it every time
+        out[:] = rng.integers(0, 2, size=obs.shape[0])
+        return out
+
+    rollout = Rollout(make_env("CartPole-v1", 3), gamma=1.0)
+    rollout.restart(seed=0)
+    rollout.collect(act, episodes=4)
+    state = rollout.state_dict()
+    again = Rollout(make_env("CartPole-v1", 3), gamma=1.0)
+    again.load_state_dict(state)  # replays the actions taken, not the last ones repeated
+    np.testing.assert_array_equal(again.state_dict()["actions"], state["actions"])

@@ -296,7 +296,7 @@ class Rollout:
             b, t = self._buf, self._size
             obs = self._obs
             actions = act(obs)
-            self._actions.append(np.asarray(actions))
+            self._actions.append(np.array(actions))  # a copy: act may reuse its array
             next_obs, rewards, terminated, truncated, info = self.env.step(actions)
             valid = ~self._skip
             terminated = np.logical_and(terminated, valid)
