@@ -151,6 +151,24 @@ class Fitted:
     error: str | None = None
 
 
+def optimizer_and_schedule(
+    model: VAE | Autoencoder, config: VAETrainConfig | AETrainConfig, examples: int
+) -> tuple[Any, Any]:
+    """Adam at ``--lr`` and, with ``--lr-schedule cosine``, its per-step cosine decay to 0 over
+    the run's optimiser steps (None for a constant rate)."""
+    import torch
+
+    from rlgen.generative.models import make_optimizer
+
+    optimizer = make_optimizer(model, config.lr)
+    if config.lr_schedule == "constant":
+        return optimizer, None
+    steps = config.loop.epochs * config.loop.steps_per_epoch(examples)
+    if config.loop.max_steps is not None:
+        steps = min(steps, config.loop.max_steps)
+    return optimizer, torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, max(1, steps))
+
+
 def fit_in_run(
     model: VAE | Autoencoder,
     config: VAETrainConfig | AETrainConfig,
@@ -168,17 +186,7 @@ def fit_in_run(
     def evaluate(m: Any) -> Mapping[str, float]:
         return m.evaluate(images.validation, seed=config.seed)
 
-    import torch
-
-    from rlgen.generative.models import make_optimizer
-
-    optimizer = make_optimizer(model, config.lr)
-    scheduler = None
-    if config.lr_schedule == "cosine":
-        steps = config.loop.epochs * config.loop.steps_per_epoch(len(images.train))
-        if config.loop.max_steps is not None:
-            steps = min(steps, config.loop.max_steps)
-        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, max(1, steps))
+    optimizer, scheduler = optimizer_and_schedule(model, config, len(images.train))
     try:
         history = model.fit(
             images.train,
@@ -631,20 +639,22 @@ def score_ae(model: Autoencoder, config: AETrainConfig, images: Images) -> dict[
     return out
 
 
-def random_codes(model: Autoencoder, images: Images, n: int, seed: int) -> np.ndarray:
-    """Decoded random points of the autoencoder's code space, (n, P): codes drawn from the
-    diagonal Gaussian fitted to the training images' codes (the fairest simple guess at where
-    codes live; an autoencoder has no prior to sample)."""
+def random_codes(model: Autoencoder, images: Images, n: int, seed: int) -> dict[str, np.ndarray]:
+    """Decoded random points of the autoencoder's code space, each (n, P): ``random_codes``
+    from N(0, I), the VAE's prior (an autoencoder has none, so this is the naive draw), and
+    ``fitted_codes`` from the diagonal Gaussian fitted to the training images' codes."""
     import torch
 
     with torch.no_grad():
-        codes = torch.cat(
-            [model.encode(images.train[i : i + 1000]) for i in range(0, len(images.train), 1000)]
-        )
-        mean, std = codes.mean(0), codes.std(0)
+        train = images.train
+        codes = torch.cat([model.encode(train[i : i + 1000]) for i in range(0, len(train), 1000)])
         g = _generator(codes.device.type, seed)
-        z = mean + std * torch.randn(n, codes.shape[1], generator=g, device=codes.device)
-        return _numpy(model.decode(z))
+        eps = torch.randn(2, n, codes.shape[1], generator=g, device=codes.device)
+        fitted = codes.mean(0) + codes.std(0) * eps[1]
+        return {
+            "random_codes": _numpy(model.decode(eps[0])),
+            "fitted_codes": _numpy(model.decode(fitted)),
+        }
 
 
 def save_ae_images(run_dir: Path, model: Autoencoder, images: Images, seed: int) -> None:
@@ -652,9 +662,8 @@ def save_ae_images(run_dir: Path, model: Autoencoder, images: Images, seed: int)
     arrays = {
         "inputs": _numpy(shown),
         "reconstructions": _numpy(model.reconstruct(shown)),
-        "random_codes": random_codes(model, images, SAMPLES, seed),
         "side": np.array(images.side),
-    }
+    } | random_codes(model, images, SAMPLES, seed)
     if model.config.kind == "denoising":
         noisy = model.corrupt(shown, _generator(shown.device.type, seed))
         arrays |= {"noisy": _numpy(noisy), "denoised": _numpy(model.reconstruct(noisy))}
@@ -999,13 +1008,12 @@ def plot(run_dir: str | Path) -> list[Path]:
                 )
             )
     else:
+        rows = [("z ~ N(0, I)", arrays["random_codes"][:16])]
+        if "fitted_codes" in arrays:
+            rows.append(("z ~ Gaussian fitted\nto the codes", arrays["fitted_codes"][:16]))
         written.append(
-            figures.save_image_grid(
-                run_dir / "random_codes.png",
-                arrays["random_codes"],
-                side,
-                cols=8,
-                title="decoded random codes (Gaussian fitted to the training codes)",
+            figures.save_image_rows(
+                run_dir / "random_codes.png", rows, side, title="decoded random codes"
             )
         )
     return written

@@ -74,3 +74,16 @@ def nearest_distances(points: np.ndarray, reference: np.ndarray, batch: int = 10
         d = squared_distances(points[start : start + batch], reference)
         out[start : start + batch] = np.sqrt(d.min(1))
     return out
+
+
+def nearest_other_distances(points: np.ndarray, k: int, batch: int = 500) -> np.ndarray:
+    """For each of the first ``k`` rows of ``points``, the distance to its nearest other row."""
+    points = np.asarray(points, np.float64)
+    k = min(k, len(points))
+    out = np.empty(k)
+    for start in range(0, k, batch):
+        stop = min(start + batch, k)
+        d = squared_distances(points[start:stop], points)
+        d[np.arange(stop - start), np.arange(start, stop)] = np.inf  # not itself
+        out[start:stop] = np.sqrt(d.min(1))
+    return out
