@@ -27,6 +27,7 @@ SECTIONS: dict[str, str] = {
     "bandits": "rlgen.reproduce.bandits",
     "mdp": "rlgen.reproduce.mdp",
     "reinforce": "rlgen.reproduce.reinforce",
+    "nas": "rlgen.reproduce.nas",
     "generative": "rlgen.reproduce.generative",
 }
 
