@@ -21,7 +21,7 @@ The lecture's slips about the papers (PPO, GPU-days) are stated in the section's
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -71,7 +71,7 @@ class Setup:
     """also run controller searches with the soft reward"""
     data_dir: Path | None = None
     """where Fashion-MNIST is (None: the usual places)"""
-    options: ExecutorOptions = ExecutorOptions()
+    options: ExecutorOptions = field(default_factory=ExecutorOptions)
     """where the searches run (one job each)"""
 
     @classmethod
