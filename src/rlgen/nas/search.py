@@ -248,7 +248,7 @@ def train_child(job: TrialJob) -> dict[str, Any]:
     cost = count_flops(model)
     # channels-last: 1.5x faster training of these small-channel children on CPU (pooling and
     # convolutions); images have one channel, so the data needs no conversion
-    model = model.to(memory_format=torch.channels_last)
+    model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     optimizer = torch.optim.SGD(
         model.parameters(), lr=c.lr, momentum=0.9, nesterov=True, weight_decay=c.weight_decay
     )

@@ -250,7 +250,8 @@ def real_searches(ctx: Context, setup: Setup) -> dict[str, list[Path]]:
             "controller": "reinforce",
             "objective": RewardConfig(reward="soft", target=SOFT_TARGET),
         }
-    jobs, dirs = [], {name: [] for name in variants}
+    jobs: list[tuple[SearchConfig, str]] = []
+    dirs: dict[str, list[Path]] = {name: [] for name in variants}
     for s in range(ctx.seed, ctx.seed + setup.real_seeds):
         for name, options in variants.items():
             config = SearchConfig(
