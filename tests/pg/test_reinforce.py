@@ -158,6 +158,19 @@ def test_saving_changes_nothing_in_the_run(tmp_path):
         m.close()
 
 
+@pytest.mark.parametrize("seed", [6, 7])
+def test_learning_under_several_budgets_is_learning_under_the_last(seed):
+    """A budget that runs out mid-batch hands over nothing: no extra update on a partial batch."""
+    once = Reinforce("CartPole-v1", SMALL, seed=seed).learn(4000)
+    pieces = Reinforce("CartPole-v1", SMALL, seed=seed)
+    for steps in (700, 1500, 2600, 4000):
+        pieces.learn(steps)
+    torch.testing.assert_close(params(once), params(pieces), rtol=0, atol=0)
+    assert once.counters.updates == pieces.counters.updates
+    once.close()
+    pieces.close()
+
+
 def test_a_replay_that_does_not_reproduce_the_environment_is_refused(tmp_path):
     model = Reinforce("CartPole-v1", SMALL, seed=2).learn(600)
     state = model.state_dict()

@@ -421,7 +421,7 @@ class Reinforce:
                 )
                 new_steps = self.rollout.steps - steps_before
                 c.env_steps += new_steps
-                if batch.episodes == 0:  # the budget ran out before any episode ended
+                if batch.episodes == 0:  # the budget ran out before a whole batch
                     c.train_seconds += time.perf_counter() - start
                     if progress is not None:
                         progress.update(new_steps)

@@ -280,9 +280,11 @@ class Rollout:
     def collect(self, act: ActFn, episodes: int, max_steps: int | None = None) -> Batch:
         """Step until at least ``episodes`` episodes are complete; return all complete ones.
 
-        ``max_steps`` bounds the environment steps of this call: when it runs out first, the
-        episodes complete so far are returned (possibly none), so an environment whose episodes
-        never end cannot hold training beyond its step budget.
+        ``max_steps`` bounds the environment steps of this call, so an environment whose
+        episodes never end cannot hold training beyond its step budget. When it runs out first,
+        an empty batch is returned and every stored step stays, complete episodes included: the
+        next call continues from them, so collecting under several budgets gives the same
+        batches as one call does (``learn(a)`` then ``learn(b)`` is ``learn(b)``).
         """
         if self._obs is None:
             raise RuntimeError("call restart(seed) before collect()")
@@ -290,7 +292,7 @@ class Rollout:
         start_steps = self.steps
         while done_count < episodes:
             if max_steps is not None and self.steps - start_steps >= max_steps:
-                break
+                return self._empty()
             if self._size == self._buf["obs"].shape[0]:
                 self._allocate(2 * self._size)
             b, t = self._buf, self._size
@@ -329,6 +331,21 @@ class Rollout:
                 self._skip = end
             self._obs = next_obs
         return self._take()
+
+    def _empty(self) -> Batch:
+        steps, size = np.zeros(0, np.int64), (0, self.obs_size)
+        return Batch(
+            obs=np.zeros(size, np.float32),
+            actions=steps,
+            rewards=np.zeros(0),
+            returns=np.zeros(0),
+            episode=steps,
+            time=steps,
+            truncated=np.zeros(0, bool),
+            final_obs=np.zeros(size, np.float32),
+            episode_returns=np.zeros(0),
+            episode_lengths=steps,
+        )
 
     def _take(self) -> Batch:
         """Cut the complete episodes out of the stored rows; keep the unfinished tails."""
