@@ -1,0 +1,300 @@
+"""Architecture search on CPU: what a child costs, how good a cheap proxy is, the controller
+against random search, and trial throughput with local workers and Ray.
+
+Parts (``--parts``, all by default; each writes its key of ``benchmarks/results/nas.json`` and
+keeps the others'):
+
+- ``child-cost``: the issue's reference child: NASNet normal cells of 5 blocks and 13 operations,
+  stride-2 convolutions between 3 stages, C = 16, one cell per stage, one epoch over 2,000
+  images (batch 64), validation on 5,000 held-out images, one torch thread; two random cells.
+  Also the step time of one child in the default memory layout against channels-last.
+- ``proxy``: Spearman's rank correlation between the report's quick proxy (C = 4, 24 steps on
+  2,000 images, 800 validation images) and a longer training of the same children (C = 4,
+  ``--long-steps`` steps on 10,000 images, 5,000 validation images), over ``--archs``
+  architectures drawn uniformly from the NASNet space.
+- ``search``: controller against random search with the same trials and child budget (the quick
+  proxy), ``--seeds`` seeds each: best and last-quarter mean reward.
+- ``throughput``: the same 8-trial random search with 1 worker (in-process), 2 local worker
+  processes and Ray (a local instance, 1 CPU per trial): children per minute, and the overhead
+  beyond the trials' own time.
+
+Load on the machine (other processes) slows everything; the JSON records the load average::
+
+    python benchmarks/nas.py                           # everything (about half an hour on 2 cores)
+    python benchmarks/nas.py --parts proxy --archs 10  # one part
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import platform
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from rlgen.executors import ExecutorOptions, map_jobs
+from rlgen.nas.command import SearchConfig, search
+from rlgen.nas.search import ChildConfig, TrialJob, run_trial
+from rlgen.nas.spaces import make_space
+from rlgen.nas.store import TrialStore
+from rlgen.runs import write_json
+
+RESULTS = Path(__file__).parent / "results" / "nas.json"
+PARTS = ("child-cost", "proxy", "search", "throughput")
+QUICK = ChildConfig(filters=4, steps=24, train_images=2000, val_images=800)
+
+
+def machine() -> dict[str, Any]:
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "cpus": os.cpu_count(),
+        "load_average_1_5_15": list(os.getloadavg()),
+    }
+
+
+def job(space: Any, arch: tuple[int, ...], child: ChildConfig, trial: int) -> TrialJob:
+    return TrialJob(trial, 0, space.spec, arch, "fashion-mnist", child, None, "cpu", latency=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# What a child costs
+# ---------------------------------------------------------------------------------------------
+
+
+def child_cost() -> dict[str, Any]:
+    torch.set_num_threads(1)
+    space = make_space("nasnet", reduction_cell=False)
+    child = ChildConfig(
+        filters=16, cells=1, train_images=2000, val_images=5000, steps=32, batch_size=64
+    )
+    rng = np.random.default_rng(0)
+    runs = []
+    for i in range(2):
+        arch = space.sample(rng)
+        start = time.perf_counter()
+        metrics = run_trial(job(space, arch, child, i))
+        runs.append(
+            {
+                "wall_seconds": time.perf_counter() - start,
+                "train_seconds": metrics["train_seconds"],
+                "eval_seconds": metrics["eval_seconds"],
+                "accuracy": metrics["accuracy"],
+                "macs": metrics["macs"],
+                "architecture": list(arch),
+            }
+        )
+        print(f"child {i}: {runs[-1]['wall_seconds']:.1f} s, accuracy {metrics['accuracy']:.3f}")
+    return {
+        "child": dataclasses.asdict(child),
+        "space": "nasnet, normal cells only (5 blocks, 13 operations), stride-2 convolutions",
+        "reference_one_core_seconds": "80-90 (issue 10)",
+        "runs": runs,
+        "layout": layout_step_times(space, rng),
+    }
+
+
+def layout_step_times(space: Any, rng: np.random.Generator) -> dict[str, float]:
+    """Seconds per SGD step of one C = 4 child (batch 64): default layout vs channels-last."""
+    import torch.nn.functional as F
+
+    from rlgen.nas.children import ChildShape, build_child
+
+    arch = space.sample(rng)
+    out = {}
+    for name, layout in (("contiguous", torch.contiguous_format), ("channels_last", None)):
+        torch.manual_seed(0)
+        model = build_child(space, arch, ChildShape(4, 1))
+        if layout is None:
+            model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+        x, y = torch.randn(64, 1, 28, 28), torch.randint(0, 10, (64,))
+        opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+
+        def step(model: Any = model, opt: Any = opt, x: Any = x, y: Any = y) -> None:
+            loss = F.cross_entropy(model(x), y)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+
+        for _ in range(2):
+            step()
+        start = time.perf_counter()
+        for _ in range(10):
+            step()
+        out[name] = (time.perf_counter() - start) / 10
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Proxy and its rank agreement with longer training
+# ---------------------------------------------------------------------------------------------
+
+
+def proxy(archs: int, long_steps: int) -> dict[str, Any]:
+    from scipy import stats
+
+    space = make_space("nasnet")
+    rng = np.random.default_rng(1)
+    chosen = [space.sample(rng) for _ in range(archs)]
+    long = ChildConfig(filters=4, steps=long_steps, train_images=10_000, val_images=5000)
+    out: dict[str, Any] = {"archs": archs, "proxy": dataclasses.asdict(QUICK)}
+    out["long"] = dataclasses.asdict(long)
+    scores: dict[str, list[float]] = {}
+    for name, child in (("proxy", QUICK), ("long", long)):
+        jobs = [job(space, a, child, i) for i, a in enumerate(chosen)]
+        start = time.perf_counter()
+        results = map_jobs(run_trial, jobs, ExecutorOptions(workers=2), desc=name)
+        out[f"{name}_wall_seconds"] = time.perf_counter() - start
+        out[f"{name}_mean_train_seconds"] = float(np.mean([r["train_seconds"] for r in results]))
+        scores[name] = [r["accuracy"] for r in results]
+        print(f"{name}: {out[f'{name}_wall_seconds']:.0f} s for {archs} children")
+    rho, p = stats.spearmanr(scores["proxy"], scores["long"])
+    out |= {"spearman": float(rho), "spearman_p": float(p), "accuracy": scores}
+    top = max(1, archs // 4)
+    best_long = set(np.argsort(scores["long"])[-top:].tolist())
+    best_proxy = set(np.argsort(scores["proxy"])[-top:].tolist())
+    out["top_quarter_overlap"] = len(best_long & best_proxy) / top
+    print(f"Spearman {rho:.3f} (p = {p:.3g})")
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Controller against random search
+# ---------------------------------------------------------------------------------------------
+
+
+def search_job(job: tuple[SearchConfig, str]) -> dict[str, Any]:
+    config, run_dir = job
+    return search(config, run_dir, quiet=True)
+
+
+def controller_vs_random(seeds: int, trials: int, batch: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp:
+        jobs = [
+            (
+                SearchConfig(
+                    controller=controller,
+                    trials=trials,
+                    batch=batch,
+                    seed=s,
+                    device="cpu",
+                    child=QUICK,
+                    jobs=ExecutorOptions(workers=1),
+                ),
+                str(Path(tmp) / f"{controller}-{s}"),
+            )
+            for s in range(seeds)
+            for controller in ("reinforce", "random")
+        ]
+        start = time.perf_counter()
+        summaries = map_jobs(search_job, jobs, ExecutorOptions(workers=2), desc="searches")
+        wall = time.perf_counter() - start
+    out: dict[str, Any] = {"seeds": seeds, "trials": trials, "batch": batch, "wall_seconds": wall}
+    for controller in ("reinforce", "random"):
+        mine = [s for s in summaries if s["controller"] == controller]
+        best = [s["best_reward"] for s in mine]
+        last = [s["last_quarter_mean_reward"] for s in mine]
+        out[controller] = {
+            "best_reward": best,
+            "last_quarter_mean_reward": last,
+            "mean_best": float(np.mean(best)),
+            "mean_last_quarter": float(np.mean(last)),
+            "failed": [s["failed"] for s in mine],
+        }
+    diff = np.array(out["reinforce"]["last_quarter_mean_reward"]) - np.array(
+        out["random"]["last_quarter_mean_reward"]
+    )
+    out["last_quarter_difference"] = diff.tolist()
+    print(
+        f"last-quarter mean: controller {out['reinforce']['mean_last_quarter']:.3f}, random "
+        f"{out['random']['mean_last_quarter']:.3f}"
+    )
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Throughput: 1 and 2 local workers, Ray
+# ---------------------------------------------------------------------------------------------
+
+
+def throughput(trials: int) -> dict[str, Any]:
+    options = {
+        "1 worker (in-process)": ExecutorOptions(workers=1),
+        "2 local workers": ExecutorOptions(workers=2),
+        "ray, 1 CPU per trial": ExecutorOptions(executor="ray", cpus_per_job=1.0),
+    }
+    out: dict[str, Any] = {"trials": trials, "child": dataclasses.asdict(QUICK)}
+    for name, option in options.items():
+        if option.executor == "ray":
+            try:
+                import ray
+            except ImportError:
+                out[name] = {"skipped": "ray is not installed"}
+                continue
+            start = time.perf_counter()
+            ray.init(include_dashboard=False, log_to_driver=False)
+            out["ray_init_seconds"] = time.perf_counter() - start
+        with tempfile.TemporaryDirectory() as tmp:
+            config = SearchConfig(
+                controller="random",
+                trials=trials,
+                batch=trials,
+                device="cpu",
+                child=QUICK,
+                jobs=option,
+            )
+            summary = search(config, Path(tmp) / "run", quiet=True)
+            with TrialStore.reader(Path(tmp) / "run") as store:
+                seconds = [t.seconds or 0.0 for t in store.trials()]
+        workers = option.local_workers(trials) if option.executor == "local" else 2
+        wall = summary["wall_seconds"]
+        ideal = sum(seconds) / workers
+        out[name] = {
+            "workers": workers,
+            "wall_seconds": wall,
+            "children_per_minute": 60 * trials / wall,
+            "mean_trial_seconds": float(np.mean(seconds)),
+            "overhead_per_trial_seconds": (wall - ideal) / trials,
+            "overhead_share_of_trial": (wall - ideal) / trials / float(np.mean(seconds)),
+        }
+        print(f"{name}: {60 * trials / wall:.1f} children/min")
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--parts", nargs="+", choices=PARTS, default=list(PARTS))
+    parser.add_argument("--archs", type=int, default=20)
+    parser.add_argument("--long-steps", type=int, default=300)
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--trials", type=int, default=24)
+    parser.add_argument("--batch", type=int, default=4)
+    args = parser.parse_args()
+    results = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {"benchmark": "nas"}
+    for part in args.parts:
+        start = time.perf_counter()
+        if part == "child-cost":
+            value = child_cost()
+        elif part == "proxy":
+            value = proxy(args.archs, args.long_steps)
+        elif part == "search":
+            value = controller_vs_random(args.seeds, args.trials, args.batch)
+        else:
+            value = throughput(8)
+        value["machine"] = machine()
+        value["seconds"] = time.perf_counter() - start
+        value["command"] = "python benchmarks/nas.py --parts " + part
+        results[part] = value
+        write_json(RESULTS, results)
+    print(f"written to {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()
