@@ -438,7 +438,9 @@ def run_show(config: ShowConfig) -> dict[str, Any]:
             trials = store.trials()
             counts = store.counts()
             top = store.best(config.top, by=config.by)
-        rewards = [float(t.reward) for t in trials if t.status == "finished" and t.reward]
+        rewards = [
+            float(t.reward) for t in trials if t.status == "finished" and t.reward is not None
+        ]
         searches.append(
             {
                 "run_dir": str(run_dir),

@@ -106,7 +106,7 @@ class RewardConfig:
     target: float = 10.0
     """T, the cost target, in millions of multiply-adds per image"""
     w: float = -0.07
-    """the soft reward's exponent, < 0 (EfficientNet: -0.07)"""
+    """the soft reward's exponent, <= 0 (EfficientNet: -0.07)"""
 
     def __post_init__(self) -> None:
         check_choice("reward", self.reward, REWARDS)
