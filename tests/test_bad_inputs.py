@@ -38,6 +38,11 @@ CASES: list[tuple[str, list[str], str]] = [
     ("resume-a-file", ["reinforce", "--resume", "file.txt"], "not a run directory"),
     ("resume-damaged", ["reinforce", "--resume", "damaged"], "config.json"),
     ("resume-no-checkpoint", ["reinforce", "--resume", "nockpt"], "no checkpoint.pt"),
+    (
+        "resume-with-seeds",
+        ["reinforce", "--resume", "nockpt", "--seeds", "0-2"],
+        "leave out --seeds",
+    ),
     ("resume-other-command", ["reinforce", "--resume", "other"], "not a 'reinforce' run"),
     ("out-empty", ["reinforce", "--total-steps", "10", "--out", ""], "--out"),
     ("out-below-a-file", ["reinforce", "--out", "file.txt/run"], "--out"),

@@ -115,7 +115,10 @@ class TrainConfig:
         if self.seeds is not None:
             parse_seeds(self.seeds)
         if self.resume is not None and self.seeds is not None:
-            raise UserError("--resume continues one run; resume the seeds of a sweep one by one")
+            raise UserError(
+                "--resume continues a run, or a whole sweep, with the seeds saved in its "
+                "directory; leave out --seeds"
+            )
 
     @property
     def seed_list(self) -> list[int]:
