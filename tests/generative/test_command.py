@@ -259,7 +259,7 @@ def test_kill_9_then_resume_gives_the_uninterrupted_run(synthetic_dir, tmp_path)
 
 
 def test_resume_refuses_options_and_other_directories(vae_run, tmp_path, capsys):
-    assert main(["vae", "--resume", str(vae_run), "--epochs", "5"]) == 2
+    assert main(["vae", "--resume", str(vae_run), "--epochs", "7"]) == 2
     assert "leave out --epochs" in last_error(capsys)
     assert main(["vae", "--resume", str(vae_run), "--out", str(tmp_path / "x")]) == 2
     assert "--resume continues the run in its own directory" in last_error(capsys)
@@ -324,3 +324,15 @@ def test_validation_larger_than_the_training_set(synthetic_dir, tmp_path, capsys
     args = ["vae", "--data-dir", str(synthetic_dir), "--validation", "320", "--device", "cpu"]
     assert main([*args, "--out", str(tmp_path / "r")]) == 2
     assert "--validation 320 leaves no training images" in last_error(capsys)
+
+
+def test_cosine_schedule_decays_the_learning_rate(synthetic_dir, tmp_path, capsys):
+    out = tmp_path / "run"
+    args = small(synthetic_dir, "--epochs", "3", "--lr", "0.01", "--lr-schedule", "cosine")
+    assert main(["ae", *args, "--out", str(out)]) == 0
+    lrs = [r["train/lr"] for r in read_metrics(out)]  # the rate at the start of each epoch
+    assert lrs[0] == 0.01 and lrs[0] > lrs[1] > lrs[2] > 0
+    constant = tmp_path / "constant"
+    args = small(synthetic_dir, "--epochs", "2", "--lr-schedule", "constant")
+    assert main(["ae", *args, "--out", str(constant)]) == 0
+    assert [r["train/lr"] for r in read_metrics(constant)] == [0.003, 0.003]

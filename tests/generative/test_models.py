@@ -260,3 +260,21 @@ def test_bad_iwae_k_and_conv_image_size():
         model.iwae(torch.rand(2, 784), 0)
     with pytest.raises(UserError, match="28x28"):
         VAE(VAEConfig(architecture="conv"), pixels=100)
+
+
+@pytest.mark.parametrize("architecture", ["mlp", "conv"])
+def test_output_bias_starts_the_decoder_at_the_mean_image(images, architecture):
+    torch.manual_seed(0)
+    model = VAE(VAEConfig(latent=2, hidden=(8,), architecture=architecture))
+    with torch.no_grad():
+        for p in model.decoder.parameters():
+            p.zero_()  # only the bias speaks
+    model.init_output_bias(images[0])
+    decoded = model.mean_image(model.decode(torch.zeros(1, 2)))[0]
+    target = images[0].mean(0).clamp(1e-3, 1 - 1e-3)
+    if architecture == "conv":  # one channel: one bias, the overall mean
+        target = target.mean().expand_as(target)
+    torch.testing.assert_close(decoded, target, rtol=1e-5, atol=1e-6)
+    linear = Autoencoder(AEConfig(kind="linear", latent=2))
+    linear.init_output_bias(images[0])
+    torch.testing.assert_close(linear.decoder.bias, images[0].mean(0))

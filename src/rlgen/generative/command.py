@@ -80,9 +80,9 @@ class VAETrainConfig:
 
     seed: int = 0
     """random seed (initialisation, shuffling, sampling); the same seed gives the same run on CPU"""
-    lr: float = 1e-3
+    lr: float = 3e-3
     """Adam's learning rate"""
-    lr_schedule: Literal["constant", "cosine"] = "constant"
+    lr_schedule: Literal["constant", "cosine"] = "cosine"
     """constant, or cosine: decayed to 0 along a half cosine over the run's optimiser steps"""
     iwae_k: int = 100
     """importance samples per test image for the IWAE estimate of log p(x) (0: skip it)"""
@@ -96,8 +96,10 @@ class VAETrainConfig:
     """the model"""
     data: Annotated[DataConfig, tyro.conf.OmitArgPrefixes] = field(default_factory=DataConfig)
     """the images"""
-    loop: Annotated[LoopConfig, tyro.conf.OmitArgPrefixes] = field(default_factory=LoopConfig)
-    """the training loop"""
+    loop: Annotated[LoopConfig, tyro.conf.OmitArgPrefixes] = field(
+        default_factory=lambda: LoopConfig(epochs=5, batch_size=64)
+    )
+    """the training loop (default: 5 epochs of batches of 64)"""
 
     def __post_init__(self) -> None:
         check_range("seed", self.seed, 0)
@@ -115,9 +117,9 @@ class AETrainConfig:
 
     seed: int = 0
     """random seed (initialisation, shuffling, noise); the same seed gives the same run on CPU"""
-    lr: float = 1e-3
+    lr: float = 3e-3
     """Adam's learning rate"""
-    lr_schedule: Literal["constant", "cosine"] = "constant"
+    lr_schedule: Literal["constant", "cosine"] = "cosine"
     """constant, or cosine: decayed to 0 along a half cosine over the run's optimiser steps"""
     device: Device = "auto"
     """auto (CUDA when present), cpu or cuda; the data lives there for the whole run"""
@@ -127,8 +129,10 @@ class AETrainConfig:
     """the model"""
     data: Annotated[DataConfig, tyro.conf.OmitArgPrefixes] = field(default_factory=DataConfig)
     """the images"""
-    loop: Annotated[LoopConfig, tyro.conf.OmitArgPrefixes] = field(default_factory=LoopConfig)
-    """the training loop"""
+    loop: Annotated[LoopConfig, tyro.conf.OmitArgPrefixes] = field(
+        default_factory=lambda: LoopConfig(epochs=5, batch_size=64)
+    )
+    """the training loop (default: 5 epochs of batches of 64)"""
 
     def __post_init__(self) -> None:
         check_range("seed", self.seed, 0)
@@ -268,6 +272,7 @@ def train_vae(
         images = load_images(config.data, device)
         _seed_everything(config.seed)
         model = VAE(config.model, pixels=images.pixels).to(device)
+        model.init_output_bias(images.train)  # (a resumed run loads its own weights)
         fitted = fit_in_run(
             model, config, images, r, kind=VAE_KIND, resume=resume, device=device, desc="vae"
         )
@@ -577,6 +582,7 @@ def train_ae(
         images = load_images(config.data, device)
         _seed_everything(config.seed)
         model = Autoencoder(config.model, pixels=images.pixels).to(device)
+        model.init_output_bias(images.train)  # (a resumed run loads its own weights)
         fitted = fit_in_run(
             model, config, images, r, kind=AE_KIND, resume=resume, device=device, desc="ae"
         )

@@ -245,6 +245,28 @@ class _Model(nn.Module):
         """The per-epoch transform of :meth:`fit` (the denoising autoencoder adds its noise)."""
         return transform
 
+    def init_output_bias(self, images: Tensor) -> None:
+        """Start the decoder at the mean training image: its output bias set to the logit of
+        each pixel's mean (the mean itself for the linear autoencoder; one value, the logit of
+        the overall mean, for the convolutional decoder's single channel).
+
+        Before training, every code then decodes to the mean image instead of a grey blur, which
+        saves the first few hundred steps (about 1 nat of test loss after 4 epochs of the
+        default VAE). Call it on a fresh model only: it overwrites a trained bias.
+        """
+        last = [m for m in self.decoder.modules() if isinstance(m, nn.Linear | nn.ConvTranspose2d)]
+        layer = last[-1]
+        assert layer.bias is not None
+        with torch.no_grad():
+            mean = images.mean(0).to(layer.bias.device)  # (P,)
+            if layer.bias.shape[0] != mean.shape[0]:
+                mean = mean.mean().expand(layer.bias.shape)
+            if isinstance(self, Autoencoder) and self.linear:
+                layer.bias.copy_(mean)
+            else:
+                p = mean.clamp(1e-3, 1 - 1e-3)
+                layer.bias.copy_(torch.log(p) - torch.log1p(-p))
+
     @property
     def device(self) -> torch.device:
         return next(self.parameters()).device
