@@ -332,6 +332,7 @@ def test_non_finite_rewards_name_the_environment_not_the_learning_rate():
     with pytest.raises(NonFiniteLoss, match="non-finite reward") as info:
         model.learn(100)
     assert "--lr" not in str(info.value)
+    assert "the environment Spiky returned" in str(info.value)
     model.close()
 
 

@@ -39,7 +39,14 @@ from rlgen.pg.estimators import (
     reinforce_loss,
 )
 from rlgen.pg.networks import NumpyPolicy, PolicyNet, ValueNet
-from rlgen.pg.rollouts import Batch, Rollout, action_count, make_env, observation_size
+from rlgen.pg.rollouts import (
+    Batch,
+    Rollout,
+    _name,
+    action_count,
+    make_env,
+    observation_size,
+)
 from rlgen.runs import (
     GlobalRNG,
     config_from_dict,
@@ -243,6 +250,7 @@ class Reinforce:
         self.seed = seed
         self.device = torch.device(resolve_device(self.config.device))
         self.env_id = env if isinstance(env, str) else None
+        self.env_name = env if isinstance(env, str) else _name(env)  # for messages
         self.env = make_env(env, self.config.num_envs)
         self.obs_size = observation_size(self.env)
         self.actions = action_count(self.env)
@@ -428,7 +436,7 @@ class Reinforce:
                     break
                 if not np.isfinite(batch.rewards).all():
                     raise NonFiniteLoss(
-                        f"training stopped: the environment {self.env_id or ''} returned a "
+                        f"training stopped: the environment {self.env_name} returned a "
                         f"non-finite reward (env step {c.env_steps}); the last good checkpoint "
                         "is kept"
                     )
