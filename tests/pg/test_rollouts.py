@@ -97,6 +97,18 @@ class DictEnv(gym.Env):
         return {"x": np.zeros(2, dtype=np.float32)}, 0.0, True, False, {}
 
 
+class ShiftedActions(gym.Env):
+    observation_space = gym.spaces.Box(-1.0, 1.0, (2,), np.float32)
+    action_space = gym.spaces.Discrete(2, start=1)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        return np.zeros(2, np.float32), {}
+
+    def step(self, action):
+        return np.zeros(2, np.float32), 0.0, True, False, {}
+
+
 def test_unsupported_environments_are_user_errors():
     with pytest.raises(UserError, match="discrete action space"):
         make_env("Pendulum-v1")
@@ -104,6 +116,8 @@ def test_unsupported_environments_are_user_errors():
         make_env(DictEnv())
     with pytest.raises(UserError, match="--env NoSuchEnv-v0"):
         make_env("NoSuchEnv-v0")
+    with pytest.raises(UserError, match="actions must be numbered from 0"):
+        make_env(ShiftedActions())  # the policy's action i would be sent as i, not i + 1
 
 
 def reference_returns(rewards, terminated, truncated, gamma, bootstrap):

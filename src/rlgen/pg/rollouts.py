@@ -93,11 +93,16 @@ def make_env(
 
 
 def check_spaces(observation: gym.Space, action: gym.Space, name: str, option: str = "env") -> None:
-    """Raise :class:`UserError` unless actions are Discrete and observations a Box."""
+    """Raise :class:`UserError` unless actions are Discrete from 0 and observations a Box."""
     if not isinstance(action, gym.spaces.Discrete):
         raise UserError(
             f"{option_name(option)} {name}: REINFORCE here needs a discrete action space "
             f"(a categorical policy), but the actions are {action}"
+        )
+    if int(action.start) != 0:
+        raise UserError(
+            f"{option_name(option)} {name}: the actions must be numbered from 0 (the policy "
+            f"picks 0..n-1), but they start at {int(action.start)}"
         )
     if not isinstance(observation, gym.spaces.Box):
         raise UserError(
