@@ -37,12 +37,18 @@ browser:
 demo: setup
 	$(BIN)/rlgen reproduce --preset $(PRESET)
 
-test: setup browser $(VENV)/.ray
+test: setup browser $(VENV)/.ray $(VENV)/.box2d
 	$(BIN)/python -m pytest -q
 
 # The `ray` extra, so that the Ray executor tests run (under CI=true they fail without it).
 $(VENV)/.ray: pyproject.toml $(VENV)/.installed
 	$(BIN)/python -m pip install -q -e '.[dev,ray]'
+	touch $@
+
+# The `box2d` extra (binary wheels from PyPI, no swig), so that the LunarLander tests run (under
+# CI=true they fail without it).
+$(VENV)/.box2d: pyproject.toml $(VENV)/.installed
+	$(BIN)/python -m pip install -q -e '.[dev,box2d]'
 	touch $@
 
 test-fast: setup

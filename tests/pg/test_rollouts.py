@@ -241,3 +241,22 @@ def test_a_policy_that_reuses_its_action_array_is_still_replayed_exactly():
     again = Rollout(make_env("CartPole-v1", 3), gamma=1.0)
     again.load_state_dict(state)  # replays the actions taken, not the last ones repeated
     np.testing.assert_array_equal(again.state_dict()["actions"], state["actions"])
+
+
+def test_lunar_lander_without_box2d_names_the_extra(monkeypatch):
+    import sys
+
+    # As on a machine without the extra: importing Box2D fails, and gymnasium's LunarLander
+    # module (cached once imported) has to be imported again.
+    monkeypatch.setitem(sys.modules, "Box2D", None)
+    for name in [m for m in sys.modules if m.startswith("gymnasium.envs.box2d")]:
+        monkeypatch.delitem(sys.modules, name)
+    with pytest.raises(UserError) as e:
+        make_env("LunarLander-v3")
+    message = str(e.value)
+    assert message == "--env LunarLander-v3 needs Box2D, which is not installed: " + (
+        "pip install 'rlgen[box2d]'"
+    )
+    assert "\n" not in message and "swig" not in message
+    # other environments are not affected
+    make_env("CartPole-v1").close()

@@ -63,6 +63,13 @@ def make_env(
     if isinstance(env, str):
         try:
             vec = gym.make_vec(env, num_envs=num_envs, render_mode=render_mode)
+        except gym.error.DependencyNotInstalled as e:
+            if _needs_box2d(env):  # gymnasium's own hint names swig and its extra, not ours
+                raise UserError(
+                    f"{option_name(option)} {env} needs Box2D, which is not installed: "
+                    "pip install 'rlgen[box2d]'"
+                ) from None
+            raise UserError(f"{option_name(option)} {env}: {e}") from None
         except gym.error.Error as e:
             raise UserError(f"{option_name(option)} {env}: {e}") from None
         except (ImportError, ModuleNotFoundError) as e:
@@ -90,6 +97,15 @@ def make_env(
     if not _has_episode_statistics(vec):
         vec = RecordEpisodeStatistics(vec)
     return vec
+
+
+def _needs_box2d(env_id: str) -> bool:
+    """Whether a registered id is one of gymnasium's Box2D environments (LunarLander, ...)."""
+    try:
+        entry_point = gym.spec(env_id).entry_point
+    except gym.error.Error:
+        return False
+    return "box2d" in str(entry_point).lower()
 
 
 def check_spaces(observation: gym.Space, action: gym.Space, name: str, option: str = "env") -> None:
