@@ -531,7 +531,7 @@ def _from_json(hint: Any, value: Any, where: str) -> Any:
     if dataclasses.is_dataclass(hint) and isinstance(hint, type):
         return config_from_dict(hint, value, where=where)
     if origin is tuple:
-        if not isinstance(value, list):
+        if not isinstance(value, list | tuple):  # JSON gives lists; a torch checkpoint, tuples
             raise UserError(f"{where}: expected a list, got {value!r}")
         args = typing.get_args(hint)
         if len(args) == 2 and args[1] is Ellipsis:  # tuple[X, ...]
