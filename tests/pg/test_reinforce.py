@@ -340,3 +340,15 @@ def test_evaluation_of_a_never_ending_environment_is_a_user_error():
     gym.register("rlgen-test/Endless-v0", entry_point=Endless)
     with pytest.raises(UserError, match="did not end within 50 steps"):
         evaluate(lambda obs: np.zeros(len(obs), np.int64), "rlgen-test/Endless-v0", 2, max_steps=50)
+
+
+def test_networks_only_loads_a_policy_onto_any_number_of_environments(tmp_path):
+    model = Reinforce("CartPole-v1", SMALL, seed=4).learn(1200)
+    model.save(tmp_path / "m.pt")
+    single = gym.make("CartPole-v1")  # one environment, not the two it was trained with
+    loaded = Reinforce.load(tmp_path / "m.pt", single, networks_only=True)
+    obs = np.random.default_rng(0).normal(0, 0.5, (16, 4)).astype(np.float32)
+    np.testing.assert_array_equal(model.predict(obs), loaded.predict(obs))
+    assert loaded.counters.env_steps == model.counters.env_steps
+    model.close()
+    loaded.close()

@@ -563,7 +563,7 @@ def load_policy(run_dir: Path) -> Reinforce:
     parts = Checkpoint(path, {}, kind=CHECKPOINT_KIND).read().get("parts")
     if not isinstance(parts, dict) or "model" not in parts:
         raise UserError(f"{path}: the checkpoint holds no model (damaged?)")
-    return Reinforce.from_state(parts["model"], device="cpu", where=str(path))
+    return Reinforce.from_state(parts["model"], device="cpu", where=str(path), networks_only=True)
 
 
 def run_evaluate(config: EvaluateConfig) -> dict[str, Any]:

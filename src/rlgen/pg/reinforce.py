@@ -507,6 +507,15 @@ class Reinforce:
         self.counters = Counters(**state["counters"])
         self.rollout.load_state_dict(state["rollout"])
 
+    def load_networks(self, state: dict[str, Any]) -> None:
+        """Only the policy (and value) networks and the counters of a :meth:`state_dict`."""
+        self._check_fits(state, "the saved model")
+        self.policy.load_state_dict(state["policy"])
+        if self.value is not None:
+            self.value.load_state_dict(state["value"])
+        self.fast_policy.sync()
+        self.counters = Counters(**state["counters"])
+
     def _check_fits(self, state: dict[str, Any], what: str) -> None:
         if (self.obs_size, self.actions) != (state["obs_size"], state["actions"]):
             raise UserError(
@@ -525,12 +534,18 @@ class Reinforce:
         env: str | gym.Env | VectorEnv | None = None,
         *,
         device: str | None = None,
+        networks_only: bool = False,
     ) -> Reinforce:
         """A model from :meth:`save` (``torch.load(weights_only=True)``).
 
-        ``env`` defaults to the saved environment id. Training continues where it stopped.
+        ``env`` defaults to the saved environment id. Training continues where it stopped, with
+        the saved environments replayed (:class:`~rlgen.pg.rollouts.Rollout`);
+        ``networks_only`` loads just the networks, to act or evaluate (no replay, and any
+        environment of the same spaces and any number of copies will do).
         """
-        return cls.from_state(load_checkpoint(path), env, device=device, where=str(path))
+        return cls.from_state(
+            load_checkpoint(path), env, device=device, where=str(path), networks_only=networks_only
+        )
 
     @classmethod
     def from_state(
@@ -540,8 +555,13 @@ class Reinforce:
         *,
         device: str | None = None,
         where: str = "the saved model",
+        networks_only: bool = False,
     ) -> Reinforce:
-        """A model rebuilt from a :meth:`state_dict` (a saved model or a run's checkpoint)."""
+        """A model rebuilt from a :meth:`state_dict` (a saved model or a run's checkpoint).
+
+        ``networks_only``: the networks and counters, without the optimisers, RNGs and
+        environments a continued training needs (see :meth:`load`).
+        """
         if not isinstance(state, dict) or state.get("format") != FORMAT:
             raise UserError(f"{where}: not a REINFORCE model")
         # asdict() keeps tuples (--hidden) and torch.save keeps them; config_from_dict reads the
@@ -557,7 +577,10 @@ class Reinforce:
         model = cls(env, config, seed=int(state["seed"]))
         try:
             model._check_fits(state, where)
-            model.load_state_dict(state)
+            if networks_only:
+                model.load_networks(state)
+            else:
+                model.load_state_dict(state)
         except UserError:  # other sizes, or environments that cannot be replayed
             model.close()
             raise
