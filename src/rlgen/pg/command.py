@@ -38,8 +38,17 @@ import tyro
 from rlgen.errors import UserError, check_memory, check_range
 from rlgen.executors import ExecutorOptions, check_available, stream_jobs
 from rlgen.figures import plot_mean_interval, pyplot, save_figure, step_curves
+from rlgen.pg import zoo
 from rlgen.pg.evaluate import Evaluator, evaluate, record_gif
-from rlgen.pg.reinforce import ENV_BYTES, NonFiniteLoss, Reinforce, ReinforceConfig, UpdateInfo
+from rlgen.pg.reinforce import (
+    ENV_BYTES,
+    Int,
+    NonFiniteLoss,
+    Reinforce,
+    ReinforceConfig,
+    UpdateInfo,
+    per_env,
+)
 from rlgen.pg.rollouts import make_env
 from rlgen.runs import (
     Checkpoint,
@@ -63,6 +72,9 @@ CHECKPOINT_KIND = "rlgen.reinforce-run/1"
 # ---------------------------------------------------------------------------------------------
 
 
+EVAL_EVERY_HINT = f"{zoo.EVAL_EPISODES_WORTH} x its max_episode_steps"
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """Train REINFORCE (optionally with a learned baseline) on a gymnasium environment."""
@@ -73,17 +85,21 @@ class TrainConfig:
     """random seed (networks, sampling, environments); the same seed gives the same run on CPU"""
     seeds: str | None = None
     """train several seeds as independent jobs, e.g. 0-9 or 0,3,7 (overrides --seed)"""
-    total_steps: int = 200_000
+    total_steps: Annotated[Int, per_env("total_steps")] = None
     """environment step budget"""
     threshold: float | None = None
     """solved when the evaluation mean return reaches this; default: the environment's reward
     threshold (475 for CartPole-v1)"""
     criterion: Literal["greedy", "sampled"] = "greedy"
     """which evaluated policy the stop criterion uses: greedy (argmax) or sampled from pi"""
-    eval_every: int = 2_000
+    eval_every: Annotated[Int, per_env("eval_every", EVAL_EVERY_HINT)] = None
     """evaluate every this many environment steps (at the first update after each multiple)"""
     eval_episodes: int = 100
     """evaluation episodes, on separate environments seeded from --seed"""
+    eval_screen: Annotated[Int, per_env("eval_screen")] = None
+    """at each scheduled evaluation, first play this many episodes with the --criterion policy;
+    the full evaluation runs only when their mean plus 3 standard errors reaches --threshold
+    (0: always the full evaluation)"""
     stop: bool = True
     """stop training once solved (--no-stop trains for the whole budget)"""
     checkpoint_every: int = 20_000
@@ -101,9 +117,13 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         check_range("seed", self.seed, 0)
-        check_range("total_steps", self.total_steps, 1)
-        check_range("eval_every", self.eval_every, 1)
+        if self.total_steps is not None:
+            check_range("total_steps", self.total_steps, 1)
+        if self.eval_every is not None:
+            check_range("eval_every", self.eval_every, 1)
         check_range("eval_episodes", self.eval_episodes, 1)
+        if self.eval_screen is not None:
+            check_range("eval_screen", self.eval_screen, 0, self.eval_episodes)
         check_memory("eval_episodes", ENV_BYTES * self.eval_episodes, "this many environments")
         check_range("checkpoint_every", self.checkpoint_every, 1)
         if self.threshold is not None:
@@ -123,6 +143,25 @@ class TrainConfig:
     @property
     def seed_list(self) -> list[int]:
         return parse_seeds(self.seeds) if self.seeds is not None else [self.seed]
+
+    def resolved(self) -> TrainConfig:
+        """This config with every option set: those left unset take --env's defaults
+        (:mod:`rlgen.pg.zoo`). A run directory's config.json holds the resolved config, so a
+        resumed run keeps its values whatever the defaults become."""
+        return dataclasses.replace(
+            self,
+            total_steps=_given(self.total_steps, zoo.default(self.env, "total_steps")),
+            eval_every=_given(self.eval_every, zoo.eval_every(self.env)),
+            # a screen is a part of the full evaluation: at most half of it
+            eval_screen=_given(
+                self.eval_screen, min(zoo.default(self.env, "eval_screen"), self.eval_episodes // 2)
+            ),
+            agent=self.agent.resolved(self.env).options(),
+        )
+
+
+def _given(value: int | None, default: int) -> int:
+    return default if value is None else value
 
 
 MAX_SEEDS = 10_000
@@ -182,7 +221,10 @@ class SeedRun:
     """
 
     def __init__(self, config: TrainConfig, run: Run, *, resume: bool) -> None:
+        assert config.total_steps is not None and config.eval_every is not None
+        assert config.eval_screen is not None, "SeedRun takes a resolved TrainConfig"
         self.config = config
+        self.total_steps = config.total_steps
         self.run = run
         self.threshold = reward_threshold(config.env, config.threshold)
         self.model = Reinforce(config.env, config.agent, seed=config.seed)
@@ -193,6 +235,7 @@ class SeedRun:
             threshold=self.threshold,
             criterion=config.criterion,
             every=config.eval_every,
+            screen=config.eval_screen,
         )
         self.checkpoints = Every(config.checkpoint_every)
         self.checkpoint = Checkpoint(
@@ -214,13 +257,13 @@ class SeedRun:
         """Learn until solved or out of budget; final evaluation and checkpoint; the summary."""
         c = self.model.counters
         with self.run.progress(
-            total=self.config.total_steps, desc=f"reinforce s{self.config.seed}", unit="step"
+            total=self.total_steps, desc=f"reinforce s{self.config.seed}", unit="step"
         ) as bar:
             self.bar = bar
             bar.update(c.env_steps)
             try:
                 if not (self.evaluator.solved and self.config.stop):
-                    self.model.learn(self.config.total_steps, self.on_update, progress=bar)
+                    self.model.learn(self.total_steps, self.on_update, progress=bar)
             except NonFiniteLoss as e:
                 self.status, self.error = "non-finite loss", str(e)
         if self.error is None:
@@ -234,7 +277,7 @@ class SeedRun:
         """Log the update; evaluate and checkpoint on schedule; False once solved (stop)."""
         self.run.metrics.log(info.env_steps, info.metrics())
         keep_going = True
-        if self.evaluator.due(info.env_steps):
+        if self.evaluator.due(info.env_steps) and self.screen():
             record = self.evaluate()
             keep_going = not (record["solved"] and self.config.stop)
             self.bar.set_postfix(
@@ -243,6 +286,22 @@ class SeedRun:
         if self.checkpoints(info.env_steps):
             self.save()
         return keep_going
+
+    def screen(self) -> bool:
+        """The evaluator's screen (a few episodes): whether the full evaluation may pass."""
+        if self.evaluator.screen_episodes == 0:
+            return True
+        c = self.model.counters
+        passed = self.evaluator.screen(
+            greedy=self.model.act_fn(True),
+            sampled=self.model.act_fn(False, self.evaluator.screening_rng()),
+            env_steps=c.env_steps,
+        )
+        screen = self.evaluator.screens[-1]
+        self.run.metrics.log(c.env_steps, self.evaluator.screen_metrics(screen))
+        if not passed:
+            self.bar.set_postfix(screen=f"{screen['mean']:.0f}")
+        return passed
 
     def evaluate(self) -> dict[str, Any]:
         c = self.model.counters
@@ -283,6 +342,7 @@ class SeedRun:
             "train_seconds": c.train_seconds,
             "eval_seconds": evaluator.seconds,
             "evaluations": len(evaluator.history),
+            "screens": len(evaluator.screens),
             "checkpoint_seconds": self.checkpoint.seconds,
             "final_return_greedy": final.get("return_greedy"),
             "final_return_sampled": final.get("return_sampled"),
@@ -305,6 +365,7 @@ def train_one(
 
     torch.set_num_threads(1)  # tiny networks: threads cost more than they bring
     wall_start = time.perf_counter()
+    config = config.resolved()  # config.json holds the values the run uses
     with Run(
         NAME,
         config,
@@ -346,6 +407,7 @@ def run(
         return resume(config, quiet=quiet)
     make_env(config.env).close()  # unknown ids and unsupported spaces fail here, once
     reward_threshold(config.env, config.threshold)
+    config = config.resolved()  # the environment's defaults for the options not given
     if config.seeds is not None:
         check_available(config.jobs)  # Ray asked for but missing: say so before writing
     if config.seeds is None:
@@ -360,6 +422,8 @@ def resume(config: TrainConfig, *, quiet: bool = False) -> dict:
     run_dir = config.resume
     check_resume_options(config, run_dir)
     original = load_run_config(run_dir, NAME, TrainConfig)
+    if original.eval_screen is None:  # saved before screens existed: it never screened
+        original = dataclasses.replace(original, eval_screen=0)
     if original.seeds is not None:
         check_available(original.jobs)
         return sweep(original, run_dir, quiet=quiet, resume=True)

@@ -148,6 +148,16 @@ class Evaluator:
         threshold: solved when the ``criterion`` policy's mean return is at least this.
         criterion: ``greedy`` or ``sampled``.
         every: evaluate at the first call of :meth:`due` at or after each multiple of this.
+        screen: episodes of the criterion policy that :meth:`screen` plays before a full
+            evaluation (0: none, the full evaluation always runs).
+
+    Screening: a full evaluation plays ``2 * episodes`` whole episodes, which on an environment
+    stepped in Python (Acrobot, LunarLander) costs more than the training between two
+    evaluations. While the policy is far from the threshold a few episodes say so: the full
+    evaluation runs only when the screen's mean plus 3 standard errors reaches the threshold.
+    A screen that wrongly says no (a chance below 1% for a policy at the threshold) only
+    delays the evaluation that finds the task solved by one interval; it never declares it
+    solved. The full evaluation is the same with or without the screen (its own seeds).
     """
 
     def __init__(
@@ -159,6 +169,7 @@ class Evaluator:
         threshold: float,
         criterion: str = "greedy",
         every: int = 2000,
+        screen: int = 0,
     ) -> None:
         self.env_id = env_id
         self.episodes = episodes
@@ -166,6 +177,9 @@ class Evaluator:
         self.threshold = threshold
         self.criterion = criterion
         self.schedule = Every(every)
+        self.screen_episodes = screen
+        self.screens: list[dict[str, Any]] = []
+        """every screen: env_steps, its mean and standard deviation, passed, seconds"""
         self.history: list[dict[str, Any]] = []
         self.seconds = 0.0
         self.solved_at: dict[str, Any] | None = None
@@ -182,6 +196,37 @@ class Evaluator:
     def due(self, env_steps: int) -> bool:
         """Whether an evaluation is due at ``env_steps`` (the first call past each multiple)."""
         return self.schedule(env_steps)
+
+    def screen(
+        self,
+        *,
+        greedy: Callable[[np.ndarray], np.ndarray],
+        sampled: Callable[[np.ndarray], np.ndarray] | None = None,
+        env_steps: int,
+    ) -> bool:
+        """Whether the full evaluation may reach the threshold (always True without a screen).
+
+        Plays ``screen`` episodes of the criterion policy (``sampled`` for that criterion: its
+        generator is the caller's) on the evaluation seeds and records the screen.
+        """
+        if self.screen_episodes == 0:
+            return True
+        start = time.perf_counter()
+        act = greedy if self.criterion == "greedy" or sampled is None else sampled
+        returns = evaluate(act, self.env_id, self.screen_episodes, self.seed + EVAL_SEED_OFFSET)
+        mean = float(returns.mean())
+        std = float(returns.std(ddof=1)) if returns.size > 1 else 0.0
+        passed = mean + 3 * std / np.sqrt(returns.size) >= self.threshold
+        seconds = time.perf_counter() - start
+        self.seconds += seconds
+        self.screens.append(
+            {"env_steps": env_steps, "mean": mean, "std": std, "passed": passed, "seconds": seconds}
+        )
+        return passed
+
+    def screening_rng(self) -> np.random.Generator:
+        """The generator of a sampled screen: fixed per screen index."""
+        return np.random.default_rng(np.random.SeedSequence([self.seed, 5, len(self.screens)]))
 
     def sampling_rng(self) -> np.random.Generator:
         """The generator of the sampled policy's evaluation: fixed per evaluation index."""
@@ -231,9 +276,19 @@ class Evaluator:
             "time/eval_seconds": record["seconds"],
         }
 
+    @staticmethod
+    def screen_metrics(screen: dict[str, Any]) -> dict[str, float]:
+        """The columns of ``metrics.csv`` for a screen."""
+        return {
+            "eval/screen_return": screen["mean"],
+            "eval/screen_passed": float(screen["passed"]),
+            "time/eval_seconds": screen["seconds"],
+        }
+
     def state_dict(self) -> dict[str, Any]:
         return {
             "schedule": self.schedule.state_dict(),
+            "screens": [dict(h) for h in self.screens],
             "history": [dict(h) for h in self.history],
             "seconds": self.seconds,
             "solved_at": dict(self.solved_at) if self.solved_at else None,
@@ -241,6 +296,9 @@ class Evaluator:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.schedule.load_state_dict(state["schedule"])
+        self.screens = [
+            dict(h) for h in state.get("screens", [])
+        ]  # absent from checkpoints without screens
         self.history = [dict(h) for h in state["history"]]
         self.seconds = float(state["seconds"])
         self.solved_at = dict(state["solved_at"]) if state["solved_at"] else None

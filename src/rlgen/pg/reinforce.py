@@ -21,16 +21,18 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import gymnasium as gym
 import numpy as np
 import torch
+import tyro
 from gymnasium.vector import VectorEnv
 
 from rlgen.errors import UserError, check_memory, check_range
+from rlgen.pg import zoo
 from rlgen.pg.estimators import (
     advantages,
     chosen_log_prob,
@@ -66,35 +68,58 @@ FORMAT = "rlgen.reinforce/2"
 # ---------------------------------------------------------------------------------------------
 
 
+def per_env(name: str, general: str | None = None) -> Any:
+    """The ``--help`` hint of an option whose default depends on the environment."""
+    if general is None:
+        value = zoo.GENERAL[name].value
+        general = " ".join(map(str, value)) if isinstance(value, tuple) else str(value)
+    return tyro.conf.arg(
+        help_behavior_hint=f"(default: the environment's in rlgen.pg.zoo, else {general})"
+    )
+
+
+# A hyperparameter left at None takes the environment's default (rlgen.pg.zoo); on the command
+# line it is a plain option (DisallowNone: --lr FLOAT, --normalize/--no-normalize).
+Float = Annotated[float | None, tyro.conf.DisallowNone]
+Int = Annotated[int | None, tyro.conf.DisallowNone]
+Bool = Annotated[bool | None, tyro.conf.DisallowNone]
+Sizes = Annotated[tuple[int, ...] | None, tyro.conf.DisallowNone]
+
+
 @dataclass(frozen=True)
 class ReinforceConfig:
-    """REINFORCE's hyperparameters; the defaults solve CartPole-v1 with and without baseline."""
+    """REINFORCE's hyperparameters.
+
+    Those left unset (None) take the environment's defaults from :mod:`rlgen.pg.zoo`, else the
+    general ones there (which solve CartPole-v1 with and without baseline); a value given always
+    wins. :meth:`resolved` fills them in for an environment.
+    """
 
     baseline: bool = False
     """subtract a learned state value v(s; w) from the returns (REINFORCE with baseline)"""
-    gamma: float = 1.0
+    gamma: Annotated[Float, per_env("gamma")] = None
     """discount factor in [0, 1]; 1 (undiscounted episodic returns) as in the lecture"""
-    hidden: tuple[int, ...] = (32,)
+    hidden: Annotated[Sizes, per_env("hidden")] = None
     """hidden layer sizes of the policy and value networks (tanh)"""
-    lr: float = 0.02
+    lr: Annotated[Float, per_env("lr")] = None
     """policy learning rate (Adam)"""
-    lr_value: float = 0.02
+    lr_value: Annotated[Float, per_env("lr_value")] = None
     """value network learning rate (Adam), used with --baseline"""
-    num_envs: int = 8
+    num_envs: Annotated[Int, per_env("num_envs")] = None
     """parallel environments stepped together (gymnasium.make_vec)"""
-    episodes_per_update: int = 8
+    episodes_per_update: Annotated[Int, per_env("episodes_per_update")] = None
     """whole episodes per gradient estimate (at least this many; all complete ones are used)"""
-    normalize: bool = True
+    normalize: Annotated[Bool, per_env("normalize")] = None
     """standardise the weights of grad log pi in each batch (returns, or returns minus the
     baseline) to mean 0 and standard deviation 1; without --baseline the mean acts as a constant
     baseline"""
-    ent_coef: float = 0.0
+    ent_coef: Annotated[Float, per_env("ent_coef")] = None
     """entropy bonus coefficient (>= 0) added to the objective"""
-    max_grad_norm: float = 1.0
+    max_grad_norm: Annotated[Float, per_env("max_grad_norm")] = None
     """clip each network's gradient to this norm; 0 turns clipping off"""
-    value_epochs: int = 1
+    value_epochs: Annotated[Int, per_env("value_epochs")] = None
     """gradient steps on the value loss per update"""
-    weight_by_gamma_t: bool = True
+    weight_by_gamma_t: Annotated[Bool, per_env("weight_by_gamma_t")] = None
     """multiply the update at step t by gamma^t, as Sutton & Barto's REINFORCE does (the
     gradient of J = E[G_0]); --no-weight-by-gamma-t drops the factor, as most deep-RL code does
     (the same thing when --gamma is 1)"""
@@ -105,25 +130,68 @@ class ReinforceConfig:
     """torch device: auto, cpu or cuda"""
 
     def __post_init__(self) -> None:
-        check_range("gamma", self.gamma, 0, 1)
-        check_range("lr", self.lr, 0, low_open=True)
-        check_range("lr_value", self.lr_value, 0, low_open=True)
-        check_range("num_envs", self.num_envs, 1)
-        check_range("episodes_per_update", self.episodes_per_update, 1)
-        check_range("ent_coef", self.ent_coef, 0)
-        check_range("max_grad_norm", self.max_grad_norm, 0)
-        check_range("value_epochs", self.value_epochs, 1)
-        if not self.hidden or any(h < 1 for h in self.hidden):
-            raise UserError(f"--hidden: give one or more layer sizes >= 1, got {self.hidden}")
-        widths = [*self.hidden, 1]
-        weights = sum(a * b for a, b in itertools.pairwise(widths)) + 64 * widths[0]
-        # float32 weights of two networks, their gradients and Adam's two moments
-        check_memory("hidden", 2 * 4 * 4 * weights, "networks of these sizes")
-        check_memory("num_envs", ENV_BYTES * self.num_envs, "this many environments")
+        if self.gamma is not None:
+            check_range("gamma", self.gamma, 0, 1)
+        if self.lr is not None:
+            check_range("lr", self.lr, 0, low_open=True)
+        if self.lr_value is not None:
+            check_range("lr_value", self.lr_value, 0, low_open=True)
+        if self.num_envs is not None:
+            check_range("num_envs", self.num_envs, 1)
+            check_memory("num_envs", ENV_BYTES * self.num_envs, "this many environments")
+        if self.episodes_per_update is not None:
+            check_range("episodes_per_update", self.episodes_per_update, 1)
+        if self.ent_coef is not None:
+            check_range("ent_coef", self.ent_coef, 0)
+        if self.max_grad_norm is not None:
+            check_range("max_grad_norm", self.max_grad_norm, 0)
+        if self.value_epochs is not None:
+            check_range("value_epochs", self.value_epochs, 1)
+        if self.hidden is not None:
+            if not self.hidden or any(h < 1 for h in self.hidden):
+                raise UserError(f"--hidden: give one or more layer sizes >= 1, got {self.hidden}")
+            widths = [*self.hidden, 1]
+            weights = sum(a * b for a, b in itertools.pairwise(widths)) + 64 * widths[0]
+            # float32 weights of two networks, their gradients and Adam's two moments
+            check_memory("hidden", 2 * 4 * 4 * weights, "networks of these sizes")
         if self.bootstrap_truncated and not self.baseline:
             raise UserError("--bootstrap-truncated needs --baseline (a value network)")
         if self.device not in ("auto", "cpu", "cuda"):
             raise UserError(f"--device: unknown value {self.device!r}; choose from auto, cpu, cuda")
+
+    def resolved(self, env_id: str | None) -> Hyperparameters:
+        """Every hyperparameter set: the given ones, else ``env_id``'s defaults (rlgen.pg.zoo)."""
+        values = {
+            f.name: zoo.default(env_id, f.name)
+            if getattr(self, f.name) is None
+            else getattr(self, f.name)
+            for f in fields(self)
+        }
+        return Hyperparameters(**values)
+
+
+@dataclass(frozen=True)
+class Hyperparameters:
+    """A :class:`ReinforceConfig` with every value set (:meth:`ReinforceConfig.resolved`)."""
+
+    baseline: bool
+    gamma: float
+    hidden: tuple[int, ...]
+    lr: float
+    lr_value: float
+    num_envs: int
+    episodes_per_update: int
+    normalize: bool
+    ent_coef: float
+    max_grad_norm: float
+    value_epochs: int
+    weight_by_gamma_t: bool
+    bootstrap_truncated: bool
+    device: str
+
+    def options(self) -> ReinforceConfig:
+        """The same values as a :class:`ReinforceConfig` (checked, and nothing left unset)."""
+        return ReinforceConfig(**asdict(self))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -233,7 +301,8 @@ class Reinforce:
     Args:
         env: a gymnasium id (``config.num_envs`` copies through ``gymnasium.make_vec``), a
             vector environment, or a single environment (a vector environment of one).
-        config: hyperparameters.
+        config: hyperparameters; those it leaves unset take the environment's defaults
+            (:mod:`rlgen.pg.zoo`, looked up by the id, or by the environment's spec id).
         seed: seeds the network initialisation, the action sampling and the environments.
     """
 
@@ -246,11 +315,12 @@ class Reinforce:
     ) -> None:
         from rlgen.runs import resolve_device
 
-        self.config = config or ReinforceConfig()
-        self.seed = seed
-        self.device = torch.device(resolve_device(self.config.device))
         self.env_id = env if isinstance(env, str) else None
         self.env_name = env if isinstance(env, str) else _name(env)  # for messages
+        # the options left unset take this environment's defaults (rlgen.pg.zoo)
+        self.config = (config or ReinforceConfig()).resolved(self.env_name)
+        self.seed = seed
+        self.device = torch.device(resolve_device(self.config.device))
         self.env = make_env(env, self.config.num_envs)
         self.obs_size = observation_size(self.env)
         self.actions = action_count(self.env)
