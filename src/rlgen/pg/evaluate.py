@@ -216,7 +216,7 @@ class Evaluator:
         returns = evaluate(act, self.env_id, self.screen_episodes, self.seed + EVAL_SEED_OFFSET)
         mean = float(returns.mean())
         std = float(returns.std(ddof=1)) if returns.size > 1 else 0.0
-        passed = mean + 3 * std / np.sqrt(returns.size) >= self.threshold
+        passed = bool(mean + 3 * std / np.sqrt(returns.size) >= self.threshold)  # saved: no numpy
         seconds = time.perf_counter() - start
         self.seconds += seconds
         self.screens.append(

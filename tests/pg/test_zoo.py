@@ -1,0 +1,249 @@
+"""Per-environment defaults (rlgen.pg.zoo), the evaluation schedule and screens, Box2D."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import sys
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+from rlgen.pg import command as train
+from rlgen.pg import zoo
+from rlgen.pg.command import TrainConfig, train_one
+from rlgen.pg.evaluate import Evaluator
+from rlgen.pg.reinforce import Hyperparameters, Reinforce, ReinforceConfig
+
+# CartPole's defaults before per-environment defaults existed: its results must not change
+CARTPOLE = {
+    "gamma": 1.0,
+    "hidden": (32,),
+    "lr": 0.02,
+    "lr_value": 0.02,
+    "num_envs": 8,
+    "episodes_per_update": 8,
+    "normalize": True,
+    "ent_coef": 0.0,
+    "max_grad_norm": 1.0,
+    "value_epochs": 1,
+    "weight_by_gamma_t": True,
+}
+
+
+def test_cartpole_keeps_its_defaults_and_schedule():
+    config = TrainConfig().resolved()
+    assert (config.total_steps, config.eval_every, config.eval_episodes) == (200_000, 2_000, 100)
+    assert config.eval_screen == 0  # every evaluation the full one, as before
+    agent = dataclasses.asdict(config.agent)
+    assert {k: agent[k] for k in CARTPOLE} == CARTPOLE
+    assert ReinforceConfig().resolved("CartPole-v1") == Hyperparameters(
+        baseline=False, bootstrap_truncated=False, device="cpu", **CARTPOLE
+    )
+
+
+@pytest.mark.parametrize("env", sorted(zoo.ENVIRONMENTS))
+def test_every_default_has_a_reason_and_a_valid_value(env):
+    for name, tuned in {**zoo.GENERAL, **zoo.ENVIRONMENTS[env]}.items():
+        assert tuned.reason.strip(), (env, name)
+    config = TrainConfig(env=env).resolved()  # validates the resolved values
+    for name, tuned in zoo.ENVIRONMENTS[env].items():
+        where = config.agent if hasattr(config.agent, name) else config
+        assert getattr(where, name) == tuned.value, (env, name)
+    assert set(zoo.reasons(env)) >= set(zoo.ENVIRONMENTS[env])
+
+
+@pytest.mark.parametrize("env", sorted(set(zoo.ENVIRONMENTS) - {"CartPole-v1"}))
+def test_an_option_given_always_wins(env):
+    given = ReinforceConfig(lr=0.123, gamma=0.5, normalize=True, hidden=(3,))
+    resolved = given.resolved(env)
+    assert (resolved.lr, resolved.gamma, resolved.normalize, resolved.hidden) == (
+        0.123,
+        0.5,
+        True,
+        (3,),
+    )
+    config = TrainConfig(env=env, total_steps=77, eval_every=5, eval_screen=3).resolved()
+    assert (config.total_steps, config.eval_every, config.eval_screen) == (77, 5, 3)
+
+
+def test_unset_options_take_the_environments_values(monkeypatch):
+    monkeypatch.setitem(
+        zoo.ENVIRONMENTS,
+        "Acrobot-v1",
+        {"lr": zoo.Tuned(0.004, "test"), "normalize": zoo.Tuned(False, "test")},
+    )
+    resolved = ReinforceConfig(baseline=True).resolved("Acrobot-v1")
+    assert (resolved.lr, resolved.normalize, resolved.baseline) == (0.004, False, True)
+    assert resolved.lr_value == zoo.GENERAL["lr_value"].value  # not in the entry: general
+    model = Reinforce(gym.make("Acrobot-v1"), ReinforceConfig())  # found by the spec's id
+    assert model.config.lr == 0.004
+    model.close()
+
+
+def test_eval_every_scales_with_the_episode_length():
+    assert zoo.eval_every(SHORT) == zoo.EVAL_EPISODES_WORTH * 7
+    assert zoo.eval_every("CartPole-v1") == 2_000  # its own entry
+    acrobot = gym.spec("Acrobot-v1").max_episode_steps
+    own = zoo.ENVIRONMENTS.get("Acrobot-v1", {}).get("eval_every")
+    expected = own.value if own else zoo.EVAL_EPISODES_WORTH * acrobot
+    assert TrainConfig(env="Acrobot-v1").resolved().eval_every == expected
+    # a screen is at most half of the full evaluation
+    assert TrainConfig(env=SHORT, eval_episodes=6).resolved().eval_screen == 3
+
+
+class Short(gym.Env):
+    """Observations of zeros; every action ends nothing; the time limit ends episodes."""
+
+    observation_space = gym.spaces.Box(-1.0, 1.0, (2,), np.float32)
+    action_space = gym.spaces.Discrete(2)
+
+    def __init__(self, render_mode: str | None = None) -> None:
+        self.render_mode = render_mode
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        return np.zeros(2, np.float32), {}
+
+    def step(self, action):
+        return np.zeros(2, np.float32), float(action), False, False, {}
+
+
+SHORT = "rlgen-test/Short-v0"
+gym.register(SHORT, entry_point=Short, max_episode_steps=7)
+
+
+# ---------------------------------------------------------------------------------------------
+# Screens
+# ---------------------------------------------------------------------------------------------
+
+
+def constant(action: int):
+    return lambda obs: np.full(obs.shape[0], action)
+
+
+def test_a_screen_far_below_the_threshold_skips_the_full_evaluation():
+    evaluator = Evaluator("CartPole-v1", episodes=20, seed=0, threshold=475, screen=5)
+    assert not evaluator.screen(greedy=constant(0), env_steps=100)  # about 9 steps per episode
+    [screen] = evaluator.screens
+    assert screen["env_steps"] == 100 and not screen["passed"] and screen["mean"] < 20
+    assert evaluator.seconds > 0 and evaluator.history == []
+
+
+def test_a_screen_that_may_pass_leaves_the_full_evaluation_as_it_is():
+    kwargs = {"episodes": 20, "seed": 1, "threshold": 9.0}
+    screened = Evaluator("CartPole-v1", screen=5, **kwargs)
+    plain = Evaluator("CartPole-v1", **kwargs)
+    assert screened.screen(greedy=constant(1), env_steps=50)
+    assert plain.screen(greedy=constant(1), env_steps=50) and plain.screens == []
+    records = [
+        e.evaluate(
+            greedy=constant(1), sampled=constant(0), env_steps=50, episodes=3, train_seconds=0
+        )
+        for e in (screened, plain)
+    ]
+    for r in records:
+        r.pop("seconds")
+    assert records[0] == records[1]
+
+
+def test_the_screen_rule_is_mean_plus_three_standard_errors():
+    evaluator = Evaluator("CartPole-v1", episodes=20, seed=2, threshold=0, screen=4)
+    returns = np.array([9.0, 10.0, 11.0, 12.0])
+    bound = returns.mean() + 3 * returns.std(ddof=1) / 2
+    # evaluate() is the only source of returns: replace it by the four above
+    import rlgen.pg.evaluate as ev
+
+    original = ev.evaluate
+    try:
+        ev.evaluate = lambda *a, **k: returns
+        evaluator.threshold = bound + 1e-9
+        assert not evaluator.screen(greedy=constant(0), env_steps=1)
+        evaluator.threshold = bound - 1e-9
+        assert evaluator.screen(greedy=constant(0), env_steps=2)
+    finally:
+        ev.evaluate = original
+
+
+def test_screens_are_logged_and_checkpointed(tmp_path):
+    config = TrainConfig(
+        env=SHORT, threshold=100.0, total_steps=400, eval_every=100, eval_episodes=6
+    )
+    summary = train_one(config, tmp_path / "r", quiet=True)
+    saved = json.loads((tmp_path / "r" / "config.json").read_text())["config"]
+    assert saved["eval_screen"] == 3 and saved["eval_every"] == 100  # the resolved values
+    assert summary["screens"] >= 3 and not summary["solved"]
+    assert summary["evaluations"] == 1  # only the final one: no screen came near 100
+    text = (tmp_path / "r" / "metrics.csv").read_text()
+    assert "eval/screen_return" in text.splitlines()[0]
+
+
+# ---------------------------------------------------------------------------------------------
+# Run directories keep their resolved values
+# ---------------------------------------------------------------------------------------------
+
+
+def test_config_json_holds_the_resolved_values_and_resume_keeps_them(tmp_path, monkeypatch):
+    env = SHORT
+    monkeypatch.setitem(zoo.ENVIRONMENTS, env, {"lr": zoo.Tuned(0.007, "test")})
+    config = TrainConfig(
+        env=env, threshold=100, total_steps=300, eval_every=150, agent=ReinforceConfig(ent_coef=0.1)
+    )
+    train.run(config, tmp_path / "r", quiet=True)
+    saved = json.loads((tmp_path / "r" / "config.json").read_text())["config"]
+    assert saved["agent"]["lr"] == 0.007 and saved["agent"]["ent_coef"] == 0.1
+    assert saved["total_steps"] == 300 and saved["agent"]["hidden"] == [32]
+
+    # the table changes; a resumed run keeps what its config.json says
+    monkeypatch.setitem(zoo.ENVIRONMENTS, env, {"lr": zoo.Tuned(0.5, "changed")})
+    built = []
+    original = Reinforce.__init__
+
+    def spy(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        built.append(self.config)
+
+    monkeypatch.setattr(Reinforce, "__init__", spy)
+    (tmp_path / "r" / "summary.json").unlink()
+    train.run(TrainConfig(resume=tmp_path / "r"), None, quiet=True)
+    assert built and all(c.lr == 0.007 and c.ent_coef == 0.1 for c in built)
+
+
+def test_a_run_saved_before_screens_existed_resumes_without_them(tmp_path):
+    config = TrainConfig(total_steps=1200, eval_every=1000, eval_episodes=5, stop=False)
+    train_one(config, tmp_path / "r", quiet=True)
+    path = tmp_path / "r" / "config.json"
+    saved = json.loads(path.read_text())
+    del saved["config"]["eval_screen"]
+    saved["config"]["total_steps"] = 2400
+    path.write_text(json.dumps(saved))
+    (tmp_path / "r" / "summary.json").unlink()
+    summary = train.run(TrainConfig(resume=tmp_path / "r"), None, quiet=True)
+    assert summary["screens"] == 0 and summary["env_steps"] >= 2400
+
+
+# ---------------------------------------------------------------------------------------------
+# Box2D: LunarLander with its defaults (the box2d extra; make test installs it)
+# ---------------------------------------------------------------------------------------------
+
+
+def import_box2d():
+    try:
+        import Box2D  # noqa: F401
+    except ImportError:
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI=true but Box2D is not importable: make test installs the box2d extra")
+        pytest.skip(f"Box2D is not installed ({sys.executable} -m pip install 'rlgen[box2d]')")
+
+
+def test_lunar_lander_trains_with_its_defaults():
+    import_box2d()
+    model = Reinforce("LunarLander-v3", ReinforceConfig(baseline=True), seed=0)
+    for name, tuned in zoo.ENVIRONMENTS.get("LunarLander-v3", {}).items():
+        if hasattr(model.config, name):
+            assert getattr(model.config, name) == tuned.value
+    model.learn(3000)
+    assert model.counters.updates >= 1 and model.counters.env_steps >= 3000
+    model.close()
