@@ -80,7 +80,7 @@ class VAETrainConfig:
 
     seed: int = 0
     """random seed (initialisation, shuffling, sampling); the same seed gives the same run on CPU"""
-    lr: float = 3e-3
+    lr: float = 5e-3
     """Adam's learning rate"""
     lr_schedule: Literal["constant", "cosine"] = "cosine"
     """constant, or cosine: decayed to 0 along a half cosine over the run's optimiser steps"""
@@ -97,9 +97,9 @@ class VAETrainConfig:
     data: Annotated[DataConfig, tyro.conf.OmitArgPrefixes] = field(default_factory=DataConfig)
     """the images"""
     loop: Annotated[LoopConfig, tyro.conf.OmitArgPrefixes] = field(
-        default_factory=lambda: LoopConfig(epochs=5, batch_size=64)
+        default_factory=lambda: LoopConfig(epochs=4, batch_size=64)
     )
-    """the training loop (default: 5 epochs of batches of 64)"""
+    """the training loop (default: 4 epochs of batches of 64)"""
 
     def __post_init__(self) -> None:
         check_range("seed", self.seed, 0)

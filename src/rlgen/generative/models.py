@@ -202,6 +202,7 @@ class _Model(nn.Module):
     FORMAT = ""
     config: Any
     pixels: int
+    decoder: nn.Module
 
     def loss(self, batch: tuple[Tensor, ...]) -> tuple[Tensor, dict[str, Tensor]]:
         raise NotImplementedError
