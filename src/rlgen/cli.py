@@ -296,6 +296,14 @@ def _one_line_parse_errors(prog: str) -> Iterator[None]:
     sys.stderr.write(box.getvalue())
 
 
+def _one_line(message: str) -> str:
+    """tyro's message for a value no type of a union accepts lists each type's error on its
+    own line ("- <class 'float'>: could not convert ..."); keep the last of those errors."""
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    errors = [re.sub(r"^- [^:]+: ", "", line) for line in lines if line.startswith("- ")]
+    return errors[-1] if errors else " ".join(lines)
+
+
 def _suggestion(box: str) -> str | None:
     """The first flag tyro's box suggests after "Perhaps you meant", if any."""
     _, found, rest = box.partition("Perhaps you meant")
@@ -327,7 +335,8 @@ def _describe(event: Any) -> str:
         value = getattr(event, "value", "")
         return f"{flag or 'an option'}: invalid choice {value!r} (choose from {choices})"
     if kind == "InstantiationFailure":
-        return f"{flag + ': ' if flag else ''}{getattr(event, 'message', 'invalid value')}"
+        message = _one_line(str(getattr(event, "message", "invalid value")))
+        return f"{flag + ': ' if flag else ''}{message}"
     if kind == "BadValue":
         return f"{flag or 'an option'}: wrong number or kind of values"
     if kind == "MissingArgs":
