@@ -10,7 +10,9 @@ import sys
 import gymnasium as gym
 import numpy as np
 import pytest
+import torch
 
+from rlgen.errors import UserError
 from rlgen.pg import command as train
 from rlgen.pg import zoo
 from rlgen.pg.command import TrainConfig, train_one
@@ -29,6 +31,7 @@ CARTPOLE = {
     "ent_coef": 0.0,
     "max_grad_norm": 1.0,
     "value_epochs": 1,
+    "baseline_time": False,
     "weight_by_gamma_t": True,
 }
 
@@ -211,17 +214,35 @@ def test_config_json_holds_the_resolved_values_and_resume_keeps_them(tmp_path, m
     assert built and all(c.lr == 0.007 and c.ent_coef == 0.1 for c in built)
 
 
-def test_a_run_saved_before_screens_existed_resumes_without_them(tmp_path):
-    config = TrainConfig(total_steps=1200, eval_every=1000, eval_episodes=5, stop=False)
+def test_a_run_saved_before_an_option_existed_resumes_without_it(tmp_path, monkeypatch):
+    config = TrainConfig(
+        total_steps=1200,
+        eval_every=1000,
+        eval_episodes=5,
+        stop=False,
+        agent=ReinforceConfig(baseline=True),
+    )
     train_one(config, tmp_path / "r", quiet=True)
     path = tmp_path / "r" / "config.json"
     saved = json.loads(path.read_text())
-    del saved["config"]["eval_screen"]
+    del saved["config"]["eval_screen"]  # as written before screens and --baseline-time
+    del saved["config"]["agent"]["baseline_time"]
     saved["config"]["total_steps"] = 2400
     path.write_text(json.dumps(saved))
     (tmp_path / "r" / "summary.json").unlink()
+    # today's defaults would turn both on; the run continues as it was started
+    monkeypatch.setitem(
+        zoo.ENVIRONMENTS,
+        "CartPole-v1",
+        {"eval_screen": zoo.Tuned(2, "test"), "baseline_time": zoo.Tuned(True, "test")},
+    )
     summary = train.run(TrainConfig(resume=tmp_path / "r"), None, quiet=True)
     assert summary["screens"] == 0 and summary["env_steps"] >= 2400
+    state = torch.load(tmp_path / "r" / "checkpoint.pt", weights_only=True)["parts"]["model"]
+    del state["config"]["baseline_time"]  # a model saved before the option existed
+    loaded = Reinforce.from_state(state)
+    assert loaded.config.baseline_time is False
+    loaded.close()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -247,3 +268,31 @@ def test_lunar_lander_trains_with_its_defaults():
     model.learn(3000)
     assert model.counters.updates >= 1 and model.counters.env_steps >= 3000
     model.close()
+
+
+def test_a_baseline_that_sees_the_time_fits_returns_that_depend_on_it():
+    # Short: zero observations, reward = action, a time limit of 7 steps: G_t depends on t only
+    errors = {}
+    for with_time in (False, True):
+        config = ReinforceConfig(
+            baseline=True, baseline_time=with_time, value_epochs=50, lr=1e-9, hidden=(16,)
+        )
+        model = Reinforce(SHORT, config, seed=0)
+        assert model.time_scale == 7
+        model.restart_envs()
+        batch = model.rollout.collect(model._act, 64)
+        for _ in range(4):
+            model.update(batch)
+        obs = torch.as_tensor(batch.obs)
+        with torch.no_grad():
+            values = model.value(model._value_input(obs, batch.time))
+        errors[with_time] = float(((values - torch.as_tensor(batch.returns)) ** 2).mean())
+        model.close()
+    # G_t ~ Binomial(7 - t, 1/2) under the near-uniform policy: the best error knowing t is
+    # E[(7 - t) / 4] = 1, not knowing it 1 + Var((7 - t) / 2) = 2
+    assert errors[True] < 1.3 and errors[False] > 1.8
+
+
+def test_baseline_time_needs_the_baseline():
+    with pytest.raises(UserError, match="--baseline-time needs --baseline"):
+        ReinforceConfig(baseline_time=True)

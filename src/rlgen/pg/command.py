@@ -421,9 +421,7 @@ def resume(config: TrainConfig, *, quiet: bool = False) -> dict:
     assert config.resume is not None
     run_dir = config.resume
     check_resume_options(config, run_dir)
-    original = load_run_config(run_dir, NAME, TrainConfig)
-    if original.eval_screen is None:  # saved before screens existed: it never screened
-        original = dataclasses.replace(original, eval_screen=0)
+    original = as_saved(load_run_config(run_dir, NAME, TrainConfig))
     if original.seeds is not None:
         check_available(original.jobs)
         return sweep(original, run_dir, quiet=quiet, resume=True)
@@ -432,6 +430,20 @@ def resume(config: TrainConfig, *, quiet: bool = False) -> dict:
             f"--resume {run_dir}: no {CHECKPOINT} to continue from; start a new run instead"
         )
     return train_one(original, run_dir, quiet=quiet, resume=True)
+
+
+def as_saved(config: TrainConfig) -> TrainConfig:
+    """A run's saved config with the options it predates set as the run had them.
+
+    A config.json holds every option resolved, except those added since it was written; they
+    did not exist, so the run went without them (no screens, a baseline without the time).
+    """
+    if config.eval_screen is None:
+        config = dataclasses.replace(config, eval_screen=0)
+    if config.agent.baseline_time is None:
+        agent = dataclasses.replace(config.agent, baseline_time=False)
+        config = dataclasses.replace(config, agent=agent)
+    return config
 
 
 def train_job(job: tuple[TrainConfig, str] | tuple[TrainConfig, str, str]) -> dict[str, Any]:

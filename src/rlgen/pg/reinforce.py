@@ -48,6 +48,7 @@ from rlgen.pg.rollouts import (
     action_count,
     make_env,
     observation_size,
+    time_limit,
 )
 from rlgen.runs import (
     GlobalRNG,
@@ -119,6 +120,10 @@ class ReinforceConfig:
     """clip each network's gradient to this norm; 0 turns clipping off"""
     value_epochs: Annotated[Int, per_env("value_epochs")] = None
     """gradient steps on the value loss per update"""
+    baseline_time: Annotated[Bool, per_env("baseline_time")] = None
+    """the baseline also sees the time step, as t / max_episode_steps: under a time limit the
+    return G_t depends on the time left, which the observation does not show. A baseline that
+    does not depend on the action keeps the estimate unbiased (needs --baseline)"""
     weight_by_gamma_t: Annotated[Bool, per_env("weight_by_gamma_t")] = None
     """multiply the update at step t by gamma^t, as Sutton & Barto's REINFORCE does (the
     gradient of J = E[G_0]); --no-weight-by-gamma-t drops the factor, as most deep-RL code does
@@ -156,6 +161,8 @@ class ReinforceConfig:
             check_memory("hidden", 2 * 4 * 4 * weights, "networks of these sizes")
         if self.bootstrap_truncated and not self.baseline:
             raise UserError("--bootstrap-truncated needs --baseline (a value network)")
+        if self.baseline_time and not self.baseline:
+            raise UserError("--baseline-time needs --baseline (a value network)")
         if self.device not in ("auto", "cpu", "cuda"):
             raise UserError(f"--device: unknown value {self.device!r}; choose from auto, cpu, cuda")
 
@@ -185,6 +192,7 @@ class Hyperparameters:
     ent_coef: float
     max_grad_norm: float
     value_epochs: int
+    baseline_time: bool
     weight_by_gamma_t: bool
     bootstrap_truncated: bool
     device: str
@@ -325,11 +333,12 @@ class Reinforce:
         self.obs_size = observation_size(self.env)
         self.actions = action_count(self.env)
         self.rollout = Rollout(self.env, self.config.gamma)
+        self.time_scale = time_limit(self.env) or 1000  # t / this is the baseline's time input
 
         torch.manual_seed(seed)  # the networks' initial weights
         self.policy = PolicyNet(self.obs_size, self.actions, self.config.hidden).to(self.device)
         self.value = (
-            ValueNet(self.obs_size, self.config.hidden).to(self.device)
+            ValueNet(self.obs_size + self.config.baseline_time, self.config.hidden).to(self.device)
             if self.config.baseline
             else None
         )
@@ -391,11 +400,12 @@ class Reinforce:
             # The baseline before the value network sees this batch (Sutton & Barto 13.4 compute
             # delta with the current w): fitted first, v(s_t) would absorb part of G_t, which
             # depends on a_t, and the estimate would no longer be unbiased.
+            value_input = self._value_input(obs, batch.time)
             with torch.no_grad():
-                values = self.value(obs)
+                values = self.value(value_input)
             self.value.update_scale(returns)
             for _ in range(self.config.value_epochs):  # fit v(s; w) to the returns (MSE)
-                value_loss = self.value.loss(obs, returns)
+                value_loss = self.value.loss(value_input, returns)
                 self._check_finite(value_loss, "value")
                 self.value_optimizer.zero_grad(set_to_none=True)
                 value_loss.backward()
@@ -440,11 +450,19 @@ class Reinforce:
             "grad_norm": float(grad_norm),
         }
 
+    def _value_input(self, obs: torch.Tensor, time: np.ndarray) -> torch.Tensor:
+        """(M, obs_size) observations, with t / time_scale appended for --baseline-time."""
+        if not self.config.baseline_time:
+            return obs
+        t = torch.as_tensor(time, dtype=torch.float32, device=self.device) / self.time_scale
+        return torch.cat([obs, t[:, None]], dim=1)
+
     def _bootstrap(self, batch: Batch) -> torch.Tensor:
         """gamma^(k+1) v(s_T) added to G_t for the steps of episodes cut by a time limit."""
         assert self.value is not None
-        with torch.no_grad():
-            final_values = self.value(torch.as_tensor(batch.final_obs, device=self.device))
+        final_obs = torch.as_tensor(batch.final_obs, device=self.device)
+        with torch.no_grad():  # s_T comes one step after the last step's time
+            final_values = self.value(self._value_input(final_obs, batch.time + 1))
         extra = np.zeros(batch.steps)
         tail = batch.truncated.nonzero()[0]  # last step of each truncated episode
         fv = final_values.cpu().numpy()
@@ -636,9 +654,10 @@ class Reinforce:
             raise UserError(f"{where}: not a REINFORCE model")
         # asdict() keeps tuples (--hidden) and torch.save keeps them; config_from_dict reads the
         # JSON form, where they are lists
-        config = config_from_dict(
-            ReinforceConfig, to_jsonable(state["config"]), where=f"{where}: config"
-        )
+        saved = to_jsonable(state["config"])
+        if isinstance(saved, dict):  # saved before the option existed: the baseline saw no time
+            saved.setdefault("baseline_time", False)
+        config = config_from_dict(ReinforceConfig, saved, where=f"{where}: config")
         if device is not None:
             config = replace(config, device=device)
         env = env if env is not None else state["env_id"]

@@ -153,6 +153,12 @@ def action_count(env: VectorEnv) -> int:
     return int(space.n)
 
 
+def time_limit(env: Any) -> int | None:
+    """The environment's time limit (its spec's ``max_episode_steps``), None without one."""
+    limit = getattr(getattr(env, "spec", None), "max_episode_steps", None)
+    return int(limit) if limit else None
+
+
 def autoreset_mode(env: VectorEnv) -> AutoresetMode:
     """The environment's autoreset mode; NEXT_STEP (gymnasium's default) when it does not say."""
     mode = env.metadata.get("autoreset_mode", AutoresetMode.NEXT_STEP)

@@ -42,6 +42,7 @@ GENERAL: dict[str, Tuned] = {
     "ent_coef": Tuned(0.0, "the lecture's REINFORCE has no entropy bonus"),
     "max_grad_norm": Tuned(1.0, "guards the first updates, when returns and gradients jump"),
     "value_epochs": Tuned(1, "one value step per update keeps pace with CartPole's returns"),
+    "baseline_time": Tuned(False, "CartPole's baseline sees the observation only (as before)"),
     "weight_by_gamma_t": Tuned(True, "Sutton & Barto's REINFORCE (the same thing when gamma = 1)"),
     # the run (TrainConfig)
     "total_steps": Tuned(200_000, "CartPole-v1 solves within 16,000 steps in 10 of 10 seeds"),
