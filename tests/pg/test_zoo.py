@@ -51,7 +51,7 @@ def test_cartpole_keeps_its_defaults_and_schedule():
 def test_every_default_has_a_reason_and_a_valid_value(env):
     for name, tuned in {**zoo.GENERAL, **zoo.ENVIRONMENTS[env]}.items():
         assert tuned.reason.strip(), (env, name)
-    config = TrainConfig(env=env).resolved()  # validates the resolved values
+    config = TrainConfig(env=env, agent=ReinforceConfig(baseline=True)).resolved()  # validated
     for name, tuned in zoo.ENVIRONMENTS[env].items():
         where = config.agent if hasattr(config.agent, name) else config
         assert getattr(where, name) == tuned.value, (env, name)
@@ -293,6 +293,11 @@ def test_a_baseline_that_sees_the_time_fits_returns_that_depend_on_it():
     assert errors[True] < 1.3 and errors[False] > 1.8
 
 
-def test_baseline_time_needs_the_baseline():
+def test_baseline_time_needs_the_baseline(monkeypatch):
     with pytest.raises(UserError, match="--baseline-time needs --baseline"):
         ReinforceConfig(baseline_time=True)
+    # an environment's default turns it on for REINFORCE with baseline only
+    monkeypatch.setitem(zoo.ENVIRONMENTS, SHORT, {"baseline_time": zoo.Tuned(True, "test")})
+    assert ReinforceConfig(baseline=True).resolved(SHORT).baseline_time is True
+    assert ReinforceConfig().resolved(SHORT).baseline_time is False
+    assert TrainConfig(env=SHORT).resolved().agent.baseline_time is False

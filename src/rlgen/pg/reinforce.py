@@ -174,6 +174,8 @@ class ReinforceConfig:
             else getattr(self, f.name)
             for f in fields(self)
         }
+        if not self.baseline:  # the environment's baseline options apply with a baseline only
+            values["baseline_time"] = False
         return Hyperparameters(**values)
 
 
