@@ -101,6 +101,7 @@ def make_evaluator(env: str, seed: int) -> Evaluator:
         threshold=reward_threshold(env, None),
         every=config.eval_every,
         screen=config.eval_screen,
+        both_every_time=bool(config.eval_both),
     )
 
 
@@ -302,6 +303,7 @@ def main() -> None:
                     "threshold": reward_threshold(env, None),
                     "eval_every": train_config(env, True).eval_every,
                     "eval_screen": train_config(env, True).eval_screen,
+                    "eval_both": train_config(env, True).eval_both,
                 }
                 for env in envs
             },

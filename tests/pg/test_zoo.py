@@ -39,7 +39,7 @@ CARTPOLE = {
 def test_cartpole_keeps_its_defaults_and_schedule():
     config = TrainConfig().resolved()
     assert (config.total_steps, config.eval_every, config.eval_episodes) == (200_000, 2_000, 100)
-    assert config.eval_screen == 0  # every evaluation the full one, as before
+    assert config.eval_screen == 0 and config.eval_both  # every evaluation as before
     agent = dataclasses.asdict(config.agent)
     assert {k: agent[k] for k in CARTPOLE} == CARTPOLE
     assert ReinforceConfig().resolved("CartPole-v1") == Hyperparameters(
@@ -301,3 +301,19 @@ def test_baseline_time_needs_the_baseline(monkeypatch):
     assert ReinforceConfig(baseline=True).resolved(SHORT).baseline_time is True
     assert ReinforceConfig().resolved(SHORT).baseline_time is False
     assert TrainConfig(env=SHORT).resolved().agent.baseline_time is False
+
+
+def test_without_eval_both_the_other_policy_plays_when_solved_and_at_the_end(tmp_path):
+    # CartPole with threshold 200: evaluations below it, then one that solves
+    config = TrainConfig(
+        threshold=200.0, eval_every=1000, eval_episodes=10, eval_both=False, total_steps=30_000
+    )
+    summary = train_one(config, tmp_path / "r", quiet=True)
+    assert summary["solved"] and summary["final_return_sampled"] is not None
+    history = torch.load(tmp_path / "r" / "checkpoint.pt", weights_only=True)["parts"]
+    records = history["evaluator"]["history"]
+    assert all(r["return_greedy"] is not None for r in records)
+    assert records[-1]["solved"] and records[-1]["return_sampled"] is not None
+    assert all(r["return_sampled"] is None for r in records[:-1]) and len(records) > 1
+    # the last evaluation was the one that solved: no second final one
+    assert summary["evaluations"] == len(records)

@@ -42,6 +42,7 @@ from rlgen.pg import zoo
 from rlgen.pg.evaluate import Evaluator, evaluate, record_gif
 from rlgen.pg.reinforce import (
     ENV_BYTES,
+    Bool,
     Int,
     NonFiniteLoss,
     Reinforce,
@@ -100,6 +101,10 @@ class TrainConfig:
     """at each scheduled evaluation, first play this many episodes with the --criterion policy;
     the full evaluation runs only when their mean plus 3 standard errors reaches --threshold
     (0: always the full evaluation)"""
+    eval_both: Annotated[Bool, per_env("eval_both")] = None
+    """evaluate the greedy and the sampled policy at every evaluation; --no-eval-both: the
+    --criterion policy only, both at the evaluation that solves and at the final one (half the
+    cost)"""
     stop: bool = True
     """stop training once solved (--no-stop trains for the whole budget)"""
     checkpoint_every: int = 20_000
@@ -152,6 +157,9 @@ class TrainConfig:
             self,
             total_steps=_given(self.total_steps, zoo.default(self.env, "total_steps")),
             eval_every=_given(self.eval_every, zoo.eval_every(self.env)),
+            eval_both=zoo.default(self.env, "eval_both")
+            if self.eval_both is None
+            else self.eval_both,
             # a screen is a part of the full evaluation: at most half of it
             eval_screen=_given(
                 self.eval_screen, min(zoo.default(self.env, "eval_screen"), self.eval_episodes // 2)
@@ -236,6 +244,7 @@ class SeedRun:
             criterion=config.criterion,
             every=config.eval_every,
             screen=config.eval_screen,
+            both_every_time=bool(config.eval_both),
         )
         self.checkpoints = Every(config.checkpoint_every)
         self.checkpoint = Checkpoint(
@@ -267,9 +276,10 @@ class SeedRun:
             except NonFiniteLoss as e:
                 self.status, self.error = "non-finite loss", str(e)
         if self.error is None:
-            last = self.evaluator.history[-1]["env_steps"] if self.evaluator.history else -1
-            if last != c.env_steps and c.updates > 0:
-                self.evaluate()  # the final evaluation
+            last = self.evaluator.history[-1] if self.evaluator.history else {"env_steps": -1}
+            both = None not in (last.get("return_greedy"), last.get("return_sampled"))
+            if (last["env_steps"] != c.env_steps or not both) and c.updates > 0:
+                self.evaluate(final=True)  # the final evaluation: both policies
             self.save()
         return self.summary()
 
@@ -281,7 +291,11 @@ class SeedRun:
             record = self.evaluate()
             keep_going = not (record["solved"] and self.config.stop)
             self.bar.set_postfix(
-                greedy=f"{record['return_greedy']:.0f}", sampled=f"{record['return_sampled']:.0f}"
+                {
+                    k: f"{record[f'return_{k}']:.0f}"
+                    for k in ("greedy", "sampled")
+                    if record[f"return_{k}"] is not None
+                }
             )
         if self.checkpoints(info.env_steps):
             self.save()
@@ -303,7 +317,7 @@ class SeedRun:
             self.bar.set_postfix(screen=f"{screen['mean']:.0f}")
         return passed
 
-    def evaluate(self) -> dict[str, Any]:
+    def evaluate(self, final: bool = False) -> dict[str, Any]:
         c = self.model.counters
         record = self.evaluator.evaluate(
             greedy=self.model.act_fn(True),
@@ -311,6 +325,7 @@ class SeedRun:
             env_steps=c.env_steps,
             episodes=c.episodes,
             train_seconds=c.train_seconds,
+            final=final,
         )
         self.run.metrics.log(c.env_steps, self.evaluator.metrics(record))
         return record
@@ -436,10 +451,13 @@ def as_saved(config: TrainConfig) -> TrainConfig:
     """A run's saved config with the options it predates set as the run had them.
 
     A config.json holds every option resolved, except those added since it was written; they
-    did not exist, so the run went without them (no screens, a baseline without the time).
+    did not exist, so the run went without them (no screens, both policies evaluated every
+    time, a baseline without the time).
     """
     if config.eval_screen is None:
         config = dataclasses.replace(config, eval_screen=0)
+    if config.eval_both is None:
+        config = dataclasses.replace(config, eval_both=True)
     if config.agent.baseline_time is None:
         agent = dataclasses.replace(config.agent, baseline_time=False)
         config = dataclasses.replace(config, agent=agent)

@@ -150,6 +150,8 @@ class Evaluator:
         every: evaluate at the first call of :meth:`due` at or after each multiple of this.
         screen: episodes of the criterion policy that :meth:`screen` plays before a full
             evaluation (0: none, the full evaluation always runs).
+        both_every_time: evaluate both policies at every evaluation; else the other policy
+            than the criterion's only at the final evaluation and at the one that solves.
 
     Screening: a full evaluation plays ``2 * episodes`` whole episodes, which on an environment
     stepped in Python (Acrobot, LunarLander) costs more than the training between two
@@ -170,6 +172,7 @@ class Evaluator:
         criterion: str = "greedy",
         every: int = 2000,
         screen: int = 0,
+        both_every_time: bool = True,
     ) -> None:
         self.env_id = env_id
         self.episodes = episodes
@@ -178,6 +181,7 @@ class Evaluator:
         self.criterion = criterion
         self.schedule = Every(every)
         self.screen_episodes = screen
+        self.both_every_time = both_every_time
         self.screens: list[dict[str, Any]] = []
         """every screen: env_steps, its mean and standard deviation, passed, seconds"""
         self.history: list[dict[str, Any]] = []
@@ -240,25 +244,36 @@ class Evaluator:
         env_steps: int,
         episodes: int,
         train_seconds: float,
+        final: bool = False,
     ) -> dict[str, Any]:
-        """Evaluate both policies; record and return the evaluation (``solved`` included)."""
+        """Evaluate the policies; record and return the evaluation (``solved`` included).
+
+        The criterion's policy always; the other one too when ``both_every_time``, at the
+        ``final`` evaluation and at the one that solves (else its returns are None).
+        """
         start = time.perf_counter()
         seed = self.seed + EVAL_SEED_OFFSET
-        g = evaluate(greedy, self.env_id, self.episodes, seed)
-        s = evaluate(sampled, self.env_id, self.episodes, seed)
+        policies = {"greedy": greedy, "sampled": sampled}
+        other = "sampled" if self.criterion == "greedy" else "greedy"
+        returns = {
+            self.criterion: evaluate(policies[self.criterion], self.env_id, self.episodes, seed)
+        }
+        solved = bool(returns[self.criterion].mean() >= self.threshold)
+        if self.both_every_time or final or solved:
+            returns[other] = evaluate(policies[other], self.env_id, self.episodes, seed)
         seconds = time.perf_counter() - start
         self.seconds += seconds
         record: dict[str, Any] = {
             "env_steps": env_steps,
             "episodes": episodes,
             "train_seconds": train_seconds,
-            "return_greedy": float(g.mean()),
-            "return_greedy_std": float(g.std()),
-            "return_sampled": float(s.mean()),
-            "return_sampled_std": float(s.std()),
-            "seconds": seconds,
         }
-        record["solved"] = record[f"return_{self.criterion}"] >= self.threshold
+        for name in ("greedy", "sampled"):
+            r = returns.get(name)
+            record[f"return_{name}"] = float(r.mean()) if r is not None else None
+            record[f"return_{name}_std"] = float(r.std()) if r is not None else None
+        record["seconds"] = seconds
+        record["solved"] = solved
         self.history.append(record)
         if record["solved"] and self.solved_at is None:
             self.solved_at = record
@@ -266,12 +281,19 @@ class Evaluator:
 
     @staticmethod
     def metrics(record: dict[str, Any]) -> dict[str, float]:
-        """The ``eval/*`` columns of ``metrics.csv``."""
+        """The ``eval/*`` columns of ``metrics.csv`` (a policy not evaluated: no value)."""
+        returns = {
+            f"eval/{key}": record[key]
+            for key in (
+                "return_greedy",
+                "return_greedy_std",
+                "return_sampled",
+                "return_sampled_std",
+            )
+            if record[key] is not None
+        }
         return {
-            "eval/return_greedy": record["return_greedy"],
-            "eval/return_greedy_std": record["return_greedy_std"],
-            "eval/return_sampled": record["return_sampled"],
-            "eval/return_sampled_std": record["return_sampled_std"],
+            **returns,
             "eval/solved": float(record["solved"]),
             "time/eval_seconds": record["seconds"],
         }

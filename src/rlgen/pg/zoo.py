@@ -2,7 +2,7 @@
 
 Like rl-baselines3-zoo's hyperparameter files, but every value says why it is there. A
 hyperparameter (``ReinforceConfig``) or run option (``TrainConfig``: ``total_steps``,
-``eval_every``, ``eval_screen``) left unset (None) takes the environment's value from
+``eval_every``, ``eval_screen``, ``eval_both``) left unset (None) takes the environment's value from
 ``ENVIRONMENTS``, else the general one from ``GENERAL``; a value the user gives always wins, and
 a run directory's ``config.json`` holds the resolved values, so ``--resume`` keeps them even if
 this table changes. ``eval_every`` without either is ``EVAL_EPISODES_WORTH`` episodes' worth of
@@ -51,6 +51,11 @@ GENERAL: dict[str, Tuned] = {
         "10 episodes cost a twentieth of a full evaluation (2 x 100 episodes) and tell a policy "
         "far from the threshold apart",
     ),
+    "eval_both": Tuned(
+        False,
+        "the stop criterion needs one policy; the other one's 100 episodes would double the "
+        "cost of every evaluation (it is evaluated at the end and when solved)",
+    ),
 }
 """The defaults of every environment without its own value (they solve CartPole-v1)."""
 
@@ -65,6 +70,7 @@ ENVIRONMENTS: dict[str, dict[str, Tuned]] = {
             "CartPole's NumPy-vectorised environment plays 100 evaluation episodes in 0.06 s",
         ),
         "eval_screen": Tuned(0, "every evaluation is the full one, as before (results identical)"),
+        "eval_both": Tuned(True, "both policies at every evaluation, as before"),
     },
     # Acrobot: -1 per step until the tip swings above the bar, 500 steps at most. A uniformly
     # random policy reaches it in 1% of its episodes, so for a while every episode scores -500.
