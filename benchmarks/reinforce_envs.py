@@ -41,7 +41,7 @@ import torch
 from rlgen.pg.command import TrainConfig, reward_threshold
 from rlgen.pg.evaluate import Evaluator
 from rlgen.pg.reinforce import Callback, Reinforce, ReinforceConfig, UpdateInfo
-from rlgen.runs import write_json
+from rlgen.runs import read_json, write_json
 
 METHODS = ("reinforce", "reinforce-baseline", "sb3-ppo")
 
@@ -286,6 +286,9 @@ def main() -> None:
     parser.add_argument("--profile-only", action="store_true")
     parser.add_argument("--no-profile", action="store_true")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/reinforce_envs.json"))
+    parser.add_argument(
+        "--merge", action="store_true", help="keep the other environments' results in --out"
+    )
     args = parser.parse_args()
     envs = [e for e in args.envs.split(",") if e]
     methods = [m for m in args.methods.split(",") if m]
@@ -319,6 +322,14 @@ def main() -> None:
         },
         "results": {},
     }
+    if args.merge and args.out.is_file():  # environments benchmarked by an earlier command
+        earlier = read_json(args.out)
+        out["results"] = {k: v for k, v in earlier["results"].items() if k not in envs}
+        out["earlier_commands"] = [*earlier.get("earlier_commands", []), earlier["command"]]
+        for key in ("schedule", "reinforce", "sb3_ppo"):
+            out["protocol"][key] = {**earlier["protocol"][key], **out["protocol"][key]}
+        if "profile" in earlier:
+            out["profile"] = [p for p in earlier["profile"] if p["env"] not in envs]
     if not args.profile_only:
         for env in envs:
             spec = ENVS[env]
@@ -354,7 +365,10 @@ def main() -> None:
             out["results"][env]["seconds_ratio_to_sb3_ppo"] = ratios
             write_json(args.out, out)
     if not args.no_profile:
-        out["profile"] = [profile_one(env, args.profile_steps) for env in envs]
+        out["profile"] = [
+            *out.get("profile", []),
+            *(profile_one(env, args.profile_steps) for env in envs),
+        ]
         write_json(args.out, out)
     for env, by_method in out["results"].items():
         for m, r in by_method.items():
