@@ -134,7 +134,9 @@ def ray_session():
     cloudpickle.register_pickle_by_value(module)
     started = not ray.is_initialized()
     if started:
-        ray.init(num_cpus=2, num_gpus=1, include_dashboard=False, log_to_driver=False)
+        ray.init(  # a new local instance, even where another Ray cluster is running
+            address="local", num_cpus=2, num_gpus=1, include_dashboard=False, log_to_driver=False
+        )
     yield ray
     if started:
         ray.shutdown()

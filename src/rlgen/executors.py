@@ -633,7 +633,9 @@ def _ray_connect(options: ExecutorOptions) -> None:
     import ray
 
     if not ray.is_initialized():
-        address = options.ray_address
+        # None starts a local instance, as the option says, even where a cluster is running
+        # (ray.init(address=None) would join that one)
+        address = options.ray_address or "local"
         kwargs: dict[str, Any] = {"log_to_driver": False}
         if address in (None, "local"):
             kwargs["include_dashboard"] = False
