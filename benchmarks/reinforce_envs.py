@@ -128,6 +128,7 @@ def reinforce_run(env: str, seed: int, baseline: bool, budget: int) -> dict[str,
     model = Reinforce(env, config.agent, seed=seed)
     model.learn(budget, Stop())
     model.close()
+    evaluator.close()
     return result(evaluator, model.counters.env_steps, model.counters.train_seconds)
 
 
@@ -198,6 +199,7 @@ def ppo_run(env_id: str, seed: int, budget: int) -> dict[str, Any]:
     model.learn(budget, callback=stop)
     train_seconds = time.perf_counter() - start - stop.excluded
     env.close()
+    evaluator.close()
     return result(evaluator, int(model.num_timesteps), train_seconds)
 
 

@@ -317,3 +317,26 @@ def test_without_eval_both_the_other_policy_plays_when_solved_and_at_the_end(tmp
     assert all(r["return_sampled"] is None for r in records[:-1]) and len(records) > 1
     # the last evaluation was the one that solved: no second final one
     assert summary["evaluations"] == len(records)
+
+
+def test_copies_stepped_one_by_one_stop_when_their_episode_ends():
+    # Acrobot is a SyncVectorEnv: only the running copies step, and the returns are those of
+    # stepping every copy until each has ended one episode
+    from rlgen.pg.evaluate import _play_all, evaluate
+    from rlgen.pg.rollouts import make_env
+
+    def pump(obs):  # torque along the second joint's velocity: solves most episodes
+        return np.where(obs[:, 5] > 0, 2, 0)
+
+    calls = []
+
+    def counted(obs):
+        calls.append(obs.shape[0])
+        return pump(obs)
+
+    returns = evaluate(counted, "Acrobot-v1", 12, seed=3)
+    env = make_env("Acrobot-v1", 12)
+    np.testing.assert_array_equal(returns, _play_all(pump, env, 3, 500))
+    env.close()
+    lengths = -returns  # -1 per step: a return of -k took k steps (k - 1 when it ended well)
+    assert sum(calls) <= lengths.sum() + 12 and max(calls) == 12 and min(calls) >= 1

@@ -395,6 +395,7 @@ def train_one(
             summary = seed_run.train()
         finally:
             seed_run.model.close()
+            seed_run.evaluator.close()
         summary["wall_seconds"] = time.perf_counter() - wall_start
         plot(out.path, threshold=seed_run.threshold)
         written = out.finish(summary)

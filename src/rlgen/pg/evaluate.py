@@ -1,10 +1,17 @@
 """Evaluating a policy on separate, seeded environments, and recording an episode as a GIF.
 
 The protocol the stop criterion, the benchmark and the report share: ``episodes`` episodes, one
-per sub-environment of a fresh vector environment reset with a fixed seed, each run to its end
-(termination or the time limit); the returns come from the one episode-statistics helper.
-Because the evaluation environments are separate from the training ones and reseeded every time,
-two policies evaluated with the same seed face the same initial states.
+per sub-environment of a vector environment reset with a fixed seed, each run to its end
+(termination or the time limit). Because the evaluation environments are separate from the
+training ones and reseeded every time, two policies evaluated with the same seed face the same
+initial states.
+
+The policy is called once per time step on the observations of every episode still running. An
+environment with its own vectorised implementation (CartPole's NumPy one) steps all its copies at
+once, and the returns come from the one episode-statistics helper; a ``SyncVectorEnv`` (Acrobot,
+LunarLander: copies stepped one by one in Python) steps only the copies whose episode is still
+running, so an evaluation costs the sum of the episode lengths, not the longest one times the
+number of episodes (a policy that fails 1 episode of 100 on Acrobot: about 3 times less).
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
+from gymnasium.vector import SyncVectorEnv, VectorEnv
 
 from rlgen.errors import UserError
 from rlgen.pg.rollouts import finished_episodes, make_env, observation_size
@@ -32,6 +40,7 @@ def evaluate(
     seed: int = 0,
     *,
     max_steps: int | None = None,
+    env: VectorEnv | None = None,
 ) -> np.ndarray:
     """Returns of ``episodes`` evaluation episodes of the batch policy ``act``.
 
@@ -42,28 +51,20 @@ def evaluate(
         seed: seed of the evaluation environments.
         max_steps: safety cap on the steps per episode (default: the environment's time limit,
             else 100,000).
+        env: ``make_env(env_id, episodes)`` to reuse (it is reset with ``seed``); default: one
+            made and closed here.
 
     Returns:
         (episodes,) undiscounted returns, in sub-environment order.
     """
-    env = make_env(env_id, episodes)
+    own = env is None
+    vec = make_env(env_id, episodes) if env is None else env
     try:
-        spec = gym.spec(env_id)
-        cap = max_steps or spec.max_episode_steps or 100_000
-        size = observation_size(env)
-        obs, _ = env.reset(seed=seed)
-        returns = np.full(episodes, np.nan)
-        for _ in range(cap + 1):
-            obs = np.asarray(obs, dtype=np.float32).reshape(episodes, size)
-            obs, _, _, _, info = env.step(act(obs))
-            mask = info.get("_episode")
-            if mask is not None and np.any(mask):
-                ended = np.flatnonzero(mask)
-                r, _ = finished_episodes(info)
-                first = np.isnan(returns[ended])  # only each sub-environment's first episode
-                returns[ended[first]] = r[first]
-                if not np.isnan(returns).any():
-                    break
+        cap = max_steps or gym.spec(env_id).max_episode_steps or 100_000
+        if isinstance(vec.unwrapped, SyncVectorEnv):
+            returns = _play_running(act, vec.unwrapped, seed, cap)
+        else:
+            returns = _play_all(act, vec, seed, cap)
         if np.isnan(returns).any():
             raise UserError(
                 f"--env {env_id}: evaluation episodes did not end within {cap} steps (an "
@@ -71,7 +72,52 @@ def evaluate(
             )
         return returns
     finally:
-        env.close()
+        if own:
+            vec.close()
+
+
+def _play_all(
+    act: Callable[[np.ndarray], np.ndarray], env: VectorEnv, seed: int, cap: int
+) -> np.ndarray:
+    """Every copy steps until each has ended one episode; NaN for those that did not."""
+    n, size = env.num_envs, observation_size(env)
+    obs, _ = env.reset(seed=seed)
+    returns = np.full(n, np.nan)
+    for _ in range(cap + 1):
+        obs = np.asarray(obs, dtype=np.float32).reshape(n, size)
+        obs, _, _, _, info = env.step(act(obs))
+        mask = info.get("_episode")
+        if mask is not None and np.any(mask):
+            ended = np.flatnonzero(mask)
+            r, _ = finished_episodes(info)
+            first = np.isnan(returns[ended])  # only each sub-environment's first episode
+            returns[ended[first]] = r[first]
+            if not np.isnan(returns).any():
+                break
+    return returns
+
+
+def _play_running(
+    act: Callable[[np.ndarray], np.ndarray], env: SyncVectorEnv, seed: int, cap: int
+) -> np.ndarray:
+    """Each copy steps until its episode ends, the others no longer; NaN for unfinished ones."""
+    n, size = env.num_envs, observation_size(env)
+    obs, _ = env.reset(seed=seed)  # copy i is seeded with seed + i
+    obs = np.asarray(obs, dtype=np.float32).reshape(n, size).copy()
+    returns = np.zeros(n)
+    running = np.ones(n, dtype=bool)
+    for _ in range(cap + 1):
+        live = np.flatnonzero(running)
+        if live.size == 0:
+            break
+        for i, action in zip(live, act(obs[live]), strict=True):
+            o, reward, terminated, truncated, _ = env.envs[i].step(int(action))
+            returns[i] += float(reward)
+            obs[i] = np.asarray(o, dtype=np.float32).reshape(size)
+            if terminated or truncated:
+                running[i] = False
+    returns[running] = np.nan
+    return returns
 
 
 def record_gif(
@@ -187,6 +233,18 @@ class Evaluator:
         self.history: list[dict[str, Any]] = []
         self.seconds = 0.0
         self.solved_at: dict[str, Any] | None = None
+        self._envs: dict[int, VectorEnv] = {}  # by size; made once (100 LunarLanders: 0.8 s)
+
+    def _env(self, episodes: int) -> VectorEnv:
+        if episodes not in self._envs:
+            self._envs[episodes] = make_env(self.env_id, episodes)
+        return self._envs[episodes]
+
+    def close(self) -> None:
+        """Close the evaluation environments (made again if the evaluator is used again)."""
+        for env in self._envs.values():
+            env.close()
+        self._envs = {}
 
     @property
     def solved(self) -> bool:
@@ -217,7 +275,8 @@ class Evaluator:
             return True
         start = time.perf_counter()
         act = greedy if self.criterion == "greedy" or sampled is None else sampled
-        returns = evaluate(act, self.env_id, self.screen_episodes, self.seed + EVAL_SEED_OFFSET)
+        n, seed = self.screen_episodes, self.seed + EVAL_SEED_OFFSET
+        returns = evaluate(act, self.env_id, n, seed, env=self._env(n))
         mean = float(returns.mean())
         std = float(returns.std(ddof=1)) if returns.size > 1 else 0.0
         passed = bool(mean + 3 * std / np.sqrt(returns.size) >= self.threshold)  # saved: no numpy
@@ -255,12 +314,15 @@ class Evaluator:
         seed = self.seed + EVAL_SEED_OFFSET
         policies = {"greedy": greedy, "sampled": sampled}
         other = "sampled" if self.criterion == "greedy" else "greedy"
+        env = self._env(self.episodes)
         returns = {
-            self.criterion: evaluate(policies[self.criterion], self.env_id, self.episodes, seed)
+            self.criterion: evaluate(
+                policies[self.criterion], self.env_id, self.episodes, seed, env=env
+            )
         }
         solved = bool(returns[self.criterion].mean() >= self.threshold)
         if self.both_every_time or final or solved:
-            returns[other] = evaluate(policies[other], self.env_id, self.episodes, seed)
+            returns[other] = evaluate(policies[other], self.env_id, self.episodes, seed, env=env)
         seconds = time.perf_counter() - start
         self.seconds += seconds
         record: dict[str, Any] = {
