@@ -30,9 +30,9 @@ def data_dir(tmp_path_factory):
     return make_synthetic(tmp_path_factory.mktemp("data"), train=256, test=64)
 
 
-def rlgen(*args: str) -> subprocess.CompletedProcess[str]:
+def rlgen(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "rlgen", *args], capture_output=True, text=True, timeout=600
+        [sys.executable, "-m", "rlgen", *args], capture_output=True, text=True, timeout=timeout
     )
 
 
@@ -243,7 +243,7 @@ def test_ray_executor_on_a_local_instance(tmp_path):
     out = tmp_path / "ray"
     argv = ["nas", "search", "--task", "synthetic", "--space", "mnas", "--trials", "8",
             "--batch", "4", "--executor", "ray", "--cpus-per-job", "0.5", "--quiet"]  # fmt: skip
-    done = rlgen(*argv, "--out", str(out))
+    done = rlgen(*argv, "--out", str(out), timeout=300)  # 20-30 s here; a hung Ray fails
     assert done.returncode == 0, done.stderr
     with TrialStore.reader(out) as store:
         trials = store.trials()
