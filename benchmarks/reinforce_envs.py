@@ -20,6 +20,7 @@ rewritten after every run, so a long benchmark stopped early still reports what 
     python benchmarks/reinforce_envs.py                        # all, JSON to benchmarks/results/
     python benchmarks/reinforce_envs.py --envs Acrobot-v1 --seeds 3 --methods reinforce-baseline
     python benchmarks/reinforce_envs.py --profile-only         # what bounds the time, per env
+    python benchmarks/reinforce_envs.py --combine a.json b.json  # runs of parallel commands
 """
 
 from __future__ import annotations
@@ -278,6 +279,43 @@ def profile_one(env: str, steps: int) -> dict[str, Any]:
     }
 
 
+def combine(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """Benchmarks run as separate commands (say, seeds 0-4 and 5-9 in parallel) as one."""
+    out = dict(parts[0])
+    out["commands"] = [p["command"] for p in parts]
+    out["results"], out["profile"] = {}, []
+    for key in ("schedule", "reinforce", "sb3_ppo"):
+        out["protocol"][key] = {k: v for p in parts for k, v in p["protocol"][key].items()}
+    runs: dict[str, dict[str, dict[int, dict[str, Any]]]] = {}
+    for part in parts:
+        for env, by_method in part["results"].items():
+            for m, r in by_method.items():
+                if m in METHODS:
+                    runs.setdefault(env, {}).setdefault(m, {}).update(
+                        {run["seed"]: run for run in r["runs"]}
+                    )
+        seen = {p["env"] for p in out["profile"]}
+        out["profile"] += [p for p in part.get("profile", []) if p["env"] not in seen]
+    for env, by_method in runs.items():
+        within = ENVS[env]["within"]
+        out["results"][env] = {
+            m: aggregate([rs[k] for k in sorted(rs)], within) for m, rs in by_method.items()
+        }
+        out["results"][env]["seconds_ratio_to_sb3_ppo"] = ratios(out["results"][env])
+    return out
+
+
+def ratios(by_method: dict[str, Any]) -> dict[str, float | None]:
+    """Each method's median seconds to solve over SB3 PPO's."""
+    ppo = by_method.get("sb3-ppo", {}).get("median_seconds_to_solve")
+    out = {}
+    for m, agg in by_method.items():
+        if m in METHODS:
+            mine = agg["median_seconds_to_solve"]
+            out[m] = mine / ppo if mine and ppo else None
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--envs", default=",".join(ENVS))
@@ -289,9 +327,18 @@ def main() -> None:
     parser.add_argument("--no-profile", action="store_true")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/reinforce_envs.json"))
     parser.add_argument(
-        "--merge", action="store_true", help="keep the other environments' results in --out"
+        "--merge",
+        action="store_true",
+        help="keep the results already in --out (other environments, and other seeds of these)",
+    )
+    parser.add_argument(
+        "--combine", type=Path, nargs="+", help="merge these JSON files (seed by seed) into --out"
     )
     args = parser.parse_args()
+    if args.combine:
+        write_json(args.out, combine([read_json(path) for path in args.combine]))
+        print(f"written to {args.out}")
+        return
     envs = [e for e in args.envs.split(",") if e]
     methods = [m for m in args.methods.split(",") if m]
     if set(envs) - set(ENVS) or set(methods) - set(METHODS):
@@ -324,9 +371,15 @@ def main() -> None:
         },
         "results": {},
     }
-    if args.merge and args.out.is_file():  # environments benchmarked by an earlier command
+    earlier_runs: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    if args.merge and args.out.is_file():  # environments or seeds benchmarked by other commands
         earlier = read_json(args.out)
         out["results"] = {k: v for k, v in earlier["results"].items() if k not in envs}
+        earlier_runs = {
+            env: {m: r["runs"] for m, r in by_method.items() if m in METHODS}
+            for env, by_method in earlier["results"].items()
+            if env in envs
+        }
         out["earlier_commands"] = [*earlier.get("earlier_commands", []), earlier["command"]]
         for key in ("schedule", "reinforce", "sb3_ppo"):
             out["protocol"][key] = {**earlier["protocol"][key], **out["protocol"][key]}
@@ -337,6 +390,8 @@ def main() -> None:
             spec = ENVS[env]
             seeds = range(args.first_seed, args.first_seed + (args.seeds or spec["seeds"]))
             runs: dict[str, list[dict[str, Any]]] = {m: [] for m in methods}
+            for m, rs in earlier_runs.get(env, {}).items():  # the seeds not run again now
+                runs.setdefault(m, []).extend(r for r in rs if r["seed"] not in seeds)
             for seed in seeds:
                 for method in methods:
                     if method == "sb3-ppo":
@@ -344,7 +399,7 @@ def main() -> None:
                     else:
                         r = reinforce_run(env, seed, method == "reinforce-baseline", spec["budget"])
                     r["seed"] = seed
-                    runs[method].append(r)
+                    runs[method] = sorted([*runs[method], r], key=lambda x: x["seed"])
                     shown = (
                         f"{r['steps_to_solve']} steps, {r['seconds_to_solve']:.1f} s"
                         if r["solved"]
@@ -359,12 +414,7 @@ def main() -> None:
                         m: aggregate(rs, spec["within"]) for m, rs in runs.items() if rs
                     }
                     write_json(args.out, out)  # partial results survive a stopped benchmark
-            ratios = {}
-            ppo = out["results"][env].get("sb3-ppo", {}).get("median_seconds_to_solve")
-            for m, agg in out["results"][env].items():
-                mine = agg["median_seconds_to_solve"]
-                ratios[m] = mine / ppo if mine and ppo else None
-            out["results"][env]["seconds_ratio_to_sb3_ppo"] = ratios
+            out["results"][env]["seconds_ratio_to_sb3_ppo"] = ratios(out["results"][env])
             write_json(args.out, out)
     if not args.no_profile:
         out["profile"] = [
