@@ -127,47 +127,63 @@ def constant(action: int):
     return lambda obs: np.full(obs.shape[0], action)
 
 
-def test_a_screen_far_below_the_threshold_skips_the_full_evaluation():
+def test_a_screen_far_below_the_threshold_stops_after_one_chunk():
     evaluator = Evaluator("CartPole-v1", episodes=20, seed=0, threshold=475, screen=5)
     assert not evaluator.screen(greedy=constant(0), env_steps=100)  # about 9 steps per episode
     [screen] = evaluator.screens
-    assert screen["env_steps"] == 100 and not screen["passed"] and screen["mean"] < 20
-    assert evaluator.seconds > 0 and evaluator.history == []
+    assert screen["env_steps"] == 100 and screen["episodes"] == 5 and not screen["passed"]
+    assert screen["mean"] < 20 and evaluator.seconds > 0 and evaluator.history == []
 
 
-def test_a_screen_that_may_pass_leaves_the_full_evaluation_as_it_is():
-    kwargs = {"episodes": 20, "seed": 1, "threshold": 9.0}
-    screened = Evaluator("CartPole-v1", screen=5, **kwargs)
-    plain = Evaluator("CartPole-v1", **kwargs)
-    assert screened.screen(greedy=constant(1), env_steps=50)
-    assert plain.screen(greedy=constant(1), env_steps=50) and plain.screens == []
+def pump(obs):  # Acrobot: torque along the second joint's velocity solves most episodes
+    return np.where(obs[:, 5] > 0, 2, 0)
+
+
+def test_a_screen_played_to_the_end_is_the_full_evaluation():
+    # Acrobot is a SyncVectorEnv: chunk j's copies are seeded as copies 4j.. of one vector
+    kwargs = {"episodes": 12, "seed": 1, "threshold": -150.0}
+    screened = Evaluator("Acrobot-v1", screen=4, **kwargs)
+    plain = Evaluator("Acrobot-v1", **kwargs)
+    calls = []
+
+    def counted(obs):
+        calls.append(obs.shape[0])
+        return pump(obs)
+
+    assert screened.screen(greedy=counted, env_steps=50)
+    assert screened.screens[0]["episodes"] == 12 and screened.screens[0]["passed"]
+    played = len(calls)
     records = [
-        e.evaluate(
-            greedy=constant(1), sampled=constant(0), env_steps=50, episodes=3, train_seconds=0
-        )
-        for e in (screened, plain)
+        e.evaluate(greedy=g, sampled=constant(1), env_steps=50, episodes=3, train_seconds=0)
+        for e, g in ((screened, counted), (plain, pump))
     ]
+    assert len(calls) == played  # the evaluation used the screen's episodes
     for r in records:
         r.pop("seconds")
-    assert records[0] == records[1]
+    assert records[0] == records[1] and records[0]["solved"]
+    screened.close()
+    plain.close()
 
 
-def test_the_screen_rule_is_mean_plus_three_standard_errors():
-    evaluator = Evaluator("CartPole-v1", episodes=20, seed=2, threshold=0, screen=4)
-    returns = np.array([9.0, 10.0, 11.0, 12.0])
-    bound = returns.mean() + 3 * returns.std(ddof=1) / 2
-    # evaluate() is the only source of returns: replace it by the four above
+def test_the_stopping_rule():
+    from rlgen.pg.evaluate import cannot_reach
+
+    returns = np.array([9.0, 10.0, 11.0, 12.0])  # n = 4 of N = 20
+    bound = returns.mean() + 3 * returns.std(ddof=1) * np.sqrt(16 / 80)
+    assert cannot_reach(returns, 20, bound + 1e-9)
+    assert not cannot_reach(returns, 20, bound - 1e-9)
+    assert cannot_reach(np.full(5, -500.0), 100, -100.0)  # identical failures: no doubt
+
+
+def test_a_screen_stops_at_the_chunk_that_rules_the_threshold_out(monkeypatch):
     import rlgen.pg.evaluate as ev
 
-    original = ev.evaluate
-    try:
-        ev.evaluate = lambda *a, **k: returns
-        evaluator.threshold = bound + 1e-9
-        assert not evaluator.screen(greedy=constant(0), env_steps=1)
-        evaluator.threshold = bound - 1e-9
-        assert evaluator.screen(greedy=constant(0), env_steps=2)
-    finally:
-        ev.evaluate = original
+    # 11 +- 1.4 after 2 of 10 may still reach 13; 9.5 +- 1.9 after 4 no longer
+    chunks = iter([np.array([10.0, 12.0]), np.array([8.0, 8.0]), np.array([20.0, 20.0])])
+    monkeypatch.setattr(ev, "evaluate", lambda *a, **k: next(chunks))
+    evaluator = Evaluator("CartPole-v1", episodes=10, seed=2, threshold=13.0, screen=2)
+    assert not evaluator.screen(greedy=constant(0), env_steps=1)
+    assert evaluator.screens[0]["episodes"] == 4  # the first chunk alone did not rule it out
 
 
 def test_screens_are_logged_and_checkpointed(tmp_path):
@@ -179,6 +195,8 @@ def test_screens_are_logged_and_checkpointed(tmp_path):
     assert saved["eval_screen"] == 3 and saved["eval_every"] == 100  # the resolved values
     assert summary["screens"] >= 3 and not summary["solved"]
     assert summary["evaluations"] == 1  # only the final one: no screen came near 100
+    state = torch.load(tmp_path / "r" / "checkpoint.pt", weights_only=True)["parts"]
+    assert [s["episodes"] for s in state["evaluator"]["screens"]] == [3] * summary["screens"]
     text = (tmp_path / "r" / "metrics.csv").read_text()
     assert "eval/screen_return" in text.splitlines()[0]
 
@@ -324,9 +342,6 @@ def test_copies_stepped_one_by_one_stop_when_their_episode_ends():
     # stepping every copy until each has ended one episode
     from rlgen.pg.evaluate import _play_all, evaluate
     from rlgen.pg.rollouts import make_env
-
-    def pump(obs):  # torque along the second joint's velocity: solves most episodes
-        return np.where(obs[:, 5] > 0, 2, 0)
 
     calls = []
 

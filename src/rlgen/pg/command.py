@@ -98,9 +98,9 @@ class TrainConfig:
     eval_episodes: int = 100
     """evaluation episodes, on separate environments seeded from --seed"""
     eval_screen: Annotated[Int, per_env("eval_screen")] = None
-    """at each scheduled evaluation, first play this many episodes with the --criterion policy;
-    the full evaluation runs only when their mean plus 3 standard errors reaches --threshold
-    (0: always the full evaluation)"""
+    """play the --criterion policy's evaluation episodes in chunks of this many and stop as soon
+    as their mean can no longer reach --threshold but by a fluke (3 standard errors); 0: all at
+    once, every time"""
     eval_both: Annotated[Bool, per_env("eval_both")] = None
     """evaluate the greedy and the sampled policy at every evaluation; --no-eval-both: the
     --criterion policy only, both at the evaluation that solves and at the final one (half the

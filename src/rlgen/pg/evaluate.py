@@ -120,6 +120,21 @@ def _play_running(
     return returns
 
 
+def cannot_reach(returns: np.ndarray, episodes: int, threshold: float) -> bool:
+    """Whether the mean over ``episodes`` episodes, of which ``returns`` are the first, reaches
+    ``threshold`` only by a fluke: m + 3 s sqrt((N - n) / (N n)) < threshold.
+
+    The final mean is (n m + (N - n) m') / N, with m' the mean of the episodes still to play.
+    It reaches the threshold only if m' - m >= N (threshold - m) / (N - n); estimated by m,
+    m' - m has standard error s sqrt(1/n + 1/(N - n)), and that bound lies more than 3 of them
+    away.
+    """
+    n = returns.size
+    std = float(returns.std(ddof=1)) if n > 1 else 0.0
+    slack = 3 * std * np.sqrt((episodes - n) / (episodes * n))
+    return bool(returns.mean() + slack < threshold)
+
+
 def record_gif(
     act: Callable[[np.ndarray], np.ndarray],
     env_id: str,
@@ -194,18 +209,22 @@ class Evaluator:
         threshold: solved when the ``criterion`` policy's mean return is at least this.
         criterion: ``greedy`` or ``sampled``.
         every: evaluate at the first call of :meth:`due` at or after each multiple of this.
-        screen: episodes of the criterion policy that :meth:`screen` plays before a full
-            evaluation (0: none, the full evaluation always runs).
+        screen: :meth:`screen` plays the criterion policy's episodes in chunks of this many
+            (0: no screen, every evaluation plays them all at once).
         both_every_time: evaluate both policies at every evaluation; else the other policy
             than the criterion's only at the final evaluation and at the one that solves.
 
-    Screening: a full evaluation plays ``2 * episodes`` whole episodes, which on an environment
-    stepped in Python (Acrobot, LunarLander) costs more than the training between two
-    evaluations. While the policy is far from the threshold a few episodes say so: the full
-    evaluation runs only when the screen's mean plus 3 standard errors reaches the threshold.
-    A screen that wrongly says no (a chance below 1% for a policy at the threshold) only
-    delays the evaluation that finds the task solved by one interval; it never declares it
-    solved. The full evaluation is the same with or without the screen (its own seeds).
+    Screening: an evaluation plays ``episodes`` whole episodes, which on an environment stepped
+    in Python (Acrobot, LunarLander) costs about as much as the training between two
+    evaluations. While the policy is far from the threshold a few episodes say so. With a screen
+    the criterion policy's episodes are played in chunks, and the evaluation stops as soon as
+    the mean of all ``episodes`` could only reach the threshold by a fluke: when the mean m of
+    the n played so far, with standard deviation s, has m + 3 s sqrt((N - n) / (N n)) below it
+    (3 standard errors of the difference between the final mean and m). A screen that stops
+    wrongly only delays the evaluation that finds the task solved by one interval; it never
+    declares it solved. An evaluation played to the end is the full one: on a ``SyncVectorEnv``
+    chunk j's copies get the seeds copies j*k.. of one vector of ``episodes`` get, so its
+    returns are those of the evaluation without a screen.
     """
 
     def __init__(
@@ -234,6 +253,7 @@ class Evaluator:
         self.seconds = 0.0
         self.solved_at: dict[str, Any] | None = None
         self._envs: dict[int, VectorEnv] = {}  # by size; made once (100 LunarLanders: 0.8 s)
+        self._played: tuple[int, np.ndarray] | None = None  # a screen played to the end
 
     def _env(self, episodes: int) -> VectorEnv:
         if episodes not in self._envs:
@@ -266,24 +286,40 @@ class Evaluator:
         sampled: Callable[[np.ndarray], np.ndarray] | None = None,
         env_steps: int,
     ) -> bool:
-        """Whether the full evaluation may reach the threshold (always True without a screen).
+        """Whether the evaluation may reach the threshold (always True without a screen).
 
-        Plays ``screen`` episodes of the criterion policy (``sampled`` for that criterion: its
-        generator is the caller's) on the evaluation seeds and records the screen.
+        Plays the criterion policy's ``episodes`` (``sampled`` for that criterion: its generator
+        is the caller's) in chunks of ``screen`` on the evaluation seeds, stops as soon as they
+        cannot plausibly reach the threshold (see the class), and records the screen. True when
+        all were played: :meth:`evaluate` at the same ``env_steps`` then uses their returns.
         """
+        self._played = None
         if self.screen_episodes == 0:
             return True
         start = time.perf_counter()
         act = greedy if self.criterion == "greedy" or sampled is None else sampled
-        n, seed = self.screen_episodes, self.seed + EVAL_SEED_OFFSET
-        returns = evaluate(act, self.env_id, n, seed, env=self._env(n))
-        mean = float(returns.mean())
-        std = float(returns.std(ddof=1)) if returns.size > 1 else 0.0
-        passed = bool(mean + 3 * std / np.sqrt(returns.size) >= self.threshold)  # saved: no numpy
+        total, seed = self.episodes, self.seed + EVAL_SEED_OFFSET
+        chunks: list[np.ndarray] = []
+        for first in range(0, total, self.screen_episodes):
+            n = min(self.screen_episodes, total - first)
+            chunks.append(evaluate(act, self.env_id, n, seed + first, env=self._env(n)))
+            returns = np.concatenate(chunks)
+            if returns.size < total and cannot_reach(returns, total, self.threshold):
+                break
+        passed = returns.size == total
+        if passed:
+            self._played = (env_steps, returns)
         seconds = time.perf_counter() - start
         self.seconds += seconds
         self.screens.append(
-            {"env_steps": env_steps, "mean": mean, "std": std, "passed": passed, "seconds": seconds}
+            {
+                "env_steps": env_steps,
+                "episodes": int(returns.size),
+                "mean": float(returns.mean()),
+                "std": float(returns.std()),
+                "passed": bool(passed),  # saved: no numpy types
+                "seconds": seconds,
+            }
         )
         return passed
 
@@ -315,11 +351,12 @@ class Evaluator:
         policies = {"greedy": greedy, "sampled": sampled}
         other = "sampled" if self.criterion == "greedy" else "greedy"
         env = self._env(self.episodes)
-        returns = {
-            self.criterion: evaluate(
-                policies[self.criterion], self.env_id, self.episodes, seed, env=env
-            )
-        }
+        if self._played is not None and self._played[0] == env_steps:  # the screen played them
+            returns = {self.criterion: self._played[1]}
+        else:
+            act = policies[self.criterion]
+            returns = {self.criterion: evaluate(act, self.env_id, self.episodes, seed, env=env)}
+        self._played = None
         solved = bool(returns[self.criterion].mean() >= self.threshold)
         if self.both_every_time or final or solved:
             returns[other] = evaluate(policies[other], self.env_id, self.episodes, seed, env=env)
@@ -365,6 +402,7 @@ class Evaluator:
         """The columns of ``metrics.csv`` for a screen."""
         return {
             "eval/screen_return": screen["mean"],
+            "eval/screen_episodes": float(screen.get("episodes", 0)),
             "eval/screen_passed": float(screen["passed"]),
             "time/eval_seconds": screen["seconds"],
         }

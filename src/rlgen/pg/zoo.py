@@ -48,8 +48,8 @@ GENERAL: dict[str, Tuned] = {
     "total_steps": Tuned(200_000, "CartPole-v1 solves within 16,000 steps in 10 of 10 seeds"),
     "eval_screen": Tuned(
         10,
-        "10 episodes cost a twentieth of a full evaluation (2 x 100 episodes) and tell a policy "
-        "far from the threshold apart",
+        "chunks of 10 of the 100 evaluation episodes: a policy far from the threshold is told "
+        "apart after 10, one just below it after a few chunks",
     ),
     "eval_both": Tuned(
         False,
