@@ -249,3 +249,19 @@ def test_ray_executor_on_a_local_instance(tmp_path):
         trials = store.trials()
     assert len(trials) == 8 and all(t.status == "finished" for t in trials)
     assert all(t.worker.startswith("node ") for t in trials)
+
+
+def test_a_kill_in_the_middle_of_a_batchs_rows_writes_them_once_on_resume(tmp_path):
+    from rlgen.cli import main
+
+    out = tmp_path / "s"
+    assert (
+        main(["nas", "search", *SYNTHETIC, "--trials", "12", "--batch", "4", "--out", str(out)])
+        == 0
+    )
+    lines = (out / "metrics.csv").read_text().splitlines()
+    (out / "metrics.csv").write_text("\n".join(lines[:-2]) + "\n")  # rows of trials 10, 11 lost
+    (out / "summary.json").unlink()
+    assert main(["nas", "search", "--resume", str(out), "--quiet"]) == 0
+    rows = (out / "metrics.csv").read_text().splitlines()[1:]
+    assert [int(row.split(",")[0]) for row in rows] == list(range(12))

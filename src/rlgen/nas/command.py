@@ -296,13 +296,19 @@ def _log_batch(store: TrialStore, r: Run, k: int) -> None:
 def _log_missing_batches(store: TrialStore, r: Run) -> None:
     """Log the completed batches that metrics.csv lacks; drop rows of unfinished batches."""
     done = store.batches_done()
-    completed = [t.id for t in store.trials() if t.batch < done]
-    last = max(completed, default=-1)
-    r.metrics.truncate_after(last)
-    logged = [
+    logged = {
         row["trial"] for row in read_metrics(r.path / "metrics.csv") if row["trial"] is not None
-    ]
-    upto = max(logged, default=-1)
+    }
+    # Rows are written batch by batch, in order: a batch is logged whole when its last trial's
+    # row is there. A kill in the middle of a batch's rows leaves a part that is dropped here
+    # and written again, once.
+    upto = -1
+    for k in range(done):
+        batch = store.trials(batch=k)
+        if not batch or batch[-1].id not in logged:
+            break
+        upto = batch[-1].id
+    r.metrics.truncate_after(upto)
     for k in range(done):
         batch = store.trials(batch=k)
         if batch and batch[-1].id > upto:
