@@ -2,18 +2,19 @@
 
 Like rl-baselines3-zoo's hyperparameter files, but every value says why it is there. A
 hyperparameter (``ReinforceConfig``) or run option (``TrainConfig``: ``total_steps``,
-``eval_every``, ``eval_screen``, ``eval_both``) left unset (None) takes the environment's value from
-``ENVIRONMENTS``, else the general one from ``GENERAL``; a value the user gives always wins, and
-a run directory's ``config.json`` holds the resolved values, so ``--resume`` keeps them even if
-this table changes. ``eval_every`` without either is ``EVAL_EPISODES_WORTH`` episodes' worth of
-steps (the environment's ``max_episode_steps``).
+``eval_every``, ``eval_screen``, ``eval_both``) left unset (None) takes the environment's value
+from ``ENVIRONMENTS``, else the general one from ``GENERAL``; a value the user gives always wins,
+and a run directory's ``config.json`` holds the resolved values, so ``--resume`` keeps them even
+if this table changes. ``eval_every`` without either is ``EVAL_EPISODES_WORTH`` episodes' worth
+of steps (the environment's ``max_episode_steps``).
 
 Every environment's entry was measured on fixed seeds with REINFORCE with baseline (solved = the
 greedy policy's mean return over 100 evaluation episodes reaches the environment's reward
-threshold), one change at a time against the alternatives the reasons quote; the resulting
-defaults are measured again, beside SB3 PPO, by ``benchmarks/reinforce_envs.py``. The general
-defaults are the ones CartPole-v1's results (``benchmarks/cartpole.py``) were measured with. The algorithm stays REINFORCE: whole-episode Monte Carlo returns, a learned
-baseline only subtracted, no bootstrapping.
+threshold), against the alternatives its reason quotes; the resulting defaults are measured
+again, beside SB3 PPO, by ``benchmarks/reinforce_envs.py``. The general defaults are those
+CartPole-v1's results (``benchmarks/cartpole.py``) were measured with. The algorithm stays
+REINFORCE: whole-episode Monte Carlo returns, a learned baseline only subtracted, no
+bootstrapping.
 """
 
 from __future__ import annotations
