@@ -26,7 +26,8 @@
 
     python benchmarks/vae.py                          # everything; JSON to benchmarks/results/
     python benchmarks/vae.py --parts speed --repeats 3
-    python benchmarks/vae.py --parts likelihood --likelihood-epochs 50 --iwae-examples 1000
+    python benchmarks/vae.py --parts likelihood --likelihood-epochs 30 --likelihood-lr 2e-3
+    rlgen vae evaluate runs/benchmark-vae-likelihood --iwae-k 5000   # the whole test set
 """
 
 from __future__ import annotations
@@ -293,7 +294,7 @@ def main() -> None:
         "--rlgen-epochs", type=int, default=None, help="epochs of rlgen (default: its default)"
     )
     parser.add_argument("--repeats", type=int, default=3, help="seeds per method (speed)")
-    parser.add_argument("--likelihood-epochs", type=int, default=50)
+    parser.add_argument("--likelihood-epochs", type=int, default=100)
     parser.add_argument("--likelihood-lr", type=float, default=1e-3)
     parser.add_argument("--likelihood-batch", type=int, default=128)
     parser.add_argument("--iwae-k", type=int, default=5000)
