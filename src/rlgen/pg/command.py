@@ -5,11 +5,17 @@ seed writes one run directory (see ``README.md`` for the summary keys)::
 
     config.json  metrics.csv  summary.json  checkpoint.pt  learning_curve.png
 
-The stop criterion: every ``--eval-every`` environment steps, the policy plays ``--eval-episodes``
-episodes on separate, seeded environments, greedily and by sampling; training stops when the mean
-return of the ``--criterion`` policy reaches ``--threshold`` (default: the environment's reward
-threshold, 475 for CartPole-v1). Wall-clock time to solve counts training only (rollouts and
-updates); evaluation and checkpoints are timed separately.
+The stop criterion: every ``--eval-every`` environment steps, the ``--criterion`` policy (greedy
+or sampled) plays ``--eval-episodes`` episodes on separate, seeded environments, in chunks of
+``--eval-screen`` that stop as soon as the mean can no longer reach the threshold (see
+:class:`rlgen.pg.evaluate.Evaluator`); training stops when the mean return reaches
+``--threshold`` (default: the environment's reward threshold, 475 for CartPole-v1). Wall-clock
+time to solve counts training only (rollouts and updates); evaluation and checkpoints are timed
+separately.
+
+Options left unset take the environment's defaults (:mod:`rlgen.pg.zoo`): ``TrainConfig.resolved``
+fills them in before the run directory is written, so ``config.json`` holds the values
+the run used and ``--resume`` keeps them.
 
 ``--seeds 0-9`` trains the seeds as independent jobs through :mod:`rlgen.executors` (one
 subdirectory ``seed-<n>`` each) and plots the mean and 95% interval across seeds.
@@ -30,7 +36,7 @@ import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 import numpy as np
 import tyro
@@ -74,6 +80,7 @@ CHECKPOINT_KIND = "rlgen.reinforce-run/1"
 
 
 EVAL_EVERY_HINT = f"{zoo.EVAL_EPISODES_WORTH} x its max_episode_steps"
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -157,9 +164,7 @@ class TrainConfig:
             self,
             total_steps=_given(self.total_steps, zoo.default(self.env, "total_steps")),
             eval_every=_given(self.eval_every, zoo.eval_every(self.env)),
-            eval_both=zoo.default(self.env, "eval_both")
-            if self.eval_both is None
-            else self.eval_both,
+            eval_both=_given(self.eval_both, zoo.default(self.env, "eval_both")),
             # a screen is a part of the full evaluation: at most half of it
             eval_screen=_given(
                 self.eval_screen, min(zoo.default(self.env, "eval_screen"), self.eval_episodes // 2)
@@ -168,7 +173,7 @@ class TrainConfig:
         )
 
 
-def _given(value: int | None, default: int) -> int:
+def _given(value: T | None, default: T) -> T:
     return default if value is None else value
 
 
@@ -302,7 +307,7 @@ class SeedRun:
         return keep_going
 
     def screen(self) -> bool:
-        """The evaluator's screen (a few episodes): whether the full evaluation may pass."""
+        """The evaluator's screen (its episodes chunk by chunk): whether the evaluation may pass."""
         if self.evaluator.screen_episodes == 0:
             return True
         c = self.model.counters
