@@ -33,6 +33,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import statistics
 import time
@@ -317,6 +318,7 @@ def main() -> None:
             "threads": torch.get_num_threads(),
             "device": device,
             "gpu": torch.cuda.get_device_name() if device == "cuda" else None,
+            "load_average_at_start": os.getloadavg(),
         }
     }
     if args.out.is_file():  # keep the other part's results when only one part runs
