@@ -17,6 +17,8 @@ from rlgen.errors import UserError
 from rlgen.runs import Checkpoint, MetricsWriter, Run, config_from_dict, read_metrics, to_jsonable
 from rlgen.training import (
     CHECKPOINT_KIND,
+    DIVERGENCE_FACTOR,
+    DivergedLoss,
     History,
     LoopConfig,
     NonFiniteLoss,
@@ -354,6 +356,44 @@ def test_a_huge_learning_rate_stops_with_a_clear_error(tmp_path):
     state = Checkpoint(path, {}, kind=CHECKPOINT_KIND).read()
     assert state["parts"]["loop"]["epoch"] == 0  # the last good checkpoint is kept
     assert all(p.isfinite().all() for p in state["parts"]["model"].values())
+
+
+def test_a_finite_loss_far_above_the_first_batch_is_divergence(tmp_path):
+    # softplus(w) + softplus(-w) ~ |w| saturates like a clamped likelihood: however far a huge
+    # step throws w, the loss stays finite (w jumps across 0 by about the rate every step)
+    model = nn.Linear(1, 1, bias=False)
+    with torch.no_grad():
+        model.weight.fill_(1.0)
+    x = torch.ones(64, 1)
+
+    def loss_fn(m, batch):
+        wx = m(batch[0])
+        return (nn.functional.softplus(wx) + nn.functional.softplus(-wx)).mean(), {}
+
+    path = tmp_path / "checkpoint.pt"
+    optimizer = torch.optim.SGD(model.parameters(), lr=1e4)  # w jumps by about 1e4 a step
+    with pytest.raises(DivergedLoss, match=r"the loss rose from 1\.627 \(first batch\) to .* in "
+                       r"epoch 1: lower --lr \(it is 10000\)") as raised:
+        fit(model, optimizer, loss_fn, (x,), LoopConfig(epochs=3, batch_size=8), seed=0,
+            checkpoint=path, quiet=True)  # fmt: skip
+    assert isinstance(raised.value, NonFiniteLoss)  # callers that catch one catch both
+    state = Checkpoint(path, {}, kind=CHECKPOINT_KIND).read()["parts"]
+    assert state["loop"]["epoch"] == 0 and state["loop"]["first_loss"] is None
+
+
+def test_a_loss_that_falls_or_rises_a_little_is_not_divergence():
+    # the bound is DIVERGENCE_FACTOR times max(|first|, 1) above the first batch's loss
+    x, y, _, _ = regression_data()
+    history = fit(make_linear(), torch.optim.SGD(make_linear().parameters(), lr=0.0), mse_loss,
+                  (x, y), LoopConfig(epochs=2, batch_size=32), seed=0, quiet=True)  # fmt: skip
+    assert history.first_loss is not None and history.first_loss > 0
+    assert len(history.rows) == 2  # lr 0 on another model: the loss stays where it started
+    from rlgen.training import _diverged
+
+    assert not _diverged(0.5 + DIVERGENCE_FACTOR * 1.0 - 1e-9, 0.5)  # |first| < 1: scale 1
+    assert _diverged(0.5 + DIVERGENCE_FACTOR * 1.0 + 1e-6, 0.5)
+    assert not _diverged(-2000.0 + DIVERGENCE_FACTOR * 2000.0, -2000.0)  # a negative loss
+    assert _diverged(-2000.0 + DIVERGENCE_FACTOR * 2000.0 + 1.0, -2000.0)
 
 
 def test_weights_made_nan_by_a_finite_loss_stop_training_before_they_are_saved(tmp_path):

@@ -62,6 +62,19 @@ class NonFiniteLoss(UserError):
     """The training loss became NaN or infinite: training stops, the last good checkpoint stays."""
 
 
+class DivergedLoss(NonFiniteLoss):
+    """The training loss stayed finite but rose far above where it started (see
+    :data:`DIVERGENCE_FACTOR`): the learning rate is too large. Caught like a non-finite loss."""
+
+
+DIVERGENCE_FACTOR = 100.0
+"""An epoch whose mean training loss exceeds the first batch's loss (the initial model's) by more
+than this many times ``max(|first loss|, 1)`` has diverged. A learning rate too large for Adam
+drives weights to 1e6 and beyond while clamped likelihoods keep the loss finite (a VAE at
+``--lr 1`` on Fashion-MNIST: 4e8 nats per image in its first epoch, from 550); a run that learns
+never comes near the factor, whose loss falls."""
+
+
 # ---------------------------------------------------------------------------------------------
 # Configuration
 # ---------------------------------------------------------------------------------------------
@@ -124,6 +137,8 @@ class History:
     """time spent training (evaluation and checkpoints excluded), over all sessions of the run"""
     eval_seconds: float = 0.0
     """time spent evaluating, over all sessions of the run"""
+    first_loss: float | None = None
+    """the loss of the run's first batch, before its first step (the divergence check's scale)"""
 
     def column(self, name: str) -> list[float | None]:
         """The values of metric ``name``, one per epoch (None where it was not logged)."""
@@ -146,6 +161,7 @@ class History:
             "stopped": self.stopped,
             "train_seconds": self.train_seconds,
             "eval_seconds": self.eval_seconds,
+            "first_loss": self.first_loss,
         }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
@@ -155,6 +171,7 @@ class History:
         self.stopped = state["stopped"]
         self.train_seconds = float(state["train_seconds"])
         self.eval_seconds = float(state["eval_seconds"])
+        self.first_loss = state.get("first_loss")  # older checkpoints lack it
 
 
 class TorchRNG:
@@ -212,7 +229,7 @@ def train_epoch(
     steps: int,
     transform: Transform | None = None,
     scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
-) -> dict[str, float]:
+) -> tuple[dict[str, float], float]:
     """Up to ``steps`` optimiser steps over one shuffled pass of ``tensors``.
 
     Args:
@@ -223,8 +240,9 @@ def train_epoch(
             :func:`fit`).
 
     Returns:
-        ``train/loss`` and ``train/<metric>``: means over the epoch's examples (each batch
-        weighted by its size), read from the device once.
+        ``(means, first)``: ``train/loss`` and ``train/<metric>``, means over the epoch's
+        examples (each batch weighted by its size), and the loss of the epoch's first batch
+        (computed before its step), all read from the device once.
     """
     examples = tensors[0].shape[0]
     order = torch.randperm(examples, generator=generator, device=generator.device)  # (N,)
@@ -232,6 +250,7 @@ def train_epoch(
         tensors = transform(tensors, generator)
     model.train()
     sums: Tensor | None = None  # (1 + M,) on the device, float64 whatever the loss's dtype
+    first: Tensor | None = None  # (1,) the first batch's loss
     names: tuple[str, ...] = ()
     seen = 0
     for i in range(steps):
@@ -242,6 +261,7 @@ def train_epoch(
         )
         if sums is None:
             sums = torch.zeros(stats.shape, dtype=torch.float64, device=stats.device)
+            first = stats[:1].double()
             names = step_names
         elif step_names != names:
             raise ValueError(f"loss_fn returned metrics {step_names}, earlier {names}")
@@ -249,12 +269,13 @@ def train_epoch(
         seen += size
         if scheduler is not None:
             scheduler.step()
-    assert sums is not None, "an epoch takes at least one step"
+    assert sums is not None and first is not None, "an epoch takes at least one step"
     taken = {"loss", "lr", "steps"} & set(names)
     if taken:
         raise ValueError(f"loss_fn metrics may not be named {sorted(taken)}: the loop logs those")
-    loss, *means = (sums / seen).tolist()  # the epoch's one host synchronisation
-    return {"train/loss": loss} | {f"train/{n}": v for n, v in zip(names, means, strict=True)}
+    first_loss, loss, *means = torch.cat([first, sums / seen]).tolist()  # one synchronisation
+    row = {"train/loss": loss} | {f"train/{n}": v for n, v in zip(names, means, strict=True)}
+    return row, first_loss
 
 
 def run_evaluation(model: nn.Module, evaluate: Evaluate) -> dict[str, float]:
@@ -335,6 +356,8 @@ def fit(
     Raises:
         NonFiniteLoss: an epoch's mean loss, or a parameter after the epoch, was NaN or
             infinite (the checkpoint on disk is the last one written before it, untouched).
+        DivergedLoss: (a NonFiniteLoss) an epoch's mean loss rose beyond
+            :data:`DIVERGENCE_FACTOR` times the first batch's; the checkpoint is kept the same way.
         UserError: ``drop_last`` with fewer examples than one batch.
     """
     device = torch.device(device)
@@ -370,7 +393,7 @@ def fit(
             epoch, steps = history.epoch + 1, min(steps_per_epoch, budget - history.step)
             lr = float(optimizer.param_groups[0]["lr"])
             start = time.perf_counter()
-            train = train_epoch(
+            train, first_loss = train_epoch(
                 model,
                 optimizer,
                 loss_fn,
@@ -388,6 +411,13 @@ def fit(
                     epoch, train, lr, lr_option, saver, saved_epoch, finite_loss=finite_loss
                 )
                 raise NonFiniteLoss(message)
+            if history.first_loss is None:
+                history.first_loss = first_loss
+            if _diverged(train["train/loss"], history.first_loss):
+                message = _diverged_message(
+                    epoch, train, history.first_loss, lr, lr_option, saver, saved_epoch
+                )
+                raise DivergedLoss(message)
             if scheduler is not None and scheduler_interval == "epoch":
                 scheduler.step()
             _advance(history, config, steps=steps, seconds=seconds, budget=budget)
@@ -505,6 +535,27 @@ def _finite_parameters(model: nn.Module) -> bool:
     """
     flags = [p.detach().isfinite().all() for p in model.parameters()]
     return bool(torch.stack(flags).all()) if flags else True
+
+
+def _diverged(loss: float, first_loss: float) -> bool:
+    """Whether an epoch's mean ``loss`` is beyond the divergence bound set by ``first_loss``."""
+    return loss > first_loss + DIVERGENCE_FACTOR * max(abs(first_loss), 1.0)
+
+
+def _diverged_message(
+    epoch: int,
+    train: Mapping[str, float],
+    first_loss: float,
+    lr: float,
+    lr_option: str,
+    saver: Checkpoint | None,
+    saved_epoch: int,
+) -> str:
+    kept = f"; {saver.path} still holds epoch {saved_epoch}" if saver is not None else ""
+    return (
+        f"training diverged: the loss rose from {first_loss:.4g} (first batch) to "
+        f"{train['train/loss']:.4g} in epoch {epoch}: lower {lr_option} (it is {lr:g}){kept}"
+    )
 
 
 def _non_finite_message(

@@ -326,6 +326,19 @@ def test_validation_larger_than_the_training_set(synthetic_dir, tmp_path, capsys
     assert "--validation 320 leaves no training images" in last_error(capsys)
 
 
+@pytest.mark.parametrize("lr", ["1e6", "1"])
+def test_a_huge_learning_rate_is_one_error_line_naming_lr(lr, synthetic_dir, tmp_path, capsys):
+    # Adam at these rates drives the weights to 1e6 and beyond while the clamped likelihood
+    # keeps the loss finite: without the divergence check the run "trained" to 1e33 nats
+    args = small(synthetic_dir, "--lr", lr, "--lr-schedule", "constant", "--iwae-k", "10")
+    assert main(["vae", *args, "--out", str(tmp_path / "r")]) == 2
+    line = last_error(capsys)
+    assert line.startswith("rlgen: error: training diverged: the loss rose from "), line
+    assert f"lower --lr (it is {float(lr):g})" in line, line
+    written = summary(tmp_path / "r")
+    assert written["status"] == "diverged" and written["test_elbo"] is None
+
+
 def test_cosine_schedule_decays_the_learning_rate(synthetic_dir, tmp_path, capsys):
     out = tmp_path / "run"
     args = small(synthetic_dir, "--epochs", "3", "--lr", "0.01", "--lr-schedule", "cosine")

@@ -51,7 +51,7 @@ from rlgen.runs import (
     resolve_device,
     write_json,
 )
-from rlgen.training import History, LoopConfig, NonFiniteLoss, load_model
+from rlgen.training import DivergedLoss, History, LoopConfig, NonFiniteLoss, load_model
 
 VAE_NAME, AE_NAME = "vae", "ae"
 BETA_SWEEP, LATENT_SWEEP = "vae beta-sweep", "vae latent-sweep"
@@ -210,8 +210,9 @@ def fit_in_run(
             quiet=run.quiet,
             desc=desc,
         )
-    except NonFiniteLoss as e:
-        return Fitted(History(), "non-finite loss", str(e))
+    except NonFiniteLoss as e:  # DivergedLoss too: a finite loss far above where it started
+        status = "diverged" if isinstance(e, DivergedLoss) else "non-finite loss"
+        return Fitted(History(), status, str(e))
     return Fitted(history)
 
 
