@@ -372,8 +372,11 @@ def test_a_finite_loss_far_above_the_first_batch_is_divergence(tmp_path):
 
     path = tmp_path / "checkpoint.pt"
     optimizer = torch.optim.SGD(model.parameters(), lr=1e4)  # w jumps by about 1e4 a step
-    with pytest.raises(DivergedLoss, match=r"the loss rose from 1\.627 \(first batch\) to .* in "
-                       r"epoch 1: lower --lr \(it is 10000\)") as raised:
+    with pytest.raises(
+        DivergedLoss,
+        match=r"the loss rose from 1\.627 \(first batch\) to .* in "
+        r"epoch 1: lower --lr \(it is 10000\)",
+    ) as raised:
         fit(model, optimizer, loss_fn, (x,), LoopConfig(epochs=3, batch_size=8), seed=0,
             checkpoint=path, quiet=True)  # fmt: skip
     assert isinstance(raised.value, NonFiniteLoss)  # callers that catch one catch both
