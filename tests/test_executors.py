@@ -25,6 +25,7 @@ from rlgen.executors import (
     ExecutorOptions,
     JobFailed,
     JobResult,
+    LocalPool,
     check_available,
     job_device,
     map_jobs,
@@ -266,6 +267,43 @@ def test_closing_the_stream_stops_the_running_jobs(tmp_path):
     assert not list(tmp_path.glob("finished-*"))  # job 1 was stopped, not awaited
     for marker in tmp_path.glob("started-*"):
         assert not pid_alive(int(marker.read_text()))
+
+
+def test_a_local_pool_keeps_its_workers_across_calls():
+    options = ExecutorOptions(workers=2)
+    with LocalPool(options, size=2) as pool:
+        first = {
+            item.result[0] for item in stream_jobs(pid_and_device, range(6), options, pool=pool)
+        }
+        second = {
+            item.result[0] for item in stream_jobs(pid_and_device, range(3), options, pool=pool)
+        }
+        assert first == second == {w.process.pid for w in pool.workers} and len(first) == 2
+        assert os.getpid() not in first
+        # a worker that dies is replaced in the pool: the next call runs on two live workers
+        died = by_index(list(stream_jobs(die_on_negative, [-3, 2], options, pool=pool)))
+        assert died[0].error is not None and died[0].error.worker_died and died[1].result == 4
+        after = {
+            item.result[0] for item in stream_jobs(pid_and_device, range(4), options, pool=pool)
+        }
+        assert len(after) == 2 and died[0].pid not in after
+        pids = {w.process.pid for w in pool.workers}
+    assert pool.workers == [] and not any(pid_alive(p) for p in pids)  # closed with the block
+
+
+def test_an_abandoned_call_on_a_pool_stops_its_busy_workers_and_the_pool_goes_on(tmp_path):
+    options = ExecutorOptions(workers=2)
+    jobs = [(i, str(tmp_path)) for i in range(4)]
+    with LocalPool(options, size=2) as pool:
+        stream = stream_jobs(record_then_fail_or_wait, jobs, options, quiet=True, pool=pool)
+        first = next(stream)
+        assert first.index == 0 and not first.ok
+        [stopped] = [w.process.pid for w in pool.workers if w.index is not None]  # job 1's
+        stream.close()
+        assert not pid_alive(stopped) and not list(tmp_path.glob("finished-*"))
+        items = list(stream_jobs(fail_on_negative, [1.0, 2.0, 3.0], options, pool=pool))
+        assert sorted(item.result for item in items) == [1.0, 4.0, 9.0]
+        assert stopped not in {item.pid for item in items}
 
 
 def pid_alive(pid: int) -> bool:

@@ -6,7 +6,7 @@ the controller. One iteration of :func:`run_search`, for batch k::
 
     archs = search.propose(m)                 # sample m architectures
     store.propose(k, archs, search.state)     # committed before any child trains
-    for result in stream_jobs(run_trial, ...):  # local processes, or Ray tasks
+    for result in stream_jobs(run_trial, ...):  # local processes (kept), or Ray tasks
         store.finish(...) or store.fail(...)  # committed as each child finishes
     search.update(finished archs, rewards)    # one REINFORCE step
     store.complete_batch(k, search.state)     # committed with the update
@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from rlgen.errors import UserError, check_range
-from rlgen.executors import ExecutorOptions, JobResult, job_device, stream_jobs
+from rlgen.executors import ExecutorOptions, JobResult, LocalPool, job_device, stream_jobs
 from rlgen.nas.controller import Search, UpdateInfo
 from rlgen.nas.rewards import RewardConfig, agreement
 from rlgen.nas.spaces import Architecture, SearchSpace
@@ -354,35 +354,40 @@ def run_search(
     state = store.controller_state()
     if state is not None:
         search.load_state_dict(state)
-    for k in range(store.batches_done(), plan.batches):
-        # PROPOSE: sample the batch (unless a resumed search already stored it)
-        if not store.trials(batch=k):
-            archs = search.propose(plan.batch_size(k))
-            store.propose(k, archs, search.state_dict())
-        todo = [t for t in store.trials(batch=k) if not t.done]
+    # local workers stay up from batch to batch (no new processes, imports, data loads)
+    workers = plan.options.local_workers(plan.batch)
+    with LocalPool(plan.options, size=workers) as pool:
+        for k in range(store.batches_done(), plan.batches):
+            # PROPOSE: sample the batch (unless a resumed search already stored it)
+            if not store.trials(batch=k):
+                archs = search.propose(plan.batch_size(k))
+                store.propose(k, archs, search.state_dict())
+            todo = [t for t in store.trials(batch=k) if not t.done]
 
-        # EVALUATE: each child an independent job, each result committed as it comes
-        if todo:
-            store.start([t.id for t in todo])
-            jobs = [make_job(t.id, t.architecture) for t in todo]
-            stream = stream_jobs(trial_fn, jobs, plan.options, desc="trials", quiet=True)
-            try:
-                for result in stream:
-                    trial = _record(store, plan.reward, result)
-                    if on_trial is not None:
-                        on_trial(trial)
-            finally:
-                close = getattr(stream, "close", None)
-                if close is not None:
-                    close()
+            # EVALUATE: each child an independent job, each result committed as it comes
+            if todo:
+                store.start([t.id for t in todo])
+                jobs = [make_job(t.id, t.architecture) for t in todo]
+                stream = stream_jobs(
+                    trial_fn, jobs, plan.options, desc="trials", quiet=True, pool=pool
+                )
+                try:
+                    for result in stream:
+                        trial = _record(store, plan.reward, result)
+                        if on_trial is not None:
+                            on_trial(trial)
+                finally:
+                    close = getattr(stream, "close", None)
+                    if close is not None:
+                        close()
 
-        # LEARN: one controller update from the batch's finished trials
-        finished = store.trials(batch=k, status="finished")
-        rewards = [t.reward for t in finished]
-        info = search.update([t.architecture for t in finished], [float(r or 0) for r in rewards])
-        store.complete_batch(k, search.state_dict(), info.metrics() if info else {})
-        if on_batch is not None:
-            on_batch(k, info)
+            # LEARN: one controller update from the batch's finished trials
+            finished = store.trials(batch=k, status="finished")
+            rewards = [float(t.reward or 0) for t in finished]
+            info = search.update([t.architecture for t in finished], rewards)
+            store.complete_batch(k, search.state_dict(), info.metrics() if info else {})
+            if on_batch is not None:
+                on_batch(k, info)
 
 
 def _record(store: TrialStore, reward: RewardConfig, result: JobResult[TrialJob, Any]) -> Trial:
