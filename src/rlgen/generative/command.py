@@ -726,8 +726,29 @@ def describe_ae(summary: Mapping[str, Any]) -> str:
 # ---------------------------------------------------------------------------------------------
 
 
+def _check_sweep_values(option: str, values: tuple[float, ...], low: float) -> None:
+    """``--<option>``: at least one value, each at least ``low``, no value twice."""
+    if not values:
+        raise UserError(f"--{option}: give at least one value")
+    for value in values:
+        check_range(option, value, low)
+    if len(set(values)) != len(values):
+        raise UserError(f"--{option}: give distinct values, got {list(values)}")
+
+
+class _Sweep:
+    """What the sweep configs share (their fields stay in each, in the order of its --help)."""
+
+    train: VAETrainConfig
+
+    @property
+    def resume(self) -> Path | None:
+        """``--resume``: the sweep directory to continue (the CLI runs it there)."""
+        return self.train.resume
+
+
 @dataclass(frozen=True)
-class BetaSweepConfig:
+class BetaSweepConfig(_Sweep):
     """Train one VAE per KL weight beta (independent jobs) and draw their samples as one grid."""
 
     betas: tuple[float, ...] = (0.1, 1.0, 10.0)
@@ -742,21 +763,11 @@ class BetaSweepConfig:
     """where the models train"""
 
     def __post_init__(self) -> None:
-        if not self.betas:
-            raise UserError("--betas: give at least one value")
-        for beta in self.betas:
-            check_range("betas", beta, 0)
-        if len(set(self.betas)) != len(self.betas):
-            raise UserError(f"--betas: give distinct values, got {list(self.betas)}")
+        _check_sweep_values("betas", self.betas, 0)
 
     @property
     def values(self) -> tuple[float, ...]:
         return self.betas
-
-    @property
-    def resume(self) -> Path | None:
-        """``--resume``: the sweep directory to continue (the CLI runs it there)."""
-        return self.train.resume
 
     def member(self, value: float) -> VAETrainConfig:
         model = dataclasses.replace(self.train.model, beta=value)
@@ -768,7 +779,7 @@ class BetaSweepConfig:
 
 
 @dataclass(frozen=True)
-class LatentSweepConfig:
+class LatentSweepConfig(_Sweep):
     """Train one VAE per latent size (independent jobs): bound, sharpness, active units."""
 
     latents: tuple[int, ...] = (2, 5, 10, 20, 50)
@@ -783,21 +794,11 @@ class LatentSweepConfig:
     """where the models train"""
 
     def __post_init__(self) -> None:
-        if not self.latents:
-            raise UserError("--latents: give at least one value")
-        for latent in self.latents:
-            check_range("latents", latent, 1)
-        if len(set(self.latents)) != len(self.latents):
-            raise UserError(f"--latents: give distinct values, got {list(self.latents)}")
+        _check_sweep_values("latents", self.latents, 1)
 
     @property
     def values(self) -> tuple[int, ...]:
         return self.latents
-
-    @property
-    def resume(self) -> Path | None:
-        """``--resume``: the sweep directory to continue (the CLI runs it there)."""
-        return self.train.resume
 
     def member(self, value: float) -> VAETrainConfig:
         model = dataclasses.replace(self.train.model, latent=int(value))
