@@ -27,7 +27,7 @@ from __future__ import annotations
 import dataclasses
 import multiprocessing
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -258,10 +258,42 @@ def train_vae(
     resume: bool = False,
 ) -> dict[str, Any]:
     """Train and score one VAE into ``run_dir`` (or continue the run there, with ``resume``)."""
+    return _train_and_score(
+        VAE_NAME,
+        VAE_KIND,
+        VAE,
+        vae_summary,
+        score_vae,
+        save_vae_images,
+        config,
+        run_dir,
+        quiet=quiet,
+        overwrite=overwrite,
+        resume=resume,
+    )
+
+
+def _train_and_score(
+    name: str,
+    kind: str,
+    model_class: Callable[..., VAE | Autoencoder],
+    summarize: Callable[[Any, Images, Fitted, str], dict[str, Any]],
+    score: Callable[[Any, Any, Images], dict[str, Any]],
+    save_images: Callable[[Path, Any, Images, int], None],
+    config: VAETrainConfig | AETrainConfig,
+    run_dir: str | Path,
+    *,
+    quiet: bool,
+    overwrite: bool,
+    resume: bool,
+) -> dict[str, Any]:
+    """``rlgen vae`` and ``rlgen ae``: train a ``model_class`` in the run directory; its summary
+    (``summarize``) with, unless the loss became non-finite, ``score``'s test figures, the
+    ``save_images`` arrays and the figures; then raise :class:`NonFiniteLoss` if it did."""
     wall_start = time.perf_counter()
     device = resolve_device(config.device)
     with Run(
-        VAE_NAME,
+        name,
         config,
         run_dir,
         quiet=quiet,
@@ -272,15 +304,15 @@ def train_vae(
     ) as r:
         images = load_images(config.data, device)
         _seed_everything(config.seed)
-        model = VAE(config.model, pixels=images.pixels).to(device)
+        model = model_class(config.model, pixels=images.pixels).to(device)
         model.init_output_bias(images.train)  # (a resumed run loads its own weights)
         fitted = fit_in_run(
-            model, config, images, r, kind=VAE_KIND, resume=resume, device=device, desc="vae"
+            model, config, images, r, kind=kind, resume=resume, device=device, desc=name
         )
-        summary = vae_summary(config, images, fitted, device)
+        summary = summarize(config, images, fitted, device)
         if fitted.error is None:
-            summary |= score_vae(model, config, images)
-            save_vae_images(r.path, model, images, config.seed)
+            summary |= score(model, config, images)
+            save_images(r.path, model, images, config.seed)
             plot(r.path)
         summary |= timings(fitted.history, wall_start)
         written = r.finish(summary)
@@ -568,58 +600,48 @@ def train_ae(
     resume: bool = False,
 ) -> dict[str, Any]:
     """Train and score one autoencoder into ``run_dir`` (or continue the run there)."""
-    wall_start = time.perf_counter()
-    device = resolve_device(config.device)
-    with Run(
+    return _train_and_score(
         AE_NAME,
+        AE_KIND,
+        Autoencoder,
+        ae_summary,
+        score_ae,
+        save_ae_images,
         config,
         run_dir,
         quiet=quiet,
-        metrics_index="epoch",
-        device=device,
-        resume=resume,
         overwrite=overwrite,
-    ) as r:
-        images = load_images(config.data, device)
-        _seed_everything(config.seed)
-        model = Autoencoder(config.model, pixels=images.pixels).to(device)
-        model.init_output_bias(images.train)  # (a resumed run loads its own weights)
-        fitted = fit_in_run(
-            model, config, images, r, kind=AE_KIND, resume=resume, device=device, desc="ae"
-        )
-        m = config.model
-        summary: dict[str, Any] = {
-            "dataset": config.data.dataset,
-            "seed": config.seed,
-            "kind": m.kind,
-            "latent": m.latent,
-            "architecture": m.architecture,
-            "hidden": list(m.hidden) if m.kind != "linear" else [],
-            "noise": m.noise if m.kind == "denoising" else None,
-            "noise_level": m.noise_level if m.kind == "denoising" else None,
-            "binarize": config.data.binarize,
-            "device": device,
-            "status": fitted.status,
-            "error": fitted.error,
-            "train_examples": len(images.train),
-            "test_examples": len(images.test),
-            "test_loss": None,
-            "test_mse": None,
-            "test_noisy_mse": None,
-            "test_denoised_mse": None,
-            "pca_max_angle": None,
-            "pca_angles": None,
-            "decoder_max_cosine": None,
-        }
-        if fitted.error is None:
-            summary |= score_ae(model, config, images)
-            save_ae_images(r.path, model, images, config.seed)
-            plot(r.path)
-        summary |= timings(fitted.history, wall_start)
-        written = r.finish(summary)
-    if fitted.error is not None:
-        raise NonFiniteLoss(fitted.error)
-    return written
+        resume=resume,
+    )
+
+
+def ae_summary(
+    config: AETrainConfig, images: Images, fitted: Fitted, device: str
+) -> dict[str, Any]:
+    m = config.model
+    return {
+        "dataset": config.data.dataset,
+        "seed": config.seed,
+        "kind": m.kind,
+        "latent": m.latent,
+        "architecture": m.architecture,
+        "hidden": list(m.hidden) if m.kind != "linear" else [],
+        "noise": m.noise if m.kind == "denoising" else None,
+        "noise_level": m.noise_level if m.kind == "denoising" else None,
+        "binarize": config.data.binarize,
+        "device": device,
+        "status": fitted.status,
+        "error": fitted.error,
+        "train_examples": len(images.train),
+        "test_examples": len(images.test),
+        "test_loss": None,
+        "test_mse": None,
+        "test_noisy_mse": None,
+        "test_denoised_mse": None,
+        "pca_max_angle": None,
+        "pca_angles": None,
+        "decoder_max_cosine": None,
+    }
 
 
 def score_ae(model: Autoencoder, config: AETrainConfig, images: Images) -> dict[str, Any]:
