@@ -343,13 +343,11 @@ def _better(
     diff = better.per_run[key] - worse.per_run[key]
     se = standard_error(diff)
     what = "% optimal action" if key.startswith("optimal") else "average reward"
-    return Claim(
+    return Claim.gap_beyond(
         claim_id,
         statement,
-        measured=float(diff.mean()),
-        expected=Z * se,
-        tolerance=0.0,
-        comparison="at_least",
+        gap=float(diff.mean()),
+        margin=Z * se,
         how=f"gap in {what} ({extra or key.replace('_', ' ')}): {better.agent.name} minus "
         f"{worse.agent.name}, paired over {diff.size} runs; it must exceed 3 standard errors of "
         f"the gap ({se:.3g})",

@@ -60,6 +60,23 @@ class Claim:
     figure: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
 
+    @classmethod
+    def gap_beyond(
+        cls, id: str, statement: str, *, gap: float, margin: float, **rest: Any
+    ) -> Claim:
+        """A measured (usually paired) gap must reach ``margin``, a multiple of its standard error
+        (``Z * se``); the margin is the expected value, so no tolerance. ``rest``: the other
+        fields (``how``, ``unit``, ``figure``, ``details``)."""
+        return cls(
+            id,
+            statement,
+            measured=gap,
+            expected=margin,
+            tolerance=0.0,
+            comparison="at_least",
+            **rest,
+        )
+
     @property
     def passed(self) -> bool:
         m, e, tol = self.measured, self.expected, self.tolerance

@@ -296,14 +296,12 @@ def denoising_claims(dae_dir: Path, ae_dir: Path, images: Images, seed: int) -> 
         diff = errors[other] - errors["denoised"]
         se = _se(diff)
         claims.append(
-            Claim(
+            Claim.gap_beyond(
                 f"generative.denoising-beats-{other}",
                 f"A denoising autoencoder's reconstruction of a noisy image is closer to the "
                 f"clean image than {what} is.",
-                measured=float(diff.mean()),
-                expected=Z * se,
-                tolerance=0.0,
-                comparison="at_least",
+                gap=float(diff.mean()),
+                margin=Z * se,
                 how=f"Gaussian noise σ = {NOISE:g} clipped to [0, 1] on {n:,} test images; "
                 f"squared error per pixel against the clean image, {other} minus denoising, "
                 f"paired per image; it must exceed 3 standard errors ({se:.2g})",
@@ -362,13 +360,11 @@ def bound_claims(model: VAE, x: torch.Tensor, seed: int) -> list[Claim]:
             f"errors ({se1:.2g})",
             details=means,
         ),
-        Claim(
+        Claim.gap_beyond(
             "generative.iwae-rises-with-k",
             "ELBO ≤ IWAE_k, and IWAE_k rises with k (k = 1, 10, 100, 1000) towards log p(x).",
-            measured=weakest["gain"],
-            expected=Z * weakest["se"],
-            tolerance=0.0,
-            comparison="at_least",
+            gap=weakest["gain"],
+            margin=Z * weakest["se"],
             how=f"the smallest rise, paired over {n} test images, in standard errors, is "
             f"IWAE_{weakest['to']} - IWAE_{weakest['from']} (nats); it must exceed 3 of its "
             f"standard errors ({weakest['se']:.2g}); every rise and IWAE_1000 - ELBO "
@@ -661,14 +657,12 @@ def beta_claims(
             figure=figure,
             details=details,
         ),
-        Claim(
+        Claim.gap_beyond(
             "generative.beta-small-holes",
             "With a very small KL weight the latent space has holes: prior samples land far "
             "from every encoded training image.",
-            measured=hole_gap,
-            expected=Z * hole_se,
-            tolerance=0.0,
-            comparison="at_least",
+            gap=hole_gap,
+            margin=Z * hole_se,
             how=f"hole ratio (median distance from 1,000 prior samples to the nearest of the "
             f"{len(images.train):,} training images encoded as z ~ q(z | x), over the median "
             f"distance from an encoded image to its nearest other one; about 1 when the "
@@ -678,13 +672,11 @@ def beta_claims(
             figure=figure,
             details=details,
         ),
-        Claim(
+        Claim.gap_beyond(
             "generative.beta-small-worse-samples",
             "With a very small KL weight the prior samples are worse ('alien') than with β = 1.",
-            measured=fid_gap,
-            expected=Z * fid_se,
-            tolerance=0.0,
-            comparison="at_least",
+            gap=fid_gap,
+            margin=Z * fid_se,
             how=f"Fréchet distance to the test images (classifier features) of "
             f"{min(setup.samples, len(images.test)):,} prior samples, β = {BETA_SMALL:g} minus "
             f"β = 1, {setup.draws} independent draws each; it must exceed 3 standard errors "
@@ -745,13 +737,11 @@ def latent_size_claims(dirs: dict[str, Path], images: Images, ctx: Context) -> l
     save_image_rows(ctx.dir / figure, rows, images.side, title="reconstructions")
     active = {z: m[z]["active_units"] for z in LATENTS}
     return [
-        Claim(
+        Claim.gap_beyond(
             "generative.latent-larger-better-bound",
             "A larger latent space gives a better bound and sharper reconstructions.",
-            measured=float(gain.mean()),
-            expected=Z * se,
-            tolerance=0.0,
-            comparison="at_least",
+            gap=float(gain.mean()),
+            margin=Z * se,
             how=f"test ELBO (nats per image), 20 latents minus {first}, paired over "
             f"{len(images.test):,} test images; it must exceed 3 standard errors ({se:.2g}). "
             "ELBO, reconstruction term and KL of every size are in details",

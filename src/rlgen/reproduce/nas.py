@@ -187,14 +187,12 @@ def plot_synthetic(rewards: dict[str, np.ndarray], path: Path) -> Path:
 def controller_rises_on_synthetic(rewards: dict[str, np.ndarray]) -> Claim:
     first, last = quarters(rewards["reinforce"])
     mean, se = _paired(last - first)
-    return Claim(
+    return Claim.gap_beyond(
         "nas.synthetic-controller-rises",
         "The controller's mean reward rises over the search (REINFORCE with a baseline on a "
         "reward with a known optimum).",
-        measured=mean,
-        expected=Z * se,
-        tolerance=0.0,
-        comparison="at_least",
+        gap=mean,
+        margin=Z * se,
         how=f"per seed, mean reward of the last quarter of the trials minus that of the first "
         f"quarter, averaged over {len(first)} seeds; required: above {Z:g} of its standard "
         f"errors across seeds (the expected value shown), so no tolerance is added",
