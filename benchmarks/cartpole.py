@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from _common import sb3_stop, solve_result
 from rlgen.pg.evaluate import Evaluator
 from rlgen.pg.reinforce import Callback, Reinforce, ReinforceConfig, UpdateInfo
 from rlgen.runs import write_json
@@ -66,7 +67,6 @@ def reinforce_run(seed: int, baseline: bool, args: argparse.Namespace) -> dict[s
 def ppo_run(seed: int, args: argparse.Namespace) -> dict[str, Any]:
     try:
         from stable_baselines3 import PPO
-        from stable_baselines3.common.callbacks import BaseCallback
         from stable_baselines3.common.env_util import make_vec_env
     except ImportError:
         sys.exit("sb3-ppo needs Stable-Baselines3: pip install -e '.[bench]' (or --methods ...)")
@@ -75,32 +75,15 @@ def ppo_run(seed: int, args: argparse.Namespace) -> dict[str, Any]:
         ENV, episodes=args.eval_episodes, seed=seed, threshold=args.threshold, every=args.eval_every
     )
 
-    class Stop(BaseCallback):
-        """Evaluates on the same schedule and protocol; its own time is subtracted."""
-
-        def __init__(self) -> None:
-            super().__init__()
-            self.start = 0.0
-            self.excluded = 0.0
-
-        def _on_training_start(self) -> None:
-            self.start = time.perf_counter()
-
-        def _on_step(self) -> bool:
-            steps = self.num_timesteps
-            if not evaluator.due(steps):
-                return True
-            t0 = time.perf_counter()
-            model = self.model
-            record = evaluator.evaluate(
-                greedy=lambda obs: model.predict(obs, deterministic=True)[0],
-                sampled=lambda obs: model.predict(obs, deterministic=False)[0],
-                env_steps=steps,
-                episodes=-1,
-                train_seconds=t0 - self.start - self.excluded,
-            )
-            self.excluded += time.perf_counter() - t0
-            return not record["solved"]
+    def solved(steps: int, train_seconds: float) -> bool:
+        record = evaluator.evaluate(
+            greedy=lambda obs: model.predict(obs, deterministic=True)[0],
+            sampled=lambda obs: model.predict(obs, deterministic=False)[0],
+            env_steps=steps,
+            episodes=-1,
+            train_seconds=train_seconds,
+        )
+        return record["solved"]
 
     env = make_vec_env(ENV, n_envs=8, seed=seed)
     model = PPO(
@@ -118,7 +101,7 @@ def ppo_run(seed: int, args: argparse.Namespace) -> dict[str, Any]:
         device="cpu",
         verbose=0,
     )
-    stop = Stop()
+    stop = sb3_stop(evaluator, solved)
     start = time.perf_counter()
     model.learn(args.budget, callback=stop)
     train_seconds = time.perf_counter() - start - stop.excluded
@@ -127,16 +110,9 @@ def ppo_run(seed: int, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def result(evaluator: Evaluator, env_steps: int, train_seconds: float) -> dict[str, Any]:
-    solve = evaluator.solved_at
     final = evaluator.history[-1] if evaluator.history else {}
     return {
-        "solved": solve is not None,
-        "steps_to_solve": solve["env_steps"] if solve else None,
-        "seconds_to_solve": solve["train_seconds"] if solve else None,
-        "episodes_to_solve": solve["episodes"] if solve and solve["episodes"] >= 0 else None,
-        "env_steps": env_steps,
-        "train_seconds": train_seconds,
-        "eval_seconds": evaluator.seconds,
+        **solve_result(evaluator, env_steps, train_seconds),
         "evaluations": len(evaluator.history),
         "final_return_greedy": final.get("return_greedy"),
         "final_return_sampled": final.get("return_sampled"),

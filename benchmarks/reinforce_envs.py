@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from _common import sb3_stop, solve_result
 from rlgen.pg.command import TrainConfig, reward_threshold
 from rlgen.pg.evaluate import Evaluator
 from rlgen.pg.reinforce import Callback, Reinforce, ReinforceConfig, UpdateInfo
@@ -136,7 +137,6 @@ def reinforce_run(env: str, seed: int, baseline: bool, budget: int) -> dict[str,
 def ppo_run(env_id: str, seed: int, budget: int) -> dict[str, Any]:
     try:
         from stable_baselines3 import PPO
-        from stable_baselines3.common.callbacks import BaseCallback
         from stable_baselines3.common.env_util import make_vec_env
         from stable_baselines3.common.vec_env import VecNormalize
     except ImportError:
@@ -166,36 +166,19 @@ def ppo_run(env_id: str, seed: int, budget: int) -> dict[str, Any]:
 
         return act
 
-    class Stop(BaseCallback):
-        """Evaluates on the same schedule and protocol; its own time is subtracted."""
+    def solved(steps: int, train_seconds: float) -> bool:
+        if not evaluator.screen(greedy=policy(True), env_steps=steps):
+            return False
+        record = evaluator.evaluate(
+            greedy=policy(True),
+            sampled=policy(False),
+            env_steps=steps,
+            episodes=-1,
+            train_seconds=train_seconds,
+        )
+        return record["solved"]
 
-        def __init__(self) -> None:
-            super().__init__()
-            self.start = 0.0
-            self.excluded = 0.0
-
-        def _on_training_start(self) -> None:
-            self.start = time.perf_counter()
-
-        def _on_step(self) -> bool:
-            steps = self.num_timesteps
-            if not evaluator.due(steps):
-                return True
-            t0 = time.perf_counter()
-            solved = False
-            if evaluator.screen(greedy=policy(True), env_steps=steps):
-                record = evaluator.evaluate(
-                    greedy=policy(True),
-                    sampled=policy(False),
-                    env_steps=steps,
-                    episodes=-1,
-                    train_seconds=t0 - self.start - self.excluded,
-                )
-                solved = record["solved"]
-            self.excluded += time.perf_counter() - t0
-            return not solved
-
-    stop = Stop()
+    stop = sb3_stop(evaluator, solved)
     start = time.perf_counter()
     model.learn(budget, callback=stop)
     train_seconds = time.perf_counter() - start - stop.excluded
@@ -205,16 +188,9 @@ def ppo_run(env_id: str, seed: int, budget: int) -> dict[str, Any]:
 
 
 def result(evaluator: Evaluator, env_steps: int, train_seconds: float) -> dict[str, Any]:
-    solve = evaluator.solved_at
     final = evaluator.history[-1] if evaluator.history else {}
     return {
-        "solved": solve is not None,
-        "steps_to_solve": solve["env_steps"] if solve else None,
-        "seconds_to_solve": solve["train_seconds"] if solve else None,
-        "episodes_to_solve": solve["episodes"] if solve and solve["episodes"] >= 0 else None,
-        "env_steps": env_steps,
-        "train_seconds": train_seconds,
-        "eval_seconds": evaluator.seconds,
+        **solve_result(evaluator, env_steps, train_seconds),
         "eval_share": evaluator.seconds / (evaluator.seconds + train_seconds),
         "evaluations": len(evaluator.history),
         "screens": len(evaluator.screens),
