@@ -15,6 +15,8 @@ from rlgen.pg.estimators import advantages, reinforce_loss
 from rlgen.pg.evaluate import evaluate
 from rlgen.pg.rollouts import Batch
 
+from .envs import ZeroEnv
+
 SMALL = ReinforceConfig(hidden=(8,), num_envs=2, episodes_per_update=2)
 
 
@@ -300,18 +302,8 @@ def test_baseline_is_the_value_before_it_is_fitted_to_the_batch():
     model.close()
 
 
-class Endless(gym.Env):
+class Endless(ZeroEnv):
     """Episodes that never end, and no time limit."""
-
-    observation_space = gym.spaces.Box(-1.0, 1.0, (2,), np.float32)
-    action_space = gym.spaces.Discrete(2)
-
-    def __init__(self, render_mode: str | None = None) -> None:
-        self.render_mode = render_mode
-
-    def reset(self, *, seed=None, options=None):
-        super().reset(seed=seed)
-        return np.zeros(2, np.float32), {}
 
     def step(self, action):
         return np.zeros(2, np.float32), 1.0, False, False, {}

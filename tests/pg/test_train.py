@@ -21,6 +21,8 @@ from rlgen.errors import UserError
 from rlgen.pg import command as train
 from rlgen.pg.command import TrainConfig, parse_seeds, train_one
 
+from .envs import ZeroEnv
+
 QUICK = ["--eval-every", "1000", "--eval-episodes", "10", "--quiet"]
 QUICK_CONFIG = {"eval_every": 1000, "eval_episodes": 10}
 
@@ -331,18 +333,8 @@ def test_ray_without_ray_is_refused_before_anything_is_written(tmp_path, monkeyp
     assert not (tmp_path / "s").exists()
 
 
-class NanRewards(gym.Env):
+class NanRewards(ZeroEnv):
     """Every episode pays a NaN reward: the first update stops with a non-finite loss."""
-
-    observation_space = gym.spaces.Box(-1.0, 1.0, (2,), np.float32)
-    action_space = gym.spaces.Discrete(2)
-
-    def __init__(self, render_mode: str | None = None) -> None:
-        self.render_mode = render_mode
-
-    def reset(self, *, seed=None, options=None):
-        super().reset(seed=seed)
-        return np.zeros(2, np.float32), {}
 
     def step(self, action):
         return np.zeros(2, np.float32), float("nan"), True, False, {}

@@ -19,6 +19,8 @@ from rlgen.pg.command import TrainConfig, train_one
 from rlgen.pg.evaluate import Evaluator
 from rlgen.pg.reinforce import Hyperparameters, Reinforce, ReinforceConfig
 
+from .envs import ZeroEnv
+
 # CartPole's defaults before per-environment defaults existed: its results must not change
 CARTPOLE = {
     "gamma": 1.0,
@@ -97,18 +99,8 @@ def test_eval_every_scales_with_the_episode_length():
     assert TrainConfig(env=SHORT, eval_episodes=6).resolved().eval_screen == 3
 
 
-class Short(gym.Env):
+class Short(ZeroEnv):
     """Observations of zeros; every action ends nothing; the time limit ends episodes."""
-
-    observation_space = gym.spaces.Box(-1.0, 1.0, (2,), np.float32)
-    action_space = gym.spaces.Discrete(2)
-
-    def __init__(self, render_mode: str | None = None) -> None:
-        self.render_mode = render_mode
-
-    def reset(self, *, seed=None, options=None):
-        super().reset(seed=seed)
-        return np.zeros(2, np.float32), {}
 
     def step(self, action):
         return np.zeros(2, np.float32), float(action), False, False, {}
