@@ -44,6 +44,12 @@ CASES: list[tuple[str, list[str], str]] = [
         "leave out --seeds",
     ),
     ("resume-other-command", ["reinforce", "--resume", "other"], "not a 'reinforce' run"),
+    # a hand-edited config.json with values of the wrong type: one line naming the field
+    ("resume-fraction-steps", ["reinforce", "--resume", "fraction"], "total_steps"),
+    ("resume-hidden-strings", ["reinforce", "--resume", "strings"], "agent.hidden[0]"),
+    ("resume-gamma-string", ["reinforce", "--resume", "gammastr"], "agent.gamma"),
+    ("resume-workers-fraction", ["reinforce", "--resume", "workers"], "jobs.workers"),
+    ("resume-vae-fraction-epochs", ["vae", "--resume", "epochs"], "loop.epochs"),
     ("out-empty", ["reinforce", "--total-steps", "10", "--out", ""], "--out"),
     ("out-below-a-file", ["reinforce", "--out", "file.txt/run"], "--out"),
     ("out-in-proc", ["reinforce", "--out", "/proc/rlgen-run"], "--out"),
@@ -96,6 +102,20 @@ def workdir(tmp_path, monkeypatch):
     )
     (tmp_path / "other").mkdir()
     (tmp_path / "other" / "config.json").write_text('{"command": "bandit", "config": {}}')
+    for name, config in {
+        "fraction": '{"total_steps": 2.5}',
+        "strings": '{"agent": {"hidden": ["64", "64"]}}',
+        "gammastr": '{"agent": {"gamma": "0.9"}}',
+        "workers": '{"jobs": {"workers": 1.5}}',
+    }.items():
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "config.json").write_text(
+            f'{{"command": "reinforce", "config": {config}}}'
+        )
+    (tmp_path / "epochs").mkdir()
+    (tmp_path / "epochs" / "config.json").write_text(
+        '{"command": "vae", "config": {"loop": {"epochs": 2.5}}}'
+    )
     (tmp_path / "out.gif").mkdir()
     (tmp_path / "foreign").mkdir()
     (tmp_path / "foreign" / "checkpoint.pt").write_bytes(b"\x80\x04not a checkpoint")

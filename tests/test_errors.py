@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
+import dataclasses
+import importlib
 import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Literal
 
+import numpy as np
 import pytest
 
-from rlgen.errors import UserError, check_choice, check_finite, check_range
+from rlgen.errors import (
+    UserError,
+    _field_hints,
+    check_choice,
+    check_config_types,
+    check_finite,
+    check_range,
+    option_name,
+)
 
 
 @pytest.mark.parametrize(
@@ -96,3 +110,188 @@ def test_a_memory_estimate_beyond_any_float_is_refused_with_a_message():
     for needed in (10**400, math.inf):
         with pytest.raises(UserError, match=r"--runs: the arrays would need more than 1000000 TB"):
             check_memory("runs", needed, "the arrays")
+
+
+# ---- field types of configs built from Python or loaded from config.json ---------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Inner:
+    size: int = 1
+
+    def __post_init__(self) -> None:
+        check_config_types(self, "inner.")
+
+
+@dataclasses.dataclass(frozen=True)
+class Kinds:
+    """One field of every annotation kind check_config_types knows, and some it leaves alone."""
+
+    count: int = 1
+    rate: float = 0.5
+    flag: bool = False
+    label: str = "a"
+    path: Path = Path("x")
+    choice: Literal["auto", "cpu"] = "auto"
+    maybe: int | None = None
+    sizes: tuple[int, ...] = (1, 2)
+    weights: tuple[float, ...] = ()
+    pair: tuple[int, int] | None = None
+    policies: tuple[Literal["tabular", "neural"], ...] = ("tabular",)
+    inner: Inner = dataclasses.field(default_factory=Inner)
+    callback: Callable[[int], int] | None = None
+    anything: Any = None
+    table: dict[str, int] = dataclasses.field(default_factory=dict)
+    array: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        check_config_types(self)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {},
+        {"count": np.int64(3), "rate": 2, "flag": True, "label": ""},
+        {"rate": np.float32(0.25), "path": "some/dir", "choice": "cpu", "maybe": 7},
+        {"sizes": [3], "weights": (1, 0.5, np.float64(2)), "pair": (2, 3)},
+        {"policies": ("neural", "tabular"), "inner": Inner(size=4)},
+        {"callback": len, "anything": object(), "table": {"a": "not an int"}, "array": np.ones(2)},
+        {"rate": math.nan},  # a number: its range is check_range's business
+    ],
+)
+def test_check_config_types_accepts_values_of_the_annotated_types(changes):
+    config = Kinds(**changes)
+    for name, value in changes.items():
+        assert getattr(config, name) is value  # frozen: nothing converted
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"count": 2.5}, "--count must be a whole number, got 2.5"),
+        ({"count": True}, "--count must be a whole number, got True"),
+        ({"count": "3"}, "--count must be a whole number, got '3'"),
+        ({"count": None}, "--count must be a whole number, got None"),
+        ({"rate": "1"}, "--rate must be a number, got '1'"),
+        ({"rate": False}, "--rate must be a number, got False"),
+        ({"flag": 1}, "--flag must be true or false, got 1"),
+        ({"flag": np.bool_(True)}, "--flag must be true or false, got np.True_"),
+        ({"label": 3}, "--label must be a string, got 3"),
+        ({"path": 3}, "--path must be a path, got 3"),
+        ({"choice": "gpu"}, "--choice: unknown value 'gpu'; choose from auto, cpu"),
+        ({"maybe": 1.0}, "--maybe must be a whole number, got 1.0"),
+        ({"sizes": (32.5,)}, "--sizes must be whole numbers, got (32.5,)"),
+        ({"sizes": ("64",)}, "--sizes must be whole numbers, got ('64',)"),
+        ({"sizes": 64}, "--sizes must be a tuple of whole numbers, got 64"),
+        ({"sizes": "64"}, "--sizes must be a tuple of whole numbers, got '64'"),
+        ({"weights": (1.0, "2")}, "--weights must be numbers, got (1.0, '2')"),
+        ({"pair": (1, 2, 3)}, "--pair must be 2 whole numbers, got (1, 2, 3)"),
+        ({"pair": (1, 2.0)}, "--pair must be 2 whole numbers, got (1, 2.0)"),
+        ({"policies": ("tabular", "deep")}, "--policies: unknown value 'deep'; choose from"),
+        ({"inner": {"size": 1}}, "--inner must be a Inner, got {'size': 1}"),
+    ],
+)
+def test_check_config_types_refuses_the_wrong_type_naming_the_option(changes, message):
+    with pytest.raises(UserError) as info:
+        Kinds(**changes)
+    assert str(info.value).startswith(message), str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_a_nested_config_checks_its_own_fields_with_the_prefix_the_cli_uses():
+    with pytest.raises(UserError, match=r"^--inner\.size must be a whole number, got 1\.5$"):
+        Kinds(inner=Inner(size=1.5))  # type: ignore[arg-type]
+
+
+# Every config class users build: each calls check_config_types at the top of __post_init__.
+CONFIG_MODULES = [
+    "rlgen.executors",
+    "rlgen.training",
+    "rlgen.generative.images",
+    "rlgen.generative.models",
+    "rlgen.generative.command",
+    "rlgen.pg.reinforce",
+    "rlgen.pg.command",
+    "rlgen.reproduce",
+    "rlgen.nas.controller",
+    "rlgen.nas.search",
+    "rlgen.nas.rewards",
+    "rlgen.nas.command",
+    "rlgen.bandits.agents",
+    "rlgen.bandits.command",
+    "rlgen.mdp.model",
+    "rlgen.mdp.command",
+]
+# What the CLI puts before the fields of a config nested under a prefix (--child.filters).
+PREFIXES = {"ChildConfig": "child.", "ControllerConfig": "reinforce."}
+
+
+def _config_classes() -> list[type]:
+    classes = []
+    for name in CONFIG_MODULES:
+        module = importlib.import_module(name)
+        for cls in vars(module).values():
+            if (
+                isinstance(cls, type)
+                and dataclasses.is_dataclass(cls)
+                and cls.__module__ == name
+                and "__post_init__" in vars(cls)
+            ):
+                classes.append(cls)
+    return classes
+
+
+CONFIG_CLASSES = _config_classes()
+
+
+def _required(cls: type) -> dict[str, Any]:
+    """Values for the fields a class has no default for."""
+    if cls.__name__ == "MDP":
+        from rlgen.mdp.examples import gridworld_4_1
+
+        mdp = gridworld_4_1()
+        return {f.name: getattr(mdp, f.name) for f in dataclasses.fields(mdp)}
+    known = {"run_dir": Path("run"), "run_dirs": (Path("run"),), "kind": "ucb"}
+    return {
+        f.name: known[f.name]
+        for f in dataclasses.fields(cls)
+        if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+    }
+
+
+def test_every_config_class_is_collected():
+    names = {cls.__name__ for cls in CONFIG_CLASSES}
+    assert len(CONFIG_CLASSES) >= 24
+    assert {"LoopConfig", "ReinforceConfig", "VAEConfig", "ExecutorOptions", "MDP"} <= names
+
+
+@pytest.mark.parametrize("cls", CONFIG_CLASSES, ids=lambda c: f"{c.__module__}.{c.__name__}")
+def test_every_config_refuses_a_wrong_type_by_option_name(cls):
+    cls(**_required(cls))  # its defaults are of their own types
+    hints = dict(_field_hints(cls))
+    # the first whole-number field (else number field, else tuple of either) given a wrong type
+    wrong = [
+        ((int, int | None), 2.5),
+        ((float, float | None), "0.5"),
+        ((tuple[int, ...],), (2.5,)),
+        ((tuple[float, ...],), ("0.5",)),
+    ]
+    name, bad = next(
+        ((n, bad) for kinds, bad in wrong for n, h in hints.items() if h in kinds), (None, None)
+    )
+    assert name is not None, f"{cls.__name__} has no number field to test"
+    with pytest.raises(UserError) as info:
+        cls(**{**_required(cls), name: bad})
+    option = option_name(PREFIXES.get(cls.__name__, "") + name)
+    assert str(info.value).startswith(f"{option} must be "), str(info.value)
+    assert f"got {bad!r}" in str(info.value)
+
+
+def test_type_hints_are_resolved_once_per_class():
+    from rlgen.training import LoopConfig
+
+    LoopConfig()
+    before = _field_hints.cache_info().hits
+    LoopConfig(epochs=3)
+    assert _field_hints.cache_info().hits == before + 1

@@ -9,9 +9,15 @@ config loaded back from ``config.json``).
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import math
 import numbers
+import types
+import typing
 from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
 
 
 class UserError(Exception):
@@ -90,6 +96,138 @@ def check_choice(field: str, value: str, choices: Iterable[str]) -> None:
         raise UserError(
             f"{option_name(field)}: unknown value {value!r}; choose from {', '.join(choices)}"
         )
+
+
+def check_config_types(config: Any, prefix: str = "") -> None:
+    """Raise :class:`UserError` unless every field of the dataclass ``config`` holds a value of
+    its annotated type.
+
+    The command line parses types already; this catches configs built from Python or loaded
+    from a hand-edited ``config.json`` before a wrong type fails later with a traceback. An
+    ``int`` field takes any integral number but a bool (NumPy ints too), a ``float`` field any
+    real number but a bool (ints too), ``bool`` / ``str`` fields only those, a ``Path`` field a
+    path or a string, a ``Literal`` one of its values, ``X | None`` also None, ``tuple[X, ...]``
+    a tuple (or list) whose every item is an ``X``, a nested config field an instance of its
+    class (which checks its own fields). Other annotations (callables, arrays, ``Any``, dicts)
+    are not checked. ``prefix`` is how the command line spells a nested config's options
+    (``"child."`` for ``--child.filters``); the message names the option, what it must be and
+    what it got, e.g. ``--epochs must be a whole number, got 2.5``.
+    """
+    for name, hint in _field_hints(config.__class__):
+        value = getattr(config, name)
+        if not _fits(value, hint):
+            _refuse(prefix + name, value, hint)
+
+
+@functools.cache
+def _field_hints(cls: Any) -> tuple[tuple[str, Any], ...]:
+    """The (name, resolved annotation) of each init field of the dataclass ``cls``, once per
+    class (``typing.get_type_hints`` is far slower than the checks themselves)."""
+    hints = typing.get_type_hints(cls)
+    return tuple((f.name, hints[f.name]) for f in dataclasses.fields(cls) if f.init)
+
+
+def _refuse(field: str, value: Any, hint: Any) -> None:
+    """Raise the :class:`UserError` for ``value``, which does not fit ``hint``."""
+    hint, _ = _without_none(hint)
+    if typing.get_origin(hint) is typing.Literal:
+        _check_literal(field, value, typing.get_args(hint))
+    if typing.get_origin(hint) is tuple and isinstance(value, tuple | list):
+        args = typing.get_args(hint)
+        if len(args) == 2 and args[1] is Ellipsis and typing.get_origin(args[0]) is typing.Literal:
+            for item in value:  # each choice named like an option's choice
+                _check_literal(field, item, typing.get_args(args[0]))
+    if typing.get_origin(hint) is tuple and not isinstance(value, tuple | list):
+        expected = "a tuple of " + _expected(hint)
+    else:
+        expected = _expected(hint)
+    raise UserError(f"{option_name(field)} must be {expected}, got {value!r}")
+
+
+def _check_literal(field: str, value: Any, choices: tuple[Any, ...]) -> None:
+    if not any(value == c and type(value) is type(c) for c in choices):
+        raise UserError(
+            f"{option_name(field)}: unknown value {value!r}; "
+            f"choose from {', '.join(str(c) for c in choices)}"
+        )
+
+
+def _without_none(hint: Any) -> tuple[Any, bool]:
+    """``X | None`` -> ``(X, True)``; a union of several types stays a union."""
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        args = typing.get_args(hint)
+        rest = tuple(a for a in args if a is not type(None))
+        if len(rest) < len(args):
+            return (rest[0] if len(rest) == 1 else typing.Union[rest]), True  # noqa: UP007
+    return hint, False
+
+
+def _fits(value: Any, hint: Any) -> bool:
+    """Whether ``value`` has the type ``hint``; annotations not checked fit anything."""
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+    if hint is float:
+        return isinstance(value, numbers.Real) and not isinstance(value, bool)
+    if hint is str:
+        return isinstance(value, str)
+    if hint is Path:
+        return isinstance(value, str | Path)
+    if hint is type(None):
+        return value is None
+    origin = typing.get_origin(hint)
+    if origin is None:  # a class: a nested config's, else one not checked (np.ndarray, Any)
+        is_config = isinstance(hint, type) and dataclasses.is_dataclass(hint)
+        return not is_config or isinstance(value, hint)
+    if origin is typing.Literal:
+        return any(value == c and type(value) is type(c) for c in typing.get_args(hint))
+    if origin in (typing.Union, types.UnionType):
+        return any(_fits(value, a) for a in typing.get_args(hint))
+    if origin is tuple:
+        if not isinstance(value, tuple | list):
+            return False
+        args = typing.get_args(hint)
+        if not args:
+            return True
+        if len(args) == 2 and args[1] is Ellipsis:
+            return all(_fits(v, args[0]) for v in value)
+        return len(value) == len(args) and all(
+            _fits(v, a) for v, a in zip(value, args, strict=True)
+        )
+    return True  # Callable, Any, dict, arrays, ...: not checked
+
+
+_EXPECTED = {
+    bool: ("true or false", "true or false values"),
+    int: ("a whole number", "whole numbers"),
+    float: ("a number", "numbers"),
+    str: ("a string", "strings"),
+    Path: ("a path", "paths"),
+    type(None): ("None", "None"),
+}
+
+
+def _expected(hint: Any, plural: bool = False) -> str:
+    """What a value of type ``hint`` is, in words: ``a whole number``, ``whole numbers``."""
+    origin = typing.get_origin(hint)
+    if hint in _EXPECTED:
+        return _EXPECTED[hint][plural]
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
+        return f"{hint.__name__} instances" if plural else f"a {hint.__name__}"
+    if origin is typing.Literal:
+        choices = ", ".join(str(c) for c in typing.get_args(hint))
+        return f"each one of {choices}" if plural else f"one of {choices}"
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_expected(a, plural) for a in typing.get_args(hint))
+    if origin is tuple:
+        args = typing.get_args(hint)
+        if len(args) == 2 and args[1] is Ellipsis:
+            return _expected(args[0], plural=True)
+        if len(set(args)) == 1:
+            return f"{len(args)} {_expected(args[0], plural=True)}"
+        return f"{len(args)} values ({', '.join(_expected(a) for a in args)})"
+    return "something else"
 
 
 MEMORY_SHARE = 0.5

@@ -38,7 +38,7 @@ from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
-from rlgen.errors import UserError, check_choice, check_range, option_name
+from rlgen.errors import UserError, check_choice, check_config_types, check_range, option_name
 
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
@@ -78,10 +78,9 @@ class ExecutorOptions:
     cuda:0,cuda:1); a job reads its worker's with rlgen.executors.job_device()"""
 
     def __post_init__(self) -> None:
+        check_config_types(self)
         check_choice("executor", self.executor, ("local", "ray"))
         if self.workers is not None:
-            if isinstance(self.workers, bool) or not isinstance(self.workers, int):
-                raise UserError(f"--workers must be a whole number, got {self.workers!r}")
             check_range("workers", self.workers, 1)
         check_range("cpus_per_job", self.cpus_per_job, 0, low_open=True)
         check_range("gpus_per_job", self.gpus_per_job, 0)

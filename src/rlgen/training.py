@@ -40,7 +40,7 @@ from typing import Any, Literal
 import torch
 from torch import Tensor, nn
 
-from rlgen.errors import UserError, check_range
+from rlgen.errors import UserError, check_config_types, check_range
 from rlgen.runs import Checkpoint, GlobalRNG, MetricsWriter, Stateful, progress
 
 CHECKPOINT_KIND = "rlgen.training"
@@ -100,6 +100,7 @@ class LoopConfig:
     """rescale gradients to at most this global L2 norm before each step (default: no clipping)"""
 
     def __post_init__(self) -> None:
+        check_config_types(self)
         check_range("epochs", self.epochs, 1)
         check_range("batch_size", self.batch_size, 1)
         check_range("eval_every", self.eval_every, 0)

@@ -20,7 +20,7 @@ from rlgen.bandits.epsilon_greedy import epsilon_greedy, epsilon_greedy_loop
 from rlgen.bandits.gradient import gradient_bandit
 from rlgen.bandits.testbed import CHUNK, Result, Testbed
 from rlgen.bandits.ucb import ucb
-from rlgen.errors import UserError, check_finite, check_range
+from rlgen.errors import UserError, check_config_types, check_finite, check_range
 
 KINDS = ("greedy", "eps-greedy", "ucb", "gradient")
 # Which parameters each agent kind reads; anything else given to it is an error.
@@ -70,6 +70,7 @@ class Agent:
     baseline: bool = True
 
     def __post_init__(self) -> None:
+        check_config_types(self)
         check_kind(self.kind)
         for name in ("epsilon", "alpha", "initial", "c", "baseline"):
             check_parameter(name, getattr(self, name))

@@ -26,7 +26,7 @@ from rlgen.bandits.agents import (
     simulate,
 )
 from rlgen.bandits.testbed import Result, true_values
-from rlgen.errors import UserError, check_finite, check_memory, check_range
+from rlgen.errors import UserError, check_config_types, check_finite, check_memory, check_range
 from rlgen.figures import pyplot, save_figure
 from rlgen.runs import Command, Run, make_rng, metrics_columns, read_json
 
@@ -66,6 +66,7 @@ class BanditConfig:
     """random seed: the same seed gives identical results"""
 
     def __post_init__(self) -> None:
+        check_config_types(self)
         check_range("k", self.k, 1, MAX_ARMS)
         check_range("runs", self.runs, 1)
         check_range("steps", self.steps, 1)

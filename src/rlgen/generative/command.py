@@ -35,7 +35,7 @@ from typing import Annotated, Any, Literal
 import numpy as np
 import tyro
 
-from rlgen.errors import UserError, check_choice, check_range
+from rlgen.errors import UserError, check_choice, check_config_types, check_range
 from rlgen.executors import ExecutorOptions, map_jobs
 from rlgen.generative import figures
 from rlgen.generative.images import DataConfig, Images, load_images
@@ -102,6 +102,7 @@ class VAETrainConfig:
     """the training loop (default: 4 epochs of batches of 64)"""
 
     def __post_init__(self) -> None:
+        check_config_types(self)
         check_range("seed", self.seed, 0)
         check_range("lr", self.lr, 0, low_open=True)
         check_choice("lr_schedule", self.lr_schedule, ("constant", "cosine"))
@@ -135,6 +136,7 @@ class AETrainConfig:
     """the training loop (default: 5 epochs of batches of 64)"""
 
     def __post_init__(self) -> None:
+        check_config_types(self)
         check_range("seed", self.seed, 0)
         check_range("lr", self.lr, 0, low_open=True)
         check_choice("lr_schedule", self.lr_schedule, ("constant", "cosine"))
@@ -502,6 +504,7 @@ class EvaluateConfig:
     """where the dataset's IDX files are, if not where the run found them"""
 
     def __post_init__(self) -> None:
+        check_config_types(self)
         check_range("iwae_k", self.iwae_k, 1)
         if self.examples is not None:
             check_range("examples", self.examples, 1)
@@ -785,6 +788,7 @@ class BetaSweepConfig(_Sweep):
     """where the models train"""
 
     def __post_init__(self) -> None:
+        check_config_types(self)
         _check_sweep_values("betas", self.betas, 0)
 
     @property
@@ -816,6 +820,7 @@ class LatentSweepConfig(_Sweep):
     """where the models train"""
 
     def __post_init__(self) -> None:
+        check_config_types(self)
         _check_sweep_values("latents", self.latents, 1)
 
     @property

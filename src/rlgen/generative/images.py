@@ -24,7 +24,7 @@ import torch
 from torch import Tensor
 
 from rlgen import data
-from rlgen.errors import UserError, check_choice, check_range
+from rlgen.errors import UserError, check_choice, check_config_types, check_range
 from rlgen.training import Transform
 
 BINARIZATIONS = ("none", "static", "dynamic")
@@ -52,6 +52,7 @@ class DataConfig:
     """score on only the first this many test images (default: all 10,000)"""
 
     def __post_init__(self) -> None:
+        check_config_types(self)
         check_choice("dataset", self.dataset, tuple(data.DATASETS))
         check_choice("binarize", self.binarize, BINARIZATIONS)
         check_range("validation", self.validation, 0)

@@ -41,7 +41,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from rlgen.errors import UserError, check_choice, check_range
+from rlgen.errors import UserError, check_choice, check_config_types, check_range
 from rlgen.generative import likelihoods
 from rlgen.generative.bounds import (
     ElboTerms,
@@ -95,6 +95,7 @@ class VAEConfig:
     smaller: closer to a plain autoencoder)"""
 
     def __post_init__(self) -> None:
+        check_config_types(self)
         check_range("latent", self.latent, 1)
         _check_widths(self.hidden)
         check_choice("architecture", self.architecture, ARCHITECTURES)
@@ -122,6 +123,7 @@ class AEConfig:
     """denoising: the noise's standard deviation (gaussian) or masking probability"""
 
     def __post_init__(self) -> None:
+        check_config_types(self)
         check_choice("kind", self.kind, AE_KINDS)
         check_range("latent", self.latent, 1)
         _check_widths(self.hidden)

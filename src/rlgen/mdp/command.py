@@ -28,7 +28,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from rlgen.errors import UserError, check_choice, check_memory, check_range
+from rlgen.errors import UserError, check_choice, check_config_types, check_memory, check_range
 from rlgen.figures import pyplot, save_figure
 from rlgen.mdp import dp
 from rlgen.mdp.examples import (
@@ -145,6 +145,7 @@ class SolveConfig:
     """random seed of the random MDP"""
 
     def __post_init__(self) -> None:
+        check_config_types(self)
         check_choice("example", self.example, EXAMPLE_NAMES)
         if self.map is not None:
             check_choice("map", self.map, FROZENLAKE_MAPS)
@@ -427,6 +428,7 @@ class PGCheckConfig:
     """random seed: the MDP, the policy parameters, the baseline and the episodes"""
 
     def __post_init__(self) -> None:
+        check_config_types(self)
         check_choice("example", self.example, PG_EXAMPLES)
         if not self.policy:
             raise UserError(f"--policy: give at least one of {', '.join(POLICIES)}")

@@ -32,7 +32,7 @@ import gymnasium
 import numpy as np
 import scipy.sparse as sp
 
-from rlgen.errors import UserError
+from rlgen.errors import UserError, check_config_types
 
 PROB_TOL = 1e-8
 """allowed deviation of a row of probabilities from summing to 1 (and below 0)"""
@@ -85,6 +85,7 @@ class MDP:
     grid: tuple[int, int] | None = None
 
     def __post_init__(self) -> None:
+        check_config_types(self)
         if not self.action_names:
             object.__setattr__(self, "action_names", tuple(str(a) for a in range(self.n_actions)))
         self._validate()

@@ -34,7 +34,7 @@ from typing import Annotated, Any, Literal
 import numpy as np
 import tyro
 
-from rlgen.errors import UserError, check_choice, check_range
+from rlgen.errors import UserError, check_choice, check_config_types, check_range
 from rlgen.executors import ExecutorOptions, check_available, stream_jobs
 from rlgen.nas.controller import ControllerConfig, UpdateInfo, make_search
 from rlgen.nas.figures import plot_architecture, plot_pareto, plot_rewards
@@ -117,6 +117,7 @@ class SearchConfig:
     """where the children train: local processes (default) or Ray"""
 
     def __post_init__(self) -> None:
+        check_config_types(self)
         check_choice("space", self.space, SPACES)
         check_choice("controller", self.controller, CONTROLLERS)
         check_choice("task", self.task, TASKS)
@@ -426,6 +427,7 @@ class ShowConfig:
     """write the reward-per-trial figure of all the searches here (a .png)"""
 
     def __post_init__(self) -> None:
+        check_config_types(self)
         if not self.run_dirs:
             raise UserError("give at least one RUN_DIR")
         check_range("top", self.top, 1)
@@ -530,6 +532,7 @@ class TrainBestConfig:
     """where the trainings run"""
 
     def __post_init__(self) -> None:
+        check_config_types(self)
         check_range("top", self.top, 1)
         check_range("seeds", self.seeds, 1, 1000)
         check_range("seed", self.seed, 0)

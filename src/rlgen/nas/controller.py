@@ -32,7 +32,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from rlgen.errors import check_range
+from rlgen.errors import check_config_types, check_range
 from rlgen.nas.spaces import Architecture, SearchSpace
 from rlgen.pg.estimators import MovingAverageBaseline, advantages, reinforce_loss
 
@@ -55,6 +55,7 @@ class ControllerConfig:
     """decay of the exponential moving average of rewards used as the baseline"""
 
     def __post_init__(self) -> None:
+        check_config_types(self, "reinforce.")
         check_range("reinforce.hidden", self.hidden, 1, 4096)
         check_range("reinforce.temperature", self.temperature, 0, low_open=True)
         check_range("reinforce.tanh_constant", self.tanh_constant, 0)

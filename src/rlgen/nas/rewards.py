@@ -27,7 +27,7 @@ from typing import Literal
 import torch
 from torch import nn
 
-from rlgen.errors import UserError, check_choice, check_range
+from rlgen.errors import UserError, check_choice, check_config_types, check_range
 
 RewardName = Literal["accuracy", "soft", "hard"]
 REWARDS: tuple[str, ...] = ("accuracy", "soft", "hard")
@@ -109,6 +109,7 @@ class RewardConfig:
     """the soft reward's exponent, <= 0 (EfficientNet: -0.07)"""
 
     def __post_init__(self) -> None:
+        check_config_types(self)
         check_choice("reward", self.reward, REWARDS)
         check_range("target", self.target, 0, low_open=True)
         check_range("w", self.w)

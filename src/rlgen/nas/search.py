@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from rlgen.errors import UserError, check_range
+from rlgen.errors import UserError, check_config_types, check_range
 from rlgen.executors import ExecutorOptions, JobResult, LocalPool, job_device, stream_jobs
 from rlgen.nas.controller import Search, UpdateInfo
 from rlgen.nas.rewards import RewardConfig, agreement
@@ -73,6 +73,7 @@ class ChildConfig:
     validation (0: keep the running averages)"""
 
     def __post_init__(self) -> None:
+        check_config_types(self, "child.")
         check_range("child.filters", self.filters, 1, 1024)
         check_range("child.cells", self.cells, 1, 16)
         check_range("child.train_images", self.train_images, 1)

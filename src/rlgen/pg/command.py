@@ -41,7 +41,7 @@ from typing import Annotated, Any, Literal, TypeVar
 import numpy as np
 import tyro
 
-from rlgen.errors import UserError, check_memory, check_range
+from rlgen.errors import UserError, check_config_types, check_memory, check_range
 from rlgen.executors import ExecutorOptions, check_available, stream_jobs
 from rlgen.figures import plot_mean_interval, pyplot, save_figure, step_curves
 from rlgen.pg import zoo
@@ -128,6 +128,7 @@ class TrainConfig:
     """where the seeds of --seeds run"""
 
     def __post_init__(self) -> None:
+        check_config_types(self)
         check_range("seed", self.seed, 0)
         if self.total_steps is not None:
             check_range("total_steps", self.total_steps, 1)
@@ -644,6 +645,7 @@ class EvaluateConfig:
     """at most this many frames in the GIF"""
 
     def __post_init__(self) -> None:
+        check_config_types(self)
         check_range("episodes", self.episodes, 1)
         check_memory("episodes", ENV_BYTES * self.episodes, "this many environments")
         check_range("seed", self.seed, 0)

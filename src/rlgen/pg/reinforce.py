@@ -31,7 +31,7 @@ import torch
 import tyro
 from gymnasium.vector import VectorEnv
 
-from rlgen.errors import UserError, check_memory, check_range
+from rlgen.errors import UserError, check_config_types, check_memory, check_range
 from rlgen.pg import zoo
 from rlgen.pg.estimators import (
     advantages,
@@ -135,6 +135,7 @@ class ReinforceConfig:
     """torch device: auto, cpu or cuda"""
 
     def __post_init__(self) -> None:
+        check_config_types(self)
         if self.gamma is not None:
             check_range("gamma", self.gamma, 0, 1)
         if self.lr is not None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from rlgen.errors import UserError
+from rlgen.errors import UserError, check_config_types
 from rlgen.reproduce.claims import SECTIONS, Claim, Context
 from rlgen.reproduce.report import write_report
 from rlgen.runs import Command, Run, write_json
@@ -35,6 +35,7 @@ class ReproduceConfig:
     """exit with status 1 when a claim fails or a section errors"""
 
     def __post_init__(self) -> None:
+        check_config_types(self)
         unknown = [s for s in self.sections if s not in SECTIONS]
         if unknown:
             raise UserError(
