@@ -7,11 +7,8 @@ import torch
 
 
 @pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+def one_thread(one_torch_thread):
+    """Every generative test runs on one torch thread."""
 
 
 @pytest.fixture(scope="session")

@@ -19,13 +19,7 @@ from rlgen.nas.controller import (
 from rlgen.nas.rewards import agreement
 from rlgen.nas.spaces import make_space
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_sampling_returns_log_probs_and_entropies():

@@ -20,12 +20,7 @@ SPACE = make_space("mnas")
 TARGET = SPACE.sample(np.random.default_rng(9))
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def make_job(trial, arch):

@@ -15,13 +15,7 @@ from rlgen.reproduce import generative as section
 from rlgen.reproduce.claims import SECTIONS, Context
 from rlgen.training import LoopConfig
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
