@@ -306,6 +306,78 @@ def test_an_abandoned_call_on_a_pool_stops_its_busy_workers_and_the_pool_goes_on
         assert stopped not in {item.pid for item in items}
 
 
+def test_a_pool_worker_that_dies_while_idle_is_replaced_before_it_is_given_a_job():
+    # the OOM killer picks idle workers too (they keep their data loaded between calls): the
+    # next call must not lose a job to that death, nor crash on it
+    options = ExecutorOptions(workers=2, worker_devices="cpu:0,cpu:1")
+    with LocalPool(options, size=2) as pool:
+        list(stream_jobs(pid_and_device, range(2), options, pool=pool))
+        victim = pool.workers[0]
+        dead, device = victim.process.pid, victim.device
+        os.kill(dead, signal.SIGKILL)
+        victim.process.join()
+        items = list(stream_jobs(pid_and_device, range(4), options, pool=pool))
+        assert all(item.ok for item in items) and len(items) == 4
+        assert dead not in {item.pid for item in items}
+        assert {item.result[1] for item in items} == {"cpu:0", "cpu:1"}  # type: ignore[index]
+        assert sorted(w.device for w in pool.workers) == ["cpu:0", "cpu:1"]
+        assert device in {"cpu:0", "cpu:1"} and all(w.alive for w in pool.workers)
+
+
+def test_a_worker_found_dead_when_given_a_job_fails_that_job_and_the_call_goes_on(monkeypatch):
+    # a worker that died between the check and the send: its job is reported as failed, with
+    # the dead worker's pid, and the other jobs run on a fresh worker
+    from rlgen import executors
+
+    give = executors._Worker.give
+    killed: list[int] = []
+
+    def die_first(worker: executors._Worker, index: int, fn: object, job: object) -> object:
+        if not killed:
+            killed.append(worker.process.pid)
+            os.kill(worker.process.pid, signal.SIGKILL)
+            worker.process.join()
+        return give(worker, index, fn, job)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(executors._Worker, "give", die_first)
+    options = ExecutorOptions(workers=2)
+    items = by_index(list(stream_jobs(fail_on_negative, [1.0, 2.0, 3.0], options)))
+    assert items[0].error is not None and items[0].error.worker_died
+    assert items[0].pid == killed[0]
+    assert [item.result for item in items[1:]] == [4.0, 9.0]
+
+
+def test_workers_started_before_a_failed_start_are_stopped(monkeypatch):
+    # spawning the second worker fails (out of processes, a Ctrl-C between two spawns): the
+    # first must not be left running
+    from rlgen import executors
+
+    started: list[int] = []
+    real = executors._Worker
+
+    def second_fails(*args: object) -> executors._Worker:
+        if started:
+            raise OSError("cannot spawn")
+        worker = real(*args)  # type: ignore[arg-type]
+        started.append(worker.process.pid)
+        return worker
+
+    monkeypatch.setattr(executors, "_Worker", second_fails)
+    try:
+        with pytest.raises(OSError, match="cannot spawn"):
+            list(stream_jobs(pid_and_device, range(4), ExecutorOptions(workers=2)))
+        assert len(started) == 1 and not pid_alive(started[0])
+        started.clear()
+        options = ExecutorOptions(workers=2)
+        with pytest.raises(OSError, match="cannot spawn"), LocalPool(options, size=2) as pool:
+            list(stream_jobs(pid_and_device, range(4), options, pool=pool))
+        assert len(started) == 1 and not pid_alive(started[0]) and pool.workers == []
+    finally:
+        for pid in started:
+            if pid_alive(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
 def pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -525,3 +597,60 @@ def test_ctrl_c_stops_the_workers_quietly_and_raises_keyboard_interrupt_once(tmp
     assert stderr.count("Traceback") == 1 and stderr.count("KeyboardInterrupt") == 1, stderr
     workers = [int(p.read_text()) for p in tmp_path.glob("worker-*")]
     assert len(workers) == 2 and not any(pid_alive(pid) for pid in workers)
+
+
+def session_processes(session: int) -> list[int]:
+    """The live processes of a session (Linux /proc), zombies aside."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[3]) == session and fields[0] != "Z":  # state, ppid, pgrp, session
+            found.append(int(entry.name))
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
+def test_ctrl_c_during_a_call_on_a_pool_raises_once_and_leaves_no_process(tmp_path):
+    script = (
+        f"import sys; sys.path.insert(0, {str(TESTS)!r})\n"
+        "from rlgen.executors import ExecutorOptions, LocalPool, stream_jobs\n"
+        "from test_executors import pid_and_device, sleep_forever\n"
+        "if __name__ == '__main__':\n"
+        "    options = ExecutorOptions(workers=2)\n"
+        "    with LocalPool(options, size=2) as pool:\n"
+        "        list(stream_jobs(pid_and_device, range(2), options, pool=pool))\n"
+        f"        jobs = [({str(tmp_path)!r}, i) for i in range(4)]\n"
+        "        for _ in stream_jobs(sleep_forever, jobs, options, pool=pool): pass\n"
+    )
+    path = tmp_path / "script.py"
+    path.write_text(script)
+    process = subprocess.Popen(
+        [sys.executable, str(path)],
+        start_new_session=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.time() + 60
+        while len(list(tmp_path.glob("worker-*"))) < 2:
+            assert process.poll() is None, process.communicate()
+            assert time.time() < deadline, "the workers never started"
+            time.sleep(0.05)
+        os.killpg(process.pid, signal.SIGINT)
+        _, stderr = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == -signal.SIGINT, stderr
+    assert stderr.count("Traceback") == 1 and stderr.count("KeyboardInterrupt") == 1, stderr
+    deadline = time.time() + 10  # multiprocessing's resource tracker leaves on its own
+    while session_processes(process.pid) and time.time() < deadline:
+        time.sleep(0.1)
+    assert session_processes(process.pid) == []

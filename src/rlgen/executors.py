@@ -563,11 +563,16 @@ class _Worker:
         else:
             self.process.terminate()
 
-    def close(self) -> None:
+    def halt(self) -> None:
+        """Wait for a worker told to stop (SIGKILL after 2 s); its job, if any, is abandoned."""
         self.process.join(timeout=2)
         if self.alive:
             self.process.kill()
             self.process.join()
+        self.index = None
+
+    def close(self) -> None:
+        self.halt()
         self.conn.close()
         self.process.close()
 
@@ -592,13 +597,15 @@ class LocalPool:
         self.workers: list[_Worker] = []
 
     def start(self) -> list[_Worker]:
-        """The workers, started now if they are not yet."""
+        """The workers, started now if they are not yet (a dead one is replaced when it is next
+        given a job)."""
         if not self.workers:
             import multiprocessing
 
             context = multiprocessing.get_context("spawn")
             devices = self.options.devices or (None,)
-            self.workers = [_Worker(context, devices[i % len(devices)]) for i in range(self.size)]
+            for i in range(self.size):  # one by one: a failed start leaves the others closable
+                self.workers.append(_Worker(context, devices[i % len(devices)]))
         return self.workers
 
     def close(self) -> None:
@@ -635,15 +642,16 @@ def _stream_local(
         while True:
             for slot in range(len(pool)):
                 while pool[slot].index is None and next_index < len(jobs):
+                    if not pool[slot].alive:  # died while idle (a kept pool's, between calls)
+                        pool[slot] = pool[slot].replace()
                     index, next_index = next_index, next_index + 1
                     worker = pool[slot]
                     error = worker.give(index, fn, jobs[index])
                     if error is not None:
+                        pid = worker.process.pid  # read before replace() closes the process
                         if error.worker_died:
                             pool[slot] = worker.replace()
-                        yield _failed(
-                            index, jobs[index], error, worker.process.pid, queued, worker.sent
-                        )
+                        yield _failed(index, jobs[index], error, pid, queued, worker.sent)
             busy = [w for w in pool if w.index is not None]
             if not busy:
                 return
@@ -657,11 +665,13 @@ def _stream_local(
     finally:
         if keep is None:
             own.close()
-        else:  # abandoned mid-way: the busy workers hold jobs nobody will collect
-            for slot, worker in enumerate(pool):
-                if worker.index is not None:
-                    worker.process.terminate()
-                    pool[slot] = worker.replace()
+        else:  # abandoned mid-way: the busy workers hold jobs nobody will collect. They are
+            # stopped here and replaced when next given a job: none starts during a Ctrl-C.
+            busy = [worker for worker in pool if worker.index is not None]
+            for worker in busy:
+                worker.process.terminate()
+            for worker in busy:
+                worker.halt()
 
 
 # ---------------------------------------------------------------------------------------------
