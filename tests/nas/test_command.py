@@ -237,6 +237,50 @@ def test_a_dying_worker_is_a_failed_trial_with_local_workers(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
+def test_a_worker_killed_between_batches_costs_no_trial(tmp_path):
+    # the search keeps its workers from batch to batch; one killed while idle (the OOM killer
+    # picks them too: they keep the data loaded) is replaced before the next batch's jobs
+    from rlgen.executors import ExecutorOptions
+    from rlgen.nas.controller import ControllerConfig, make_search
+    from rlgen.nas.rewards import RewardConfig
+    from rlgen.nas.search import ChildConfig, Plan, TrialJob, run_search
+    from rlgen.nas.spaces import make_space
+
+    space = make_space("mnas")
+    target = space.sample(np.random.default_rng(0))
+
+    def job(trial, arch):
+        return TrialJob(trial, 0, space.spec, arch, "synthetic", ChildConfig(), None, "cpu",
+                        target=target)  # fmt: skip
+
+    killed: list[int] = []
+
+    def kill_a_worker(k, info):
+        if k == 0:
+            pid = int(store.trials(batch=0)[0].worker.removeprefix("pid "))
+            os.kill(pid, signal.SIGKILL)
+            while _state(pid) != "Z":  # dead, not yet reaped
+                time.sleep(0.01)
+            killed.append(pid)
+
+    store = TrialStore.create(tmp_path, {})
+    plan = Plan(8, 4, RewardConfig(), ExecutorOptions(workers=2))
+    run_search(make_search("reinforce", space, ControllerConfig(), 0), store, plan, job,
+               on_batch=kill_a_worker)  # fmt: skip
+    assert killed and store.counts() == {"pending": 0, "running": 0, "finished": 8, "failed": 0}
+    assert f"pid {killed[0]}" not in {t.worker for t in store.trials(batch=1)}
+
+
+def _state(pid: int) -> str:
+    """A process's state letter from /proc (Z, zombie, also for one already reaped)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "Z"
+
+
+@pytest.mark.slow
 def test_ray_executor_on_a_local_instance(tmp_path):
     if os.environ.get("CI") != "true":
         pytest.importorskip("ray", reason="Ray is not installed (pip install 'rlgen[ray]')")
