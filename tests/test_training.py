@@ -399,6 +399,40 @@ def test_a_loss_that_falls_or_rises_a_little_is_not_divergence():
     assert _diverged(-2000.0 + DIVERGENCE_FACTOR * 2000.0 + 1.0, -2000.0)
 
 
+def test_the_first_batch_loss_survives_resume_and_older_checkpoints_lack_it(tmp_path):
+    x, y, _, _ = regression_data()
+    path = tmp_path / "checkpoint.pt"
+
+    def run(resume: bool, crash: int | None = None) -> History:
+        def on_epoch(row):
+            if row["epoch"] == crash:  # before the epoch's checkpoint: it holds epoch crash - 1
+                raise RuntimeError("killed")
+
+        model = make_linear()
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.05)
+        return fit(model, optimizer, mse_loss, (x, y), LoopConfig(epochs=3, batch_size=32),
+                   seed=0, checkpoint=path, resume=resume, on_epoch=on_epoch,
+                   quiet=True)  # fmt: skip
+
+    whole = run(resume=False)
+    assert whole.first_loss is not None
+    with pytest.raises(RuntimeError, match="killed"):
+        run(resume=False, crash=2)
+    assert torch.load(path, weights_only=True)["parts"]["loop"]["first_loss"] == whole.first_loss
+    resumed = run(resume=True)
+    assert resumed.first_loss == whole.first_loss
+    assert resumed.column("train/loss") == whole.column("train/loss")
+    # a checkpoint written before the divergence check: resumed, the scale is the first batch
+    # of the resumed epoch (a lower loss here: a tighter bound, not a looser one)
+    with pytest.raises(RuntimeError, match="killed"):
+        run(resume=False, crash=2)
+    state = torch.load(path, weights_only=True)
+    del state["parts"]["loop"]["first_loss"]
+    torch.save(state, path)
+    old = run(resume=True)
+    assert old.epoch == 3 and old.first_loss is not None and old.first_loss < whole.first_loss
+
+
 def test_weights_made_nan_by_a_finite_loss_stop_training_before_they_are_saved(tmp_path):
     # d sqrt(w^2) / dw at w = 0 is 0/0: the loss (1.0) is finite, the gradient is NaN. The
     # epoch's mean loss looks fine; the weights it leaves must not become "the last good
