@@ -17,6 +17,10 @@ keeps the others'):
 - ``throughput``: the same 8-trial random search with 1 worker (in-process), 2 local worker
   processes and Ray (a local instance, 1 CPU per trial): children per minute, and the overhead
   beyond the trials' own time.
+- ``pool``: a 12-trial random search in batches of 2 on 2 local workers, the workers kept for the
+  whole search (``rlgen nas search``'s way) against fresh workers for every batch (what it did
+  before ``executors.LocalPool``), alternated, ``--repeats`` times each: wall-clock and overhead
+  per trial.
 
 Load on the machine (other processes) slows everything; the JSON records the load average::
 
@@ -47,7 +51,7 @@ from rlgen.nas.store import TrialStore
 from rlgen.runs import write_json
 
 RESULTS = Path(__file__).parent / "results" / "nas.json"
-PARTS = ("child-cost", "proxy", "search", "throughput")
+PARTS = ("child-cost", "proxy", "search", "throughput", "pool")
 QUICK = ChildConfig(filters=4, steps=24, train_images=2000, val_images=800)
 
 
@@ -268,6 +272,53 @@ def throughput(trials: int) -> dict[str, Any]:
     return out
 
 
+def pool_effect(trials: int, repeats: int) -> dict[str, Any]:
+    """Workers kept across the search's batches against fresh workers for every batch."""
+    import rlgen.nas.search as search_module
+
+    kept_stream = search_module.stream_jobs
+
+    def fresh_stream(*args: Any, pool: Any = None, **kwargs: Any) -> Any:
+        return kept_stream(*args, **kwargs)  # no pool: a new set of workers per batch
+
+    rows: dict[str, list[dict[str, float]]] = {"kept": [], "fresh per batch": []}
+    for _ in range(repeats):
+        for name in rows:
+            search_module.stream_jobs = kept_stream if name == "kept" else fresh_stream
+            try:
+                with tempfile.TemporaryDirectory() as tmp:
+                    config = SearchConfig(
+                        controller="random",
+                        trials=trials,
+                        batch=2,
+                        device="cpu",
+                        child=QUICK,
+                        jobs=ExecutorOptions(workers=2),
+                    )
+                    summary = search(config, Path(tmp) / "run", quiet=True)
+                    with TrialStore.reader(Path(tmp) / "run") as store:
+                        seconds = [t.seconds or 0.0 for t in store.trials()]
+            finally:
+                search_module.stream_jobs = kept_stream
+            wall = summary["wall_seconds"]
+            overhead = (wall - sum(seconds) / 2) / trials
+            rows[name].append({"wall_seconds": wall, "overhead_per_trial_seconds": overhead})
+            print(f"{name}: {wall:.1f} s, overhead {overhead:.2f} s per trial")
+    out: dict[str, Any] = {"trials": trials, "batch": 2, "workers": 2, "repeats": repeats}
+    for name, runs in rows.items():
+        out[name] = {
+            "median_wall_seconds": float(np.median([r["wall_seconds"] for r in runs])),
+            "median_overhead_per_trial_seconds": float(
+                np.median([r["overhead_per_trial_seconds"] for r in runs])
+            ),
+            "runs": runs,
+        }
+    out["wall_ratio_kept_to_fresh"] = (
+        out["kept"]["median_wall_seconds"] / out["fresh per batch"]["median_wall_seconds"]
+    )
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--parts", nargs="+", choices=PARTS, default=list(PARTS))
@@ -276,6 +327,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--trials", type=int, default=24)
     parser.add_argument("--batch", type=int, default=4)
+    parser.add_argument("--repeats", type=int, default=3, help="pool: runs of each variant")
     args = parser.parse_args()
     results = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {"benchmark": "nas"}
     for part in args.parts:
@@ -286,6 +338,8 @@ def main() -> None:
             value = proxy(args.archs, args.long_steps)
         elif part == "search":
             value = controller_vs_random(args.seeds, args.trials, args.batch)
+        elif part == "pool":
+            value = pool_effect(12, args.repeats)
         else:
             value = throughput(8)
         value["machine"] = machine()
