@@ -202,3 +202,74 @@ def test_claim_comparisons(comparison, measured, passed):
 
 def test_a_non_finite_measurement_never_passes():
     assert not Claim("x.y", "s", measured=float("nan"), expected=1.0, tolerance=10.0).passed
+
+
+def _section(monkeypatch, key: str, run) -> None:
+    """Register a section ``key`` whose ``run(ctx)`` is ``run``."""
+    module = types.ModuleType(f"rlgen.reproduce.{key}")
+    module.TITLE = f"Section {key}"
+    module.run = run
+    monkeypatch.setitem(__import__("sys").modules, f"rlgen.reproduce.{key}", module)
+    monkeypatch.setitem(reproduce.SECTIONS, key, f"rlgen.reproduce.{key}")
+
+
+def test_resume_keeps_the_finished_sections_and_reruns_the_others(monkeypatch, tmp_path):
+    calls = {"first": 0, "second": 0, "third": 0}
+
+    def first(ctx):
+        calls["first"] += 1
+        (ctx.dir / "figure.png").write_bytes(b"png")
+        ctx.notes.append("a note")
+        return [Claim("first.nan", "Never finite.", measured=float("nan"), expected=1.0,
+                      tolerance=0.1, details={"runs": [1, 2]}),
+                Claim("first.ok", "One is one.", measured=1.0, expected=1.0, tolerance=0.0,
+                      comparison="at_least", unit="%", figure="figure.png", how="h")]  # fmt: skip
+
+    def second(ctx):  # breaks the first time, as a run killed in it would leave it
+        calls["second"] += 1
+        (ctx.dir / "partial.txt").write_text("left by the broken run")
+        if calls["second"] == 1:
+            raise RuntimeError("killed")
+        assert not (ctx.dir / "stale").exists()
+        return [Claim("second.ok", "Two is two.", measured=2.0, expected=2.0, tolerance=0.0)]
+
+    def third(ctx):
+        calls["third"] += 1
+        return [Claim("third.ok", "Three.", measured=3.0, expected=3.0, tolerance=0.0)]
+
+    for key, fn in {"first": first, "second": second, "third": third}.items():
+        _section(monkeypatch, key, fn)
+    out = tmp_path / "r"
+    args = ["reproduce", "--sections", "first", "second", "third", "--quiet"]
+    assert main([*args, "--out", str(out)]) == 0
+    before = json.loads((out / "claims.json").read_text())["claims"]
+    assert json.loads((out / "summary.json").read_text())["errors"] == ["second"]
+    assert (out / "first" / "section.json").is_file()
+    assert not (out / "second" / "section.json").exists()
+    (out / "second" / "stale").write_text("")
+
+    assert main(["reproduce", "--resume", str(out), "--quiet"]) == 0
+    assert calls == {"first": 1, "second": 2, "third": 1}  # only the broken one runs again
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["errors"] == [] and summary["claims"] == 4
+    assert summary["failed"] == ["first.nan"]  # a NaN kept from section.json still fails
+    after = json.loads((out / "claims.json").read_text())["claims"]
+    assert after[:2] == before[:2]  # the kept claims, field for field
+    html = (out / "report.html").read_text()
+    assert "a note" in html and "Section first" in html and "Section second" in html
+    rows = (out / "metrics.csv").read_text().splitlines()
+    assert len(rows) == 4  # header and one row per section, none twice
+    config = json.loads((out / "config.json").read_text())
+    assert len(config["resumed"]) == 1
+
+
+def test_resume_refuses_other_options_and_other_directories(monkeypatch, tmp_path, capsys):
+    _section(monkeypatch, "first", lambda ctx: [])
+    out = tmp_path / "r"
+    assert main(["reproduce", "--sections", "first", "--quiet", "--out", str(out)]) == 0
+    assert main(["reproduce", "--resume", str(out), "--seed", "3"]) == 2
+    assert "leave out --seed" in capsys.readouterr().err
+    assert main(["reproduce", "--resume", str(out), "--out", str(tmp_path / "other")]) == 2
+    assert "leave out --out" in capsys.readouterr().err
+    assert main(["reproduce", "--resume", str(tmp_path / "nothing")]) == 2
+    assert "not a run directory" in capsys.readouterr().err

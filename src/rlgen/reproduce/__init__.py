@@ -3,12 +3,15 @@
 Each topic contributes a section (see :mod:`rlgen.reproduce.claims`); this module runs the chosen
 sections in order, each in its own subdirectory of the run directory, collects the claims and
 writes the report. A section that fails with an error is reported as such (its traceback in the
-report) and the others still run.
+report) and the others still run. Each finished section leaves ``<section>/section.json`` (its
+claims, figures and notes): ``--resume DIR`` keeps those sections and reruns the others from
+their start, so a long report killed in its fourth section keeps its first three.
 """
 
 from __future__ import annotations
 
 import importlib
+import shutil
 import time
 import traceback
 from dataclasses import dataclass
@@ -18,7 +21,18 @@ from typing import Any, Literal
 from rlgen.errors import UserError, check_config_types
 from rlgen.reproduce.claims import SECTIONS, Claim, Context
 from rlgen.reproduce.report import write_report
-from rlgen.runs import Command, Run, write_json
+from rlgen.runs import (
+    Command,
+    Run,
+    check_resume_options,
+    load_run_config,
+    read_json,
+    write_json,
+)
+
+NAME = "reproduce"
+SECTION_FILE = "section.json"
+"""written into a section's directory when it has finished without an error"""
 
 
 @dataclass(frozen=True)
@@ -33,6 +47,9 @@ class ReproduceConfig:
     """random seed for every section"""
     strict: bool = False
     """exit with status 1 when a claim fails or a section errors"""
+    resume: Path | None = None
+    """continue the report in this directory (its config.json is used): sections that finished
+    are kept, the others run again from their start"""
 
     def __post_init__(self) -> None:
         check_config_types(self)
@@ -54,49 +71,52 @@ def run(
     quiet: bool = False,
     overwrite: bool = False,
 ) -> dict:
-    """Run the sections, write ``claims.json``, ``report.html`` and ``summary.json``."""
+    """Run the sections, write ``claims.json``, ``report.html`` and ``summary.json``; or, with
+    ``config.resume``, finish the report in that directory."""
+    if config.resume is None:
+        return _report(config, run_dir, quiet=quiet, overwrite=overwrite)
+    if run_dir is not None and Path(run_dir).resolve() != config.resume.resolve():
+        raise UserError("--resume continues the report in its own directory; leave out --out")
+    original = load_run_config(config.resume, NAME, ReproduceConfig)
+    check_resume_options(config, config.resume)
+    return _report(original, config.resume, quiet=quiet, resume=True)
+
+
+def _report(
+    config: ReproduceConfig,
+    run_dir: str | Path | None,
+    *,
+    quiet: bool,
+    overwrite: bool = False,
+    resume: bool = False,
+) -> dict:
     with Run(
-        "reproduce",
+        NAME,
         config,
         run_dir,
         quiet=quiet,
         tensorboard=False,
         metrics_index="section",
         overwrite=overwrite,
+        resume=resume,
     ) as out:
         started = time.strftime("%Y-%m-%d %H:%M:%S")
+        if resume:
+            out.metrics.truncate_after(-1)  # every section is logged again, kept or rerun
         sections: list[dict[str, Any]] = []
         for index, name in enumerate(config.chosen):
-            module = importlib.import_module(SECTIONS[name])
-            context = Context(config.preset, config.seed, out.path / name, quiet=quiet)
-            context.dir.mkdir(parents=True, exist_ok=True)
-            start = time.perf_counter()
-            claims: list[Claim] = []
-            error = None
-            try:
-                claims = module.run(context)
-            except UserError:
-                raise
-            except Exception:  # a broken section must not hide the others' results
-                error = traceback.format_exc()
-            seconds = time.perf_counter() - start
+            kept = _finished_section(out.path / name) if resume else None
+            section = kept or _run_section(name, config, out.path, quiet=quiet)
+            claims: list[Claim] = section["claims"]
             passed = sum(c.passed for c in claims)
-            out.metrics.log(index, {"seconds": seconds, "claims": len(claims), "passed": passed})
-            sections.append(
-                {
-                    "name": name,
-                    "title": module.TITLE,
-                    "dir": name,
-                    "seconds": seconds,
-                    "claims": claims,
-                    "figures": context.figures,
-                    "notes": context.notes,
-                    "error": error,
-                }
-            )
+            row = {"seconds": section["seconds"], "claims": len(claims), "passed": passed}
+            out.metrics.log(index, row)
+            sections.append(section)
             if not quiet:
+                error = section["error"]
                 state = "error" if error else f"{passed}/{len(claims)} claims hold"
-                print(f"  {module.TITLE}: {state} ({seconds:.1f} s)", flush=True)
+                how = "kept from the interrupted run" if kept else f"{section['seconds']:.1f} s"
+                print(f"  {section['title']}: {state} ({how})", flush=True)
 
         all_claims = [c for s in sections for c in s["claims"]]
         write_json(
@@ -127,6 +147,51 @@ def run(
                 "report": "report.html",
             }
         )
+
+
+def _run_section(name: str, config: ReproduceConfig, root: Path, *, quiet: bool) -> dict:
+    """Run one section afresh in ``root/name``; a finished one leaves its ``section.json``."""
+    module = importlib.import_module(SECTIONS[name])
+    directory = root / name
+    if directory.exists():  # what an interrupted run left: the section starts again
+        shutil.rmtree(directory)
+    context = Context(config.preset, config.seed, directory, quiet=quiet)
+    context.dir.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    claims: list[Claim] = []
+    error = None
+    try:
+        claims = module.run(context)
+    except UserError:
+        raise
+    except Exception:  # a broken section must not hide the others' results
+        error = traceback.format_exc()
+    section = {
+        "name": name,
+        "title": module.TITLE,
+        "dir": name,
+        "seconds": time.perf_counter() - start,
+        "claims": claims,
+        "figures": context.figures,
+        "notes": context.notes,
+        "error": error,
+    }
+    if error is None:
+        write_json(directory / SECTION_FILE, section | {"claims": [c.to_json() for c in claims]})
+    return section
+
+
+def _finished_section(directory: Path) -> dict | None:
+    """The section a resumed report keeps, or None when it must run again (it did not finish,
+    or its ``section.json`` cannot be read)."""
+    path = directory / SECTION_FILE
+    if not path.is_file():
+        return None
+    try:
+        saved = read_json(path)
+        return saved | {"claims": [Claim.from_json(c) for c in saved["claims"]], "error": None}
+    except (UserError, KeyError, TypeError, ValueError):
+        return None
 
 
 def describe(summary: dict) -> str:

@@ -120,6 +120,28 @@ class Claim:
             "details": self.details,
         }
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Claim:
+        """The claim :meth:`to_json` wrote (``passed`` is derived again; a non-finite measured
+        value, written as null, comes back as NaN and so still fails)."""
+
+        def number(key: str) -> float:
+            value = data[key]
+            return math.nan if value is None else float(value)
+
+        return cls(
+            id=data["id"],
+            statement=data["statement"],
+            measured=number("measured"),
+            expected=number("expected"),
+            tolerance=number("tolerance"),
+            comparison=data["comparison"],
+            how=data.get("how", ""),
+            unit=data.get("unit", ""),
+            figure=data.get("figure"),
+            details=data.get("details") or {},
+        )
+
 
 @dataclass
 class Context:
