@@ -211,6 +211,8 @@ CONFIG_MODULES = [
     "rlgen.generative.images",
     "rlgen.generative.models",
     "rlgen.generative.command",
+    "rlgen.generative.evaluate",
+    "rlgen.generative.sweeps",
     "rlgen.pg.reinforce",
     "rlgen.pg.command",
     "rlgen.reproduce",

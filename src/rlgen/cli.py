@@ -70,17 +70,17 @@ COMMANDS: list[Entry] = [
     ),
     Entry(
         ("vae", "evaluate"),
-        "rlgen.generative.command:EVALUATE",
+        "rlgen.generative.evaluate:EVALUATE",
         "re-score a saved VAE: ELBO and the IWAE bound with --iwae-k samples",
     ),
     Entry(
         ("vae", "beta-sweep"),
-        "rlgen.generative.command:BETA",
+        "rlgen.generative.sweeps:BETA",
         "one VAE per KL weight beta, as independent jobs; their samples as one grid",
     ),
     Entry(
         ("vae", "latent-sweep"),
-        "rlgen.generative.command:LATENT",
+        "rlgen.generative.sweeps:LATENT",
         "one VAE per latent size, as independent jobs: bound, reconstructions, active units",
     ),
     Entry(

@@ -18,7 +18,8 @@ import torch
 
 from rlgen.cli import main
 from rlgen.generative import command
-from rlgen.generative.command import VAETrainConfig, load_vae
+from rlgen.generative.command import VAETrainConfig
+from rlgen.generative.evaluate import load_vae
 from rlgen.generative.images import DataConfig
 from rlgen.generative.models import VAEConfig
 from rlgen.runs import Checkpoint, read_metrics

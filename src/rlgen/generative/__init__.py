@@ -7,7 +7,11 @@
   evaluate, sample, encode, save, load);
 - :mod:`rlgen.generative.fid`: a small cached classifier and the Fréchet distance of its features;
 - :mod:`rlgen.generative.figures`: image grids, the 2-D manifold, latent scatter;
-- :mod:`rlgen.generative.command`: ``rlgen vae`` (+ ``evaluate``, sweeps) and ``rlgen ae``.
+- :mod:`rlgen.generative.command`: ``rlgen vae`` and ``rlgen ae`` (configs, training in a run
+  directory, ``plot``); :mod:`rlgen.generative.scoring`: their summaries, test scores and saved
+  image arrays; :mod:`rlgen.generative.plots`: their figures, from a run directory's files;
+- :mod:`rlgen.generative.evaluate`: ``rlgen vae evaluate`` and loading a saved model back;
+- :mod:`rlgen.generative.sweeps`: ``rlgen vae beta-sweep`` and ``rlgen vae latent-sweep``.
 
 Library API::
 

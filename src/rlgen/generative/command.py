@@ -1,4 +1,4 @@
-"""``rlgen vae`` (+ ``evaluate``, ``beta-sweep``, ``latent-sweep``) and ``rlgen ae``.
+"""``rlgen vae`` and ``rlgen ae``: their configs, training in a run directory, their figures.
 
 ``rlgen vae`` trains a variational autoencoder through the shared loop (:mod:`rlgen.training`),
 scores it on the test images and writes one run directory::
@@ -10,22 +10,24 @@ scores it on the test images and writes one run directory::
 negative log-likelihood (nats, with its k), the active units and the timings (keys in the
 README). ``images.npz`` holds the arrays the figures are drawn from (test inputs and their
 reconstructions, prior samples; for a 2-D latent the manifold grid and the encoded test set), so
-:func:`plot` redraws every figure from the run directory alone.
+:func:`plot` redraws every figure from the run directory alone. ``rlgen ae --kind
+compressive|linear|denoising`` trains a deterministic autoencoder the same way.
 
 ``checkpoint.pt`` (model, optimiser, the loop's generator, torch's RNG, the history) is written
 atomically after every ``--checkpoint-every`` epochs; ``--resume RUN_DIR`` continues a run killed
 at any moment (``kill -9``) from it and ends with the uninterrupted run's numbers.
 
-``rlgen vae evaluate RUN_DIR --iwae-k 5000`` re-scores a saved model; ``rlgen vae beta-sweep`` and
-``rlgen vae latent-sweep`` train one model per value as independent jobs (:mod:`rlgen.executors`)
-and draw their samples as one grid. ``rlgen ae --kind compressive|linear|denoising`` trains a
-deterministic autoencoder the same way.
+The rest of the commands' work lives beside this module:
+
+- :mod:`rlgen.generative.scoring`: the summary keys, the test scores, the ``images.npz`` arrays;
+- :mod:`rlgen.generative.plots`: the figures, drawn from a run directory's files;
+- :mod:`rlgen.generative.evaluate`: ``rlgen vae evaluate RUN_DIR`` (re-score a saved VAE) and
+  :func:`~rlgen.generative.evaluate.load_vae` / ``load_ae``;
+- :mod:`rlgen.generative.sweeps`: ``rlgen vae beta-sweep`` and ``rlgen vae latent-sweep``.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import multiprocessing
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -36,11 +38,17 @@ import numpy as np
 import tyro
 
 from rlgen.errors import UserError, check_choice, check_config_types, check_range
-from rlgen.executors import ExecutorOptions, map_jobs
-from rlgen.generative import figures
+from rlgen.generative import plots
 from rlgen.generative.images import DataConfig, Images, load_images
-from rlgen.generative.likelihoods import normalised
 from rlgen.generative.models import VAE, AEConfig, Autoencoder, VAEConfig
+from rlgen.generative.scoring import (
+    ae_summary,
+    save_ae_images,
+    save_vae_images,
+    score_ae,
+    score_vae,
+    vae_summary,
+)
 from rlgen.runs import (
     Command,
     Run,
@@ -49,22 +57,12 @@ from rlgen.runs import (
     load_run_config,
     read_json,
     resolve_device,
-    write_json,
 )
-from rlgen.training import DivergedLoss, History, LoopConfig, NonFiniteLoss, load_model
+from rlgen.training import DivergedLoss, History, LoopConfig, NonFiniteLoss
 
 VAE_NAME, AE_NAME = "vae", "ae"
-BETA_SWEEP, LATENT_SWEEP = "vae beta-sweep", "vae latent-sweep"
 CHECKPOINT = "checkpoint.pt"
 VAE_KIND, AE_KIND = "rlgen.vae-run/1", "rlgen.ae-run/1"
-IMAGES = "images.npz"
-EVALUATION = "evaluation.json"
-SHOWN = 16
-"""test images shown with their reconstructions"""
-SAMPLES = 64
-"""prior samples (VAE) or decoded random codes (autoencoder) drawn and saved"""
-MANIFOLD = 20
-"""the 2-D manifold figure is MANIFOLD x MANIFOLD decoded points"""
 
 Device = Literal["auto", "cpu", "cuda"]
 
@@ -236,16 +234,6 @@ def _seed_everything(seed: int) -> None:
     torch.manual_seed(seed)  # initialisation; the loop's generator is seeded by fit
 
 
-def _generator(device: str, seed: int) -> Any:
-    import torch
-
-    return torch.Generator(device=device).manual_seed(seed)
-
-
-def _numpy(t: Any) -> np.ndarray:
-    return t.detach().float().cpu().numpy()
-
-
 # ---------------------------------------------------------------------------------------------
 # rlgen vae
 # ---------------------------------------------------------------------------------------------
@@ -323,105 +311,6 @@ def _train_and_score(
     return written
 
 
-def vae_summary(
-    config: VAETrainConfig, images: Images, fitted: Fitted, device: str
-) -> dict[str, Any]:
-    m = config.model
-    return {
-        "dataset": config.data.dataset,
-        "seed": config.seed,
-        "latent": m.latent,
-        "beta": m.beta,
-        "architecture": m.architecture,
-        "hidden": list(m.hidden),
-        "likelihood": m.likelihood,
-        "binarize": config.data.binarize,
-        "likelihood_normalized": normalised(m.likelihood, images.binarized),
-        "device": device,
-        "status": fitted.status,
-        "error": fitted.error,
-        "train_examples": len(images.train),
-        "validation_examples": len(images.validation),
-        "test_examples": len(images.test),
-        "validation_elbo": fitted.history.final_eval.get("elbo"),
-        "test_elbo": None,
-        "test_reconstruction": None,
-        "test_kl": None,
-        "test_loss": None,
-        "iwae_nll": None,
-        "iwae_se": None,
-        "iwae_k": config.iwae_k or None,
-        "iwae_examples": None,
-        "active_units": None,
-    }
-
-
-def score_vae(model: VAE, config: VAETrainConfig, images: Images) -> dict[str, Any]:
-    """The test ELBO, its terms and the active units on the test set; IWAE_k on its first
-    ``--iwae-examples`` images."""
-    start = time.perf_counter()
-    test = model.evaluate(images.test, seed=config.seed)
-    out: dict[str, Any] = {
-        "test_elbo": test["elbo"],
-        "test_reconstruction": test["reconstruction"],
-        "test_kl": test["kl"],
-        "test_loss": test["loss"],
-        "active_units": test["active_units"],
-        "test_seconds": time.perf_counter() - start,
-    }
-    if config.iwae_k:
-        start = time.perf_counter()
-        n = config.iwae_examples or len(images.test)
-        scored = model.evaluate(
-            images.test[:n], iwae_k=config.iwae_k, seed=config.seed, **_iwae_batch(config.iwae_k)
-        )
-        out |= {
-            "iwae_nll": scored["iwae_nll"],
-            "iwae_se": scored["iwae_se"],
-            "iwae_examples": min(n, len(images.test)),
-            "iwae_seconds": time.perf_counter() - start,
-        }
-    return out
-
-
-def _iwae_batch(k: int) -> dict[str, int]:
-    """Test images per IWAE batch: about 50,000 decoded samples at a time."""
-    return {"batch_size": max(1, min(500, 50_000 // k))}
-
-
-def save_vae_images(run_dir: Path, model: VAE, images: Images, seed: int) -> None:
-    """``images.npz``: what the figures show (see the module docstring)."""
-    import torch
-
-    shown = images.test[:SHOWN]
-    arrays: dict[str, np.ndarray] = {
-        "inputs": _numpy(shown),
-        "reconstructions": _numpy(model.reconstruct(shown)),
-        "samples": _numpy(
-            model.sample(SAMPLES, generator=_generator(images.test.device.type, seed))
-        ),
-        "side": np.array(images.side),
-    }
-    if model.config.latent == 2:
-        codes = torch.as_tensor(figures.manifold_codes(MANIFOLD), dtype=torch.float32)
-        with torch.no_grad():
-            arrays["manifold"] = _numpy(model.mean_image(model.decode(codes.to(model.device))))
-            arrays["codes"] = _numpy(model.encode(images.test)[0])
-        arrays["labels"] = images.test_labels.cpu().numpy()
-    _write_npz(run_dir / IMAGES, arrays)
-
-
-def _write_npz(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
-    import io
-
-    from rlgen.runs import atomic_write_bytes
-
-    buffer = io.BytesIO()
-    named: dict[str, Any] = dict(arrays)
-    np.savez_compressed(buffer, **named)
-    atomic_write_bytes(path, buffer.getvalue())
-
-
 def run_vae(
     config: VAETrainConfig,
     run_dir: str | Path | None = None,
@@ -431,7 +320,7 @@ def run_vae(
 ) -> dict[str, Any]:
     """``rlgen vae``: one model into ``run_dir``, or continue ``--resume``."""
     if config.resume is not None:
-        _check_resume_dir(config.resume, run_dir)
+        check_resume_dir(config.resume, run_dir)
         check_resume_options(config, config.resume)
         original = load_run_config(config.resume, VAE_NAME, VAETrainConfig)
         _check_checkpoint(config.resume)
@@ -440,7 +329,7 @@ def run_vae(
     return train_vae(config, run_dir, quiet=quiet, overwrite=overwrite)
 
 
-def _check_resume_dir(resume: Path, run_dir: str | Path | None) -> None:
+def check_resume_dir(resume: Path, run_dir: str | Path | None) -> None:
     if run_dir is not None and Path(run_dir).resolve() != resume.resolve():
         raise UserError("--resume continues the run in its own directory; leave out --out")
 
@@ -482,114 +371,6 @@ def describe_vae(summary: Mapping[str, Any]) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
-# rlgen vae evaluate RUN_DIR
-# ---------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class EvaluateConfig:
-    """Re-score the VAE saved in a run directory: ELBO and the IWAE bound with k samples."""
-
-    run_dir: Annotated[Path, tyro.conf.Positional, tyro.conf.arg(metavar="RUN_DIR")]
-    """a run directory written by rlgen vae (it holds checkpoint.pt)"""
-    iwae_k: int = 5000
-    """importance samples per test image"""
-    examples: int | None = None
-    """score only the first this many test images (default: the run's whole test set)"""
-    seed: int = 0
-    """seed of the samples"""
-    device: Device = "auto"
-    """auto, cpu or cuda"""
-    data_dir: Path | None = None
-    """where the dataset's IDX files are, if not where the run found them"""
-
-    def __post_init__(self) -> None:
-        check_config_types(self)
-        check_range("iwae_k", self.iwae_k, 1)
-        if self.examples is not None:
-            check_range("examples", self.examples, 1)
-        check_range("seed", self.seed, 0)
-        check_choice("device", self.device, ("auto", "cpu", "cuda"))
-
-
-def load_vae(
-    run_dir: str | Path, device: str = "cpu", *, data_dir: Path | None = None
-) -> tuple[VAE, VAETrainConfig, Images]:
-    """The model of a ``rlgen vae`` run directory (weights only), its config and its images."""
-    run_dir = Path(run_dir)
-    config = load_run_config(run_dir, VAE_NAME, VAETrainConfig)
-    if not (run_dir / CHECKPOINT).is_file():
-        raise UserError(f"{run_dir}: no {CHECKPOINT} here")
-    if data_dir is not None:
-        config = dataclasses.replace(
-            config, data=dataclasses.replace(config.data, data_dir=data_dir)
-        )
-    images = load_images(config.data, device)
-    model = VAE(config.model, pixels=images.pixels)
-    load_model(run_dir / CHECKPOINT, model, kind=VAE_KIND)
-    return model.to(device), config, images
-
-
-def load_ae(
-    run_dir: str | Path, device: str = "cpu", *, data_dir: Path | None = None
-) -> tuple[Autoencoder, AETrainConfig, Images]:
-    """The model of a ``rlgen ae`` run directory (weights only), its config and its images."""
-    run_dir = Path(run_dir)
-    config = load_run_config(run_dir, AE_NAME, AETrainConfig)
-    if not (run_dir / CHECKPOINT).is_file():
-        raise UserError(f"{run_dir}: no {CHECKPOINT} here")
-    if data_dir is not None:
-        data = dataclasses.replace(config.data, data_dir=data_dir)
-        config = dataclasses.replace(config, data=data)
-    images = load_images(config.data, device)
-    model = Autoencoder(config.model, pixels=images.pixels)
-    load_model(run_dir / CHECKPOINT, model, kind=AE_KIND)
-    return model.to(device), config, images
-
-
-def run_evaluate(config: EvaluateConfig) -> dict[str, Any]:
-    """Score the saved model; write ``evaluation.json`` into the run directory."""
-    device = resolve_device(config.device)
-    model, train_config, images = load_vae(config.run_dir, device, data_dir=config.data_dir)
-    test = images.test[: config.examples] if config.examples else images.test
-    start = time.perf_counter()
-    scores = model.evaluate(
-        test, iwae_k=config.iwae_k, seed=config.seed, **_iwae_batch(config.iwae_k)
-    )
-    result = {
-        "run_dir": str(config.run_dir),
-        "iwae_k": config.iwae_k,
-        "examples": len(test),
-        "seed": config.seed,
-        "likelihood": train_config.model.likelihood,
-        "binarize": train_config.data.binarize,
-        "likelihood_normalized": normalised(train_config.model.likelihood, images.binarized),
-        "elbo": scores["elbo"],
-        "reconstruction": scores["reconstruction"],
-        "kl": scores["kl"],
-        "iwae_nll": scores["iwae_nll"],
-        "iwae_se": scores["iwae_se"],
-        "active_units": scores["active_units"],
-        "seconds": time.perf_counter() - start,
-        "device": device,
-    }
-    write_json(config.run_dir / EVALUATION, result)
-    return result
-
-
-def describe_evaluation(result: Mapping[str, Any]) -> str:
-    return "\n".join(
-        [
-            f"{result['run_dir']}: {result['examples']} test images, k = {result['iwae_k']} "
-            f"({result['seconds']:.1f} s)",
-            f"  IWAE negative log-likelihood {result['iwae_nll']:.2f} ± {result['iwae_se']:.2f} "
-            f"nats; ELBO {result['elbo']:.2f}",
-            f"written to {Path(result['run_dir']) / EVALUATION}",
-        ]
-    )
-
-
-# ---------------------------------------------------------------------------------------------
 # rlgen ae
 # ---------------------------------------------------------------------------------------------
 
@@ -618,90 +399,6 @@ def train_ae(
     )
 
 
-def ae_summary(
-    config: AETrainConfig, images: Images, fitted: Fitted, device: str
-) -> dict[str, Any]:
-    m = config.model
-    return {
-        "dataset": config.data.dataset,
-        "seed": config.seed,
-        "kind": m.kind,
-        "latent": m.latent,
-        "architecture": m.architecture,
-        "hidden": list(m.hidden) if m.kind != "linear" else [],
-        "noise": m.noise if m.kind == "denoising" else None,
-        "noise_level": m.noise_level if m.kind == "denoising" else None,
-        "binarize": config.data.binarize,
-        "device": device,
-        "status": fitted.status,
-        "error": fitted.error,
-        "train_examples": len(images.train),
-        "test_examples": len(images.test),
-        "test_loss": None,
-        "test_mse": None,
-        "test_noisy_mse": None,
-        "test_denoised_mse": None,
-        "pca_max_angle": None,
-        "pca_angles": None,
-        "decoder_max_cosine": None,
-    }
-
-
-def score_ae(model: Autoencoder, config: AETrainConfig, images: Images) -> dict[str, Any]:
-    """Test reconstruction errors; the linear kind's principal angles to the PCA subspace."""
-    from rlgen.generative.measures import column_cosines, pca_basis, principal_angles
-
-    start = time.perf_counter()
-    test = model.evaluate(images.test, seed=config.seed)
-    out: dict[str, Any] = {
-        "test_loss": test["loss"],
-        "test_mse": test["mse"],
-        "test_noisy_mse": test.get("noisy_mse"),
-        "test_denoised_mse": test.get("denoised_mse"),
-    }
-    if model.linear:
-        w = _numpy(model.decoder.weight).astype(np.float64)  # (P, m)
-        angles = principal_angles(w, pca_basis(_numpy(images.train), model.config.latent))
-        out |= {
-            "pca_max_angle": float(angles.max()),
-            "pca_angles": angles.tolist(),
-            "decoder_max_cosine": float(column_cosines(w).max()) if w.shape[1] > 1 else 0.0,
-        }
-    out["test_seconds"] = time.perf_counter() - start
-    return out
-
-
-def random_codes(model: Autoencoder, images: Images, n: int, seed: int) -> dict[str, np.ndarray]:
-    """Decoded random points of the autoencoder's code space, each (n, P): ``random_codes``
-    from N(0, I), the VAE's prior (an autoencoder has none, so this is the naive draw), and
-    ``fitted_codes`` from the diagonal Gaussian fitted to the training images' codes."""
-    import torch
-
-    with torch.no_grad():
-        train = images.train
-        codes = torch.cat([model.encode(train[i : i + 1000]) for i in range(0, len(train), 1000)])
-        g = _generator(codes.device.type, seed)
-        eps = torch.randn(2, n, codes.shape[1], generator=g, device=codes.device)
-        fitted = codes.mean(0) + codes.std(0) * eps[1]
-        return {
-            "random_codes": _numpy(model.decode(eps[0])),
-            "fitted_codes": _numpy(model.decode(fitted)),
-        }
-
-
-def save_ae_images(run_dir: Path, model: Autoencoder, images: Images, seed: int) -> None:
-    shown = images.test[:SHOWN]
-    arrays = {
-        "inputs": _numpy(shown),
-        "reconstructions": _numpy(model.reconstruct(shown)),
-        "side": np.array(images.side),
-    } | random_codes(model, images, SAMPLES, seed)
-    if model.config.kind == "denoising":
-        noisy = model.corrupt(shown, _generator(shown.device.type, seed))
-        arrays |= {"noisy": _numpy(noisy), "denoised": _numpy(model.reconstruct(noisy))}
-    _write_npz(run_dir / IMAGES, arrays)
-
-
 def run_ae(
     config: AETrainConfig,
     run_dir: str | Path | None = None,
@@ -711,7 +408,7 @@ def run_ae(
 ) -> dict[str, Any]:
     """``rlgen ae``: one autoencoder into ``run_dir``, or continue ``--resume``."""
     if config.resume is not None:
-        _check_resume_dir(config.resume, run_dir)
+        check_resume_dir(config.resume, run_dir)
         check_resume_options(config, config.resume)
         original = load_run_config(config.resume, AE_NAME, AETrainConfig)
         _check_checkpoint(config.resume)
@@ -747,236 +444,6 @@ def describe_ae(summary: Mapping[str, Any]) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
-# Sweeps: rlgen vae beta-sweep, rlgen vae latent-sweep
-# ---------------------------------------------------------------------------------------------
-
-
-def _check_sweep_values(option: str, values: tuple[float, ...], low: float) -> None:
-    """``--<option>``: at least one value, each at least ``low``, no value twice."""
-    if not values:
-        raise UserError(f"--{option}: give at least one value")
-    for value in values:
-        check_range(option, value, low)
-    if len(set(values)) != len(values):
-        raise UserError(f"--{option}: give distinct values, got {list(values)}")
-
-
-class _Sweep:
-    """What the sweep configs share (their fields stay in each, in the order of its --help)."""
-
-    train: VAETrainConfig
-
-    @property
-    def resume(self) -> Path | None:
-        """``--resume``: the sweep directory to continue (the CLI runs it there)."""
-        return self.train.resume
-
-
-@dataclass(frozen=True)
-class BetaSweepConfig(_Sweep):
-    """Train one VAE per KL weight beta (independent jobs) and draw their samples as one grid."""
-
-    betas: tuple[float, ...] = (0.1, 1.0, 10.0)
-    """the KL weights"""
-    train: Annotated[VAETrainConfig, tyro.conf.OmitArgPrefixes] = field(
-        default_factory=VAETrainConfig
-    )
-    """what every model shares (--beta is replaced by each of --betas)"""
-    jobs: Annotated[ExecutorOptions, tyro.conf.OmitArgPrefixes] = field(
-        default_factory=ExecutorOptions
-    )
-    """where the models train"""
-
-    def __post_init__(self) -> None:
-        check_config_types(self)
-        _check_sweep_values("betas", self.betas, 0)
-
-    @property
-    def values(self) -> tuple[float, ...]:
-        return self.betas
-
-    def member(self, value: float) -> VAETrainConfig:
-        model = dataclasses.replace(self.train.model, beta=value)
-        return dataclasses.replace(self.train, model=model, resume=None)
-
-    @staticmethod
-    def label(value: float) -> str:
-        return f"beta-{value:g}"
-
-
-@dataclass(frozen=True)
-class LatentSweepConfig(_Sweep):
-    """Train one VAE per latent size (independent jobs): bound, sharpness, active units."""
-
-    latents: tuple[int, ...] = (2, 5, 10, 20, 50)
-    """the latent sizes"""
-    train: Annotated[VAETrainConfig, tyro.conf.OmitArgPrefixes] = field(
-        default_factory=VAETrainConfig
-    )
-    """what every model shares (--latent is replaced by each of --latents)"""
-    jobs: Annotated[ExecutorOptions, tyro.conf.OmitArgPrefixes] = field(
-        default_factory=ExecutorOptions
-    )
-    """where the models train"""
-
-    def __post_init__(self) -> None:
-        check_config_types(self)
-        _check_sweep_values("latents", self.latents, 1)
-
-    @property
-    def values(self) -> tuple[int, ...]:
-        return self.latents
-
-    def member(self, value: float) -> VAETrainConfig:
-        model = dataclasses.replace(self.train.model, latent=int(value))
-        return dataclasses.replace(self.train, model=model, resume=None)
-
-    @staticmethod
-    def label(value: float) -> str:
-        return f"latent-{int(value)}"
-
-
-SweepConfig = BetaSweepConfig | LatentSweepConfig
-
-SWEEP_KEYS = (
-    "test_elbo",
-    "test_reconstruction",
-    "test_kl",
-    "iwae_nll",
-    "active_units",
-    "sample_diversity",
-    "train_seconds",
-)
-
-
-def sweep_job(job: tuple[VAETrainConfig, str, str]) -> dict[str, Any]:
-    """One model of a sweep: ``(config, run_dir, mode)`` with mode ``fresh``, ``resume`` or
-    ``done`` (read its summary). A model whose loss became non-finite returns its summary."""
-    config, run_dir, mode = job
-    if multiprocessing.parent_process() is not None:
-        import torch
-
-        torch.set_num_threads(1)  # one job per core
-    if mode == "done":
-        return read_json(Path(run_dir) / "summary.json")
-    try:
-        return train_vae(config, run_dir, quiet=True, resume=mode == "resume")
-    except NonFiniteLoss:
-        return read_json(Path(run_dir) / "summary.json")
-
-
-def run_sweep(
-    name: str,
-    config: SweepConfig,
-    run_dir: str | Path | None = None,
-    *,
-    quiet: bool = False,
-    overwrite: bool = False,
-) -> dict[str, Any]:
-    """Each value's model as an independent job into ``OUT/<label>``; the sweep's summary and
-    figures. ``--resume OUT`` keeps the finished models, resumes the checkpointed ones and
-    starts the others."""
-    resume = config.train.resume is not None
-    if resume:
-        assert config.train.resume is not None
-        directory = config.train.resume
-        _check_resume_dir(directory, run_dir)
-        check_resume_options(config.train, directory)
-        if config.jobs != ExecutorOptions() or config.values != type(config)().values:
-            raise UserError(
-                f"--resume continues the sweep saved in {directory}; leave out the sweep options"
-            )
-        config = load_run_config(directory, name, type(config))
-    else:
-        directory = Path(run_dir) if run_dir is not None else default_run_dir(name, None)
-    start = time.perf_counter()
-    with Run(
-        name,
-        config,
-        directory,
-        quiet=quiet,
-        metrics_index="member",
-        tensorboard=False,
-        device=config.train.device,
-        resume=resume,
-        overwrite=overwrite,
-    ) as r:
-        jobs = []
-        for value in config.values:
-            member_dir = r.path / config.label(value)
-            mode = "fresh"
-            if resume and (member_dir / "summary.json").is_file():
-                mode = "done"
-            elif resume and (member_dir / CHECKPOINT).is_file():
-                mode = "resume"
-            elif member_dir.exists():
-                import shutil
-
-                shutil.rmtree(member_dir)  # started but never checkpointed: start again
-            jobs.append((config.member(value), str(member_dir), mode))
-        summaries = map_jobs(sweep_job, jobs, config.jobs, desc=name, quiet=quiet)
-        members = []
-        for i, (value, s) in enumerate(zip(config.values, summaries, strict=True)):
-            row = {k: s.get(k) for k in SWEEP_KEYS if k != "sample_diversity"}
-            row["sample_diversity"] = _sample_diversity(r.path / config.label(value))
-            r.metrics.log(
-                i, {k: float(v) if v is not None else float("nan") for k, v in row.items()}
-            )
-            members.append(
-                {"value": value, "dir": config.label(value), "status": s["status"], **row}
-            )
-        written = r.finish(
-            {
-                "sweep": "beta" if isinstance(config, BetaSweepConfig) else "latent",
-                "values": list(config.values),
-                "members": members,
-                "executor": config.jobs.executor,
-                "wall_seconds": time.perf_counter() - start,
-            }
-        )
-        plot(r.path)
-    return written
-
-
-def _sample_diversity(member_dir: Path) -> float | None:
-    """Mean pairwise Euclidean distance between a member's prior samples (pixel space)."""
-    from rlgen.generative.measures import mean_pairwise_distance
-
-    path = member_dir / IMAGES
-    if not path.is_file():
-        return None
-    with np.load(path) as saved:
-        return mean_pairwise_distance(saved["samples"])
-
-
-def run_beta_sweep(config: BetaSweepConfig, run_dir: str | Path | None = None, **kw: Any) -> dict:
-    """``rlgen vae beta-sweep``."""
-    return run_sweep(BETA_SWEEP, config, run_dir, **kw)
-
-
-def run_latent_sweep(
-    config: LatentSweepConfig, run_dir: str | Path | None = None, **kw: Any
-) -> dict:
-    """``rlgen vae latent-sweep``."""
-    return run_sweep(LATENT_SWEEP, config, run_dir, **kw)
-
-
-def describe_sweep(summary: Mapping[str, Any]) -> str:
-    name = "beta" if summary["sweep"] == "beta" else "latent"
-    lines = [f"{name:>8}  test ELBO  reconstr.       KL  IWAE NLL  active  diversity"]
-    for m in summary["members"]:
-        if m["status"] != "finished":
-            lines.append(f"{m['value']:>8g}  {m['status']}")
-            continue
-        nll = f"{m['iwae_nll']:9.2f}" if m["iwae_nll"] is not None else f"{'-':>9}"
-        lines.append(
-            f"{m['value']:>8g}  {m['test_elbo']:9.2f}  {m['test_reconstruction']:9.2f}  "
-            f"{m['test_kl']:7.2f}  {nll}  {m['active_units']:6d}  {m['sample_diversity']:9.2f}"
-        )
-    return "\n".join(lines)
-
-
-# ---------------------------------------------------------------------------------------------
 # Figures, from the run directory alone
 # ---------------------------------------------------------------------------------------------
 
@@ -986,141 +453,14 @@ def plot(run_dir: str | Path) -> list[Path]:
     run_dir = Path(run_dir)
     saved = read_json(run_dir / "config.json")
     command = saved.get("command") if isinstance(saved, dict) else None
-    if command in (BETA_SWEEP, LATENT_SWEEP):
-        return _plot_sweep(run_dir, command, saved["config"])
-    if command not in (VAE_NAME, AE_NAME):
-        raise UserError(f"{run_dir}: not a vae, ae or sweep run directory")
-    written = []
-    curve = figures.save_learning_curve(
-        run_dir / "learning_curve.png", run_dir, ylabel="loss (nats per image)"
-    )
-    if curve is not None:
-        written.append(curve)
-    if not (run_dir / IMAGES).is_file():
-        return written
-    with np.load(run_dir / IMAGES) as f:
-        arrays = {k: f[k] for k in f.files}
-    side = int(arrays["side"])
-    rows = [("input", arrays["inputs"]), ("reconstruction", arrays["reconstructions"])]
-    if "noisy" in arrays:
-        rows = [
-            ("clean", arrays["inputs"]),
-            ("noisy input", arrays["noisy"]),
-            ("denoised", arrays["denoised"]),
-            ("clean input\nreconstructed", arrays["reconstructions"]),
-        ]
-    written.append(figures.save_image_rows(run_dir / "reconstructions.png", rows, side))
-    if command == VAE_NAME:
-        written.append(
-            figures.save_image_grid(
-                run_dir / "samples.png",
-                arrays["samples"],
-                side,
-                cols=8,
-                title="samples from the prior: E[x | z], z ~ N(0, I)",
-            )
-        )
-        if "manifold" in arrays:
-            written.append(
-                figures.save_image_grid(
-                    run_dir / "manifold.png",
-                    arrays["manifold"],
-                    side,
-                    cols=MANIFOLD,
-                    title="the 2-D latent manifold (grid through the inverse normal CDF)",
-                )
-            )
-            from rlgen.data import DATASETS
+    if command in (VAE_NAME, AE_NAME):
+        return plots.plot_model(run_dir, saved["config"], vae=command == VAE_NAME)
+    from rlgen.generative import sweeps  # (which imports this module)
 
-            classes = DATASETS[saved["config"]["data"]["dataset"]].classes
-            written.append(
-                figures.save_latent_scatter(
-                    run_dir / "latent.png",
-                    arrays["codes"],
-                    arrays["labels"],
-                    classes,
-                    title="test images encoded (posterior means)",
-                )
-            )
-    else:
-        rows = [("z ~ N(0, I)", arrays["random_codes"][:16])]
-        if "fitted_codes" in arrays:
-            rows.append(("z ~ Gaussian fitted\nto the codes", arrays["fitted_codes"][:16]))
-        written.append(
-            figures.save_image_rows(
-                run_dir / "random_codes.png", rows, side, title="decoded random codes"
-            )
-        )
-    return written
-
-
-def _plot_sweep(run_dir: Path, command: str, config: Mapping[str, Any]) -> list[Path]:
-    values = config["betas"] if command == BETA_SWEEP else config["latents"]
-    label = BetaSweepConfig.label if command == BETA_SWEEP else LatentSweepConfig.label
-    name = "β" if command == BETA_SWEEP else "latent"
-    samples, recons, inputs, side = [], [], None, 28
-    for value in values:
-        path = run_dir / label(value) / IMAGES
-        if not path.is_file():
-            continue
-        with np.load(path) as f:
-            side = int(f["side"])
-            samples.append((f"{name} = {value:g}", f["samples"][:16]))
-            recons.append((f"{name} = {value:g}", f["reconstructions"]))
-            inputs = f["inputs"]
-    written = []
-    if samples:
-        written.append(
-            figures.save_image_rows(
-                run_dir / "samples.png", samples, side, title="samples from the prior"
-            )
-        )
-    if recons and inputs is not None:
-        written.append(
-            figures.save_image_rows(
-                run_dir / "reconstructions.png",
-                [("input", inputs), *recons],
-                side,
-                title="test images and their reconstructions",
-            )
-        )
-    if (run_dir / "summary.json").is_file():
-        written.append(_plot_sweep_curves(run_dir, read_json(run_dir / "summary.json"), name))
-    return written
-
-
-def _plot_sweep_curves(run_dir: Path, summary: Mapping[str, Any], name: str) -> Path:
-    from rlgen.figures import pyplot, save_figure
-
-    plt = pyplot()
-    members = [m for m in summary["members"] if m["status"] == "finished"]
-    x = [m["value"] for m in members]
-    fig, axes = plt.subplots(1, 3, figsize=(11, 3.4))
-    axes[0].plot(x, [-m["test_elbo"] for m in members], "o-", label="−ELBO")
-    if all(m["iwae_nll"] is not None for m in members):
-        axes[0].plot(x, [m["iwae_nll"] for m in members], "s--", label="IWAE NLL")
-    axes[0].set_ylabel("nats per test image")
-    axes[0].legend(frameon=False, fontsize=8)
-    axes[1].plot(x, [m["test_reconstruction"] for m in members], "o-", label="reconstruction")
-    axes[1].plot(x, [m["test_kl"] for m in members], "s--", label="KL")
-    axes[1].set_ylabel("nats per test image")
-    axes[1].legend(frameon=False, fontsize=8)
-    if name == "latent":
-        axes[2].plot(x, [m["active_units"] for m in members], "o-")
-        axes[2].plot(x, x, ":", color="grey", lw=0.8, label="all units")
-        axes[2].set_ylabel("active units")
-        axes[2].legend(frameon=False, fontsize=8)
-    else:
-        axes[2].plot(x, [m["sample_diversity"] for m in members], "o-")
-        axes[2].set_ylabel("sample diversity\n(mean pairwise distance)")
-    for ax in axes:
-        ax.set_xlabel(name)
-        ax.set_xscale("log")
-    return save_figure(fig, run_dir / "sweep.png", dpi=110)
+    if command in (sweeps.BETA_SWEEP, sweeps.LATENT_SWEEP):
+        return sweeps.plot_sweep(run_dir, command, saved["config"])
+    raise UserError(f"{run_dir}: not a vae, ae or sweep run directory")
 
 
 COMMAND = Command(VAETrainConfig, run_vae, describe_vae)
-EVALUATE = Command(EvaluateConfig, run_evaluate, describe_evaluation, writes_run_dir=False)
-BETA = Command(BetaSweepConfig, run_beta_sweep, describe_sweep)
-LATENT = Command(LatentSweepConfig, run_latent_sweep, describe_sweep)
 AE = Command(AETrainConfig, run_ae, describe_ae)

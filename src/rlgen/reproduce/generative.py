@@ -30,14 +30,8 @@ import torch
 from rlgen.executors import ExecutorOptions, map_jobs
 from rlgen.generative import fid
 from rlgen.generative.bounds import LinearGaussian, reparameterize
-from rlgen.generative.command import (
-    AETrainConfig,
-    VAETrainConfig,
-    load_ae,
-    load_vae,
-    train_ae,
-    train_vae,
-)
+from rlgen.generative.command import AETrainConfig, VAETrainConfig, train_ae, train_vae
+from rlgen.generative.evaluate import load_ae, load_vae
 from rlgen.generative.figures import save_image_rows
 from rlgen.generative.images import DataConfig, Images, load_images
 from rlgen.generative.measures import (
