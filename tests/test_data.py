@@ -77,6 +77,8 @@ def test_search_order(isolated, monkeypatch):
         data.find("fashion-mnist")
     message = str(info.value)
     assert "data not found in" in message and "debian" in message and "--data-dir" in message
+    # the commands never download: the message says how to (the call it names downloads)
+    assert "data.download('fashion-mnist')" in message
     cache = data.make_synthetic(tmp / "cache" / "rlgen" / "fashion-mnist", seed=1)
     assert data.find("fashion-mnist") == cache
     debian = data.make_synthetic(tmp / "debian", seed=2)

@@ -228,7 +228,8 @@ def find(name: str, data_dir: str | Path | None = None) -> Path:
     hint = "install Debian's dataset-fashion-mnist (make setup does), " if spec.debian_dir else ""
     raise UserError(
         f"{name}: data not found in {', '.join(str(d) for d in searched)}; {hint}point "
-        f"--data-dir or $RLGEN_DATA at the IDX files, or allow a download"
+        f"--data-dir or $RLGEN_DATA at the IDX files, or download them into the cache: "
+        f"python -c \"from rlgen import data; data.download('{name}')\""
     )
 
 
