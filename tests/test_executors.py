@@ -560,8 +560,16 @@ def test_the_progress_bar_counts_done_and_failed_jobs(monkeypatch):
 
 
 def test_local_workers_ignore_ctrl_c_and_leave_it_to_the_parent():
+    before = signal.getsignal(signal.SIGINT)
     assert map_jobs(ignores_sigint, [0, 1], ExecutorOptions(workers=2)) == [True, True]
-    assert not ignores_sigint(None)  # this process still stops on Ctrl-C
+    assert signal.getsignal(signal.SIGINT) == before  # this process's Ctrl-C is untouched
+
+
+def sigint_as_at_a_terminal() -> None:
+    """For the Ctrl-C tests' child: SIGINT's default action, even where this test process was
+    started with SIGINT ignored (a background job of a non-interactive shell), so that Python
+    installs its KeyboardInterrupt handler."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 @pytest.mark.skipif(not hasattr(os, "killpg"), reason="needs POSIX process groups")
@@ -577,6 +585,7 @@ def test_ctrl_c_stops_the_workers_quietly_and_raises_keyboard_interrupt_once(tmp
     process = subprocess.Popen(
         [sys.executable, "-c", script],
         start_new_session=True,
+        preexec_fn=sigint_as_at_a_terminal,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -632,6 +641,7 @@ def test_ctrl_c_during_a_call_on_a_pool_raises_once_and_leaves_no_process(tmp_pa
     process = subprocess.Popen(
         [sys.executable, str(path)],
         start_new_session=True,
+        preexec_fn=sigint_as_at_a_terminal,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
