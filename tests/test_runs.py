@@ -288,8 +288,10 @@ def test_a_non_empty_directory_is_refused_unless_resumed_or_overwritten(tmp_path
     with Run("toy", Toy(), tmp_path / "r") as r:
         r.metrics.log(1, {"x": 1.0})
         r.finish({"x": 1})
-    with pytest.raises(UserError, match="not empty"):
+    with pytest.raises(UserError, match="not empty") as refused:
         Run("toy", Toy(), tmp_path / "r")
+    # --resume is offered only as far as it exists (bandit, mdp, reproduce have none)
+    assert "--resume where the command has it" in str(refused.value)
     with pytest.raises(UserError, match="not a 'other' run directory"):
         Run("other", Toy(), tmp_path / "r", resume=True)
     with Run("toy", Toy(), tmp_path / "r", resume=True) as r:  # same command: continues

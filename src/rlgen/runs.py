@@ -952,7 +952,8 @@ def _check_contents(
         return
     raise UserError(
         f"--out {path}: the directory is not empty (another run's files?); choose a new "
-        "directory, resume the run with --resume, or pass --overwrite to empty it first"
+        "directory, pass --overwrite to empty it first, or continue the run there with "
+        "--resume where the command has it"
     )
 
 
