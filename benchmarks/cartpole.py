@@ -32,9 +32,9 @@ import numpy as np
 import torch
 
 from _common import sb3_stop, solve_result
+from rlgen.files import write_json
 from rlgen.pg.evaluate import Evaluator
 from rlgen.pg.reinforce import Callback, Reinforce, ReinforceConfig, UpdateInfo
-from rlgen.runs import write_json
 
 ENV = "CartPole-v1"
 METHODS = ("reinforce", "reinforce-baseline", "sb3-ppo")

@@ -44,11 +44,11 @@ import numpy as np
 import torch
 
 from rlgen.executors import ExecutorOptions, map_jobs
+from rlgen.files import write_json
 from rlgen.nas.command import SearchConfig, search
 from rlgen.nas.search import ChildConfig, TrialJob, run_trial
 from rlgen.nas.spaces import make_space
 from rlgen.nas.store import TrialStore
-from rlgen.runs import write_json
 
 RESULTS = Path(__file__).parent / "results" / "nas.json"
 PARTS = ("child-cost", "proxy", "search", "throughput", "pool")

@@ -40,10 +40,10 @@ import numpy as np
 import torch
 
 from _common import sb3_stop, solve_result
+from rlgen.files import read_json, write_json
 from rlgen.pg.command import TrainConfig, reward_threshold
 from rlgen.pg.evaluate import Evaluator
 from rlgen.pg.reinforce import Callback, Reinforce, ReinforceConfig, UpdateInfo
-from rlgen.runs import read_json, write_json
 
 METHODS = ("reinforce", "reinforce-baseline", "sb3-ppo")
 

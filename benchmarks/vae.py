@@ -46,10 +46,11 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
+from rlgen.files import write_json
 from rlgen.generative.command import VAETrainConfig, optimizer_and_schedule
 from rlgen.generative.images import DataConfig, load_images
 from rlgen.generative.models import VAE, VAEConfig
-from rlgen.runs import resolve_device, write_json
+from rlgen.runs import resolve_device
 from rlgen.training import LoopConfig
 
 # ---------------------------------------------------------------------------------------------

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import pytest
 
+from rlgen.checkpoints import save_checkpoint
 from rlgen.cli import main
-from rlgen.runs import save_checkpoint
 
 OUT = "out/run"  # every case that writes would write here, relative to a fresh directory
 

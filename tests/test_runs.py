@@ -15,24 +15,19 @@ import numpy as np
 import pytest
 import tyro
 
-from rlgen.errors import UserError, check_range
-from rlgen.runs import (
+from rlgen.checkpoints import (
     Checkpoint,
     Every,
     GlobalRNG,
-    MetricsWriter,
     NumpyRNG,
-    Run,
-    atomic_write_bytes,
-    changed_options,
-    config_from_dict,
-    default_run_dir,
     load_checkpoint,
-    metrics_columns,
-    read_metrics,
     save_checkpoint,
-    to_jsonable,
 )
+from rlgen.configs import changed_options, config_from_dict
+from rlgen.errors import UserError, check_range
+from rlgen.files import atomic_write_bytes, to_jsonable
+from rlgen.metrics import MetricsWriter, metrics_columns, read_metrics
+from rlgen.runs import Run, default_run_dir
 
 
 @dataclass(frozen=True)
@@ -335,7 +330,7 @@ def test_metrics_rewrite_is_atomic_and_keeps_the_index_integer(tmp_path, monkeyp
     def killed(*args, **kwargs):
         raise KeyboardInterrupt  # a kill in the middle of the rewrite
 
-    monkeypatch.setattr("rlgen.runs.os.replace", killed)
+    monkeypatch.setattr("rlgen.files.os.replace", killed)
     with pytest.raises(KeyboardInterrupt):
         w.truncate_after(2)
     monkeypatch.undo()

@@ -13,8 +13,12 @@ import pytest
 import torch
 from torch import nn
 
+from rlgen.checkpoints import Checkpoint
+from rlgen.configs import config_from_dict
 from rlgen.errors import UserError
-from rlgen.runs import Checkpoint, MetricsWriter, Run, config_from_dict, read_metrics, to_jsonable
+from rlgen.files import to_jsonable
+from rlgen.metrics import MetricsWriter, read_metrics
+from rlgen.runs import Run
 from rlgen.training import (
     CHECKPOINT_KIND,
     DIVERGENCE_FACTOR,

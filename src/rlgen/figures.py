@@ -38,7 +38,7 @@ def save_figure(fig: Any, path: str | Path, *, dpi: int = 120, despine: bool = T
     """
     import io
 
-    from rlgen.runs import atomic_write_bytes
+    from rlgen.files import atomic_write_bytes
 
     try:
         if despine:

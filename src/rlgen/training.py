@@ -18,7 +18,7 @@ metrics stay on the device and are read once per epoch.
 
 After each epoch (1-based) the loop may evaluate (every ``eval_every`` epochs and always after
 the last), logs one row (``epoch``; ``train/...``, ``eval/...``, ``time/...``) to the
-:class:`~rlgen.runs.MetricsWriter` and to the returned :class:`History`, and writes the
+:class:`~rlgen.metrics.MetricsWriter` and to the returned :class:`History`, and writes the
 checkpoint (every ``checkpoint_every`` epochs and at the end). The checkpoint holds the model, the
 optimiser, the scheduler, the loop's generator, torch's global RNG (dropout, ``randn_like``) and
 the history, so a run killed at any moment (``kill -9``) and resumed from it ends with the same
@@ -40,8 +40,10 @@ from typing import Any, Literal
 import torch
 from torch import Tensor, nn
 
+from rlgen.checkpoints import Checkpoint, GlobalRNG, Stateful
 from rlgen.errors import UserError, check_config_types, check_range
-from rlgen.runs import Checkpoint, GlobalRNG, MetricsWriter, Stateful, progress
+from rlgen.metrics import MetricsWriter
+from rlgen.runs import progress
 
 CHECKPOINT_KIND = "rlgen.training"
 """the ``kind`` of the checkpoints :func:`fit` writes unless its caller names its own"""

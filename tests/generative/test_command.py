@@ -16,13 +16,14 @@ from pathlib import Path
 import pytest
 import torch
 
+from rlgen.checkpoints import Checkpoint
 from rlgen.cli import main
 from rlgen.generative import command
 from rlgen.generative.command import VAETrainConfig
 from rlgen.generative.evaluate import load_vae
 from rlgen.generative.images import DataConfig
 from rlgen.generative.models import VAEConfig
-from rlgen.runs import Checkpoint, read_metrics
+from rlgen.metrics import read_metrics
 from rlgen.training import LoopConfig
 
 TIMES = ("seconds", "time/")

@@ -28,7 +28,9 @@ from rlgen.bandits.agents import (
 from rlgen.bandits.testbed import Result, true_values
 from rlgen.errors import UserError, check_config_types, check_finite, check_memory, check_range
 from rlgen.figures import pyplot, save_figure
-from rlgen.runs import Command, Run, make_rng, metrics_columns, read_json
+from rlgen.files import read_json
+from rlgen.metrics import metrics_columns
+from rlgen.runs import Command, Run, make_rng
 
 
 @dataclass(frozen=True)

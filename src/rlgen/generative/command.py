@@ -37,7 +37,9 @@ from typing import Annotated, Any, Literal
 import numpy as np
 import tyro
 
+from rlgen.configs import check_resume_options, load_run_config
 from rlgen.errors import UserError, check_choice, check_config_types, check_range
+from rlgen.files import read_json
 from rlgen.generative import plots
 from rlgen.generative.images import DataConfig, Images, load_images
 from rlgen.generative.models import VAE, AEConfig, Autoencoder, VAEConfig
@@ -49,15 +51,7 @@ from rlgen.generative.scoring import (
     score_vae,
     vae_summary,
 )
-from rlgen.runs import (
-    Command,
-    Run,
-    check_resume_options,
-    default_run_dir,
-    load_run_config,
-    read_json,
-    resolve_device,
-)
+from rlgen.runs import Command, Run, default_run_dir, resolve_device
 from rlgen.training import DivergedLoss, History, LoopConfig, NonFiniteLoss
 
 VAE_NAME, AE_NAME = "vae", "ae"

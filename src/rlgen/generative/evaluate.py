@@ -17,7 +17,9 @@ from typing import Annotated, Any
 
 import tyro
 
+from rlgen.configs import load_run_config
 from rlgen.errors import UserError, check_choice, check_config_types, check_range
+from rlgen.files import write_json
 from rlgen.generative.command import (
     AE_KIND,
     AE_NAME,
@@ -32,7 +34,7 @@ from rlgen.generative.images import Images, load_images
 from rlgen.generative.likelihoods import normalised
 from rlgen.generative.models import VAE, Autoencoder
 from rlgen.generative.scoring import iwae_batch
-from rlgen.runs import Command, load_run_config, resolve_device, write_json
+from rlgen.runs import Command, resolve_device
 from rlgen.training import load_model
 
 EVALUATION = "evaluation.json"

@@ -25,8 +25,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from rlgen.checkpoints import load_checkpoint, save_checkpoint
 from rlgen.data import cache_dir
-from rlgen.runs import load_checkpoint, save_checkpoint
 from rlgen.training import LoopConfig, fit
 
 RECIPE = "mlp-256-128/adam-1e-3/b128/v1"

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from rlgen.figures import pyplot, save_figure
-from rlgen.runs import metrics_columns
+from rlgen.metrics import metrics_columns
 
 
 def tile(images: np.ndarray, cols: int, side: int, pad: int = 1) -> np.ndarray:

@@ -41,7 +41,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from rlgen.checkpoints import load_checkpoint, save_checkpoint
+from rlgen.configs import config_from_dict
 from rlgen.errors import UserError, check_choice, check_config_types, check_range
+from rlgen.files import to_jsonable
 from rlgen.generative import likelihoods
 from rlgen.generative.bounds import (
     ElboTerms,
@@ -51,7 +54,6 @@ from rlgen.generative.bounds import (
     reparameterize,
 )
 from rlgen.generative.likelihoods import LIKELIHOODS, Likelihood
-from rlgen.runs import config_from_dict, load_checkpoint, save_checkpoint, to_jsonable
 from rlgen.training import History, LoopConfig, fit
 
 ARCHITECTURES = ("mlp", "conv")

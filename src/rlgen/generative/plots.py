@@ -19,9 +19,9 @@ from typing import Any
 
 import numpy as np
 
+from rlgen.files import read_json
 from rlgen.generative import figures
 from rlgen.generative.scoring import IMAGES, MANIFOLD
-from rlgen.runs import read_json
 
 
 def plot_model(run_dir: Path, config: Mapping[str, Any], *, vae: bool) -> list[Path]:

@@ -133,7 +133,7 @@ def save_vae_images(run_dir: Path, model: VAE, images: Images, seed: int) -> Non
 def _write_npz(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
     import io
 
-    from rlgen.runs import atomic_write_bytes
+    from rlgen.files import atomic_write_bytes
 
     buffer = io.BytesIO()
     named: dict[str, Any] = dict(arrays)

@@ -23,19 +23,14 @@ from typing import Annotated, Any
 import numpy as np
 import tyro
 
+from rlgen.configs import check_resume_options, load_run_config
 from rlgen.errors import UserError, check_config_types, check_range
 from rlgen.executors import ExecutorOptions, map_jobs
+from rlgen.files import read_json
 from rlgen.generative import plots
 from rlgen.generative.command import CHECKPOINT, VAETrainConfig, check_resume_dir, plot, train_vae
 from rlgen.generative.scoring import IMAGES
-from rlgen.runs import (
-    Command,
-    Run,
-    check_resume_options,
-    default_run_dir,
-    load_run_config,
-    read_json,
-)
+from rlgen.runs import Command, Run, default_run_dir
 from rlgen.training import NonFiniteLoss
 
 BETA_SWEEP, LATENT_SWEEP = "vae beta-sweep", "vae latent-sweep"

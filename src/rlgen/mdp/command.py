@@ -30,6 +30,7 @@ import numpy as np
 
 from rlgen.errors import UserError, check_choice, check_config_types, check_memory, check_range
 from rlgen.figures import pyplot, save_figure
+from rlgen.files import read_json
 from rlgen.mdp import dp
 from rlgen.mdp.examples import (
     EXAMPLES,
@@ -42,7 +43,8 @@ from rlgen.mdp.examples import (
 from rlgen.mdp.model import MDP, uniform_policy
 from rlgen.mdp.plots import plot_solution, plot_sweeps
 from rlgen.mdp.policy_gradient import POLICIES, TheoremCheck, check_theorem
-from rlgen.runs import Command, Run, make_rng, metrics_columns, read_json
+from rlgen.metrics import metrics_columns
+from rlgen.runs import Command, Run, make_rng
 
 EXAMPLE_NAMES = (*EXAMPLES, "random")
 METHODS = ("evaluate-random", "value-iteration", "policy-iteration", "backward-induction")

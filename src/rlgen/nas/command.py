@@ -34,8 +34,11 @@ from typing import Annotated, Any, Literal
 import numpy as np
 import tyro
 
+from rlgen.configs import check_resume_options, load_run_config
 from rlgen.errors import UserError, check_choice, check_config_types, check_range
 from rlgen.executors import ExecutorOptions, check_available, stream_jobs
+from rlgen.files import read_json
+from rlgen.metrics import read_metrics
 from rlgen.nas.controller import ControllerConfig, UpdateInfo, make_search
 from rlgen.nas.figures import plot_architecture, plot_pareto, plot_rewards
 from rlgen.nas.rewards import RewardConfig
@@ -50,15 +53,7 @@ from rlgen.nas.search import (
 )
 from rlgen.nas.spaces import SPACES, Architecture, SearchSpace, make_space
 from rlgen.nas.store import FILE, Trial, TrialStore
-from rlgen.runs import (
-    Command,
-    Run,
-    check_resume_options,
-    load_run_config,
-    read_json,
-    read_metrics,
-    resolve_device,
-)
+from rlgen.runs import Command, Run, resolve_device
 
 NAME = "nas search"
 TASKS = ("fashion-mnist", "synthetic")

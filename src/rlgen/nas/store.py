@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from rlgen.errors import UserError
-from rlgen.runs import to_jsonable
+from rlgen.files import to_jsonable
 
 FILE = "trials.sqlite"
 SCHEMA_VERSION = "1"

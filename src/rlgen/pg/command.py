@@ -41,9 +41,13 @@ from typing import Annotated, Any, Literal, TypeVar
 import numpy as np
 import tyro
 
+from rlgen.checkpoints import Checkpoint, Every
+from rlgen.configs import check_resume_options, load_run_config
 from rlgen.errors import UserError, check_config_types, check_memory, check_range
 from rlgen.executors import ExecutorOptions, check_available, stream_jobs
 from rlgen.figures import plot_mean_interval, pyplot, save_figure, step_curves
+from rlgen.files import read_json, write_json
+from rlgen.metrics import metrics_columns
 from rlgen.pg import zoo
 from rlgen.pg.evaluate import Evaluator, evaluate, record_gif
 from rlgen.pg.reinforce import (
@@ -57,18 +61,7 @@ from rlgen.pg.reinforce import (
     per_env,
 )
 from rlgen.pg.rollouts import make_env
-from rlgen.runs import (
-    Checkpoint,
-    Command,
-    Every,
-    Run,
-    check_resume_options,
-    default_run_dir,
-    load_run_config,
-    metrics_columns,
-    read_json,
-    write_json,
-)
+from rlgen.runs import Command, Run, default_run_dir
 
 NAME = "reinforce"
 CHECKPOINT = "checkpoint.pt"

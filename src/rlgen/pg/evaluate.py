@@ -25,9 +25,9 @@ import gymnasium as gym
 import numpy as np
 from gymnasium.vector import SyncVectorEnv, VectorEnv
 
+from rlgen.checkpoints import Every
 from rlgen.errors import UserError
 from rlgen.pg.rollouts import finished_episodes, make_env, observation_size
-from rlgen.runs import Every
 
 EVAL_SEED_OFFSET = 1_000_003
 """Evaluation environments of seed s are reset with s + this: never the training seed."""
@@ -154,7 +154,7 @@ def record_gif(
 
     from PIL import Image
 
-    from rlgen.runs import atomic_write_bytes
+    from rlgen.files import atomic_write_bytes
 
     # rgb_array needs no window: pygame's dummy drivers keep SDL from looking for a display or a
     # sound device (and from printing "error:" lines about them).

@@ -31,7 +31,10 @@ import torch
 import tyro
 from gymnasium.vector import VectorEnv
 
+from rlgen.checkpoints import GlobalRNG, load_checkpoint, save_checkpoint
+from rlgen.configs import config_from_dict
 from rlgen.errors import UserError, check_config_types, check_memory, check_range
+from rlgen.files import to_jsonable
 from rlgen.pg import zoo
 from rlgen.pg.estimators import (
     advantages,
@@ -49,13 +52,6 @@ from rlgen.pg.rollouts import (
     make_env,
     observation_size,
     time_limit,
-)
-from rlgen.runs import (
-    GlobalRNG,
-    config_from_dict,
-    load_checkpoint,
-    save_checkpoint,
-    to_jsonable,
 )
 
 ENV_BYTES = 4096

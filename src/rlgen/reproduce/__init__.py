@@ -18,17 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from rlgen.configs import check_resume_options, load_run_config
 from rlgen.errors import UserError, check_config_types
+from rlgen.files import read_json, write_json
 from rlgen.reproduce.claims import SECTIONS, Claim, Context
 from rlgen.reproduce.report import write_report
-from rlgen.runs import (
-    Command,
-    Run,
-    check_resume_options,
-    load_run_config,
-    read_json,
-    write_json,
-)
+from rlgen.runs import Command, Run
 
 NAME = "reproduce"
 SECTION_FILE = "section.json"

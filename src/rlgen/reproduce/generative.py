@@ -151,7 +151,7 @@ def train_job(job: tuple[VAETrainConfig | AETrainConfig, str]) -> dict[str, Any]
     """One model into its run directory; its summary (a diverged one's says so)."""
     import multiprocessing
 
-    from rlgen.runs import read_json
+    from rlgen.files import read_json
 
     config, run_dir = job
     if multiprocessing.parent_process() is not None:

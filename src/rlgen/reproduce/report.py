@@ -7,8 +7,9 @@ import html
 from pathlib import Path
 from typing import Any
 
+from rlgen.files import atomic_write_bytes, to_jsonable
 from rlgen.reproduce.claims import Claim
-from rlgen.runs import atomic_write_bytes, package_version, to_jsonable
+from rlgen.runs import package_version
 
 CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;max-width:1100px;margin:2em auto;

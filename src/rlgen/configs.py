@@ -1,0 +1,173 @@
+"""Configs and ``config.json``: saved as JSON, loaded back, checked on ``--resume``.
+
+:func:`config_from_dict` rebuilds a frozen config dataclass from its JSON form (checking field
+types and running the config's own validation); :func:`load_run_config` reads the config a run
+saved; :func:`changed_options` and :func:`check_resume_options` refuse options that ``--resume``
+would ignore.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+from rlgen.errors import UserError
+from rlgen.files import read_json
+
+C = TypeVar("C")
+
+
+def config_from_dict(cls: type[C], data: Mapping[str, Any], *, where: str = "config") -> C:
+    """The frozen config dataclass ``cls`` from its JSON form (:func:`to_jsonable`).
+
+    Nested dataclasses, tuples (saved as lists), paths and optional fields are rebuilt from the
+    field types; fields missing from ``data`` keep their defaults; unknown keys are an error.
+    The config's own validation runs again, so a hand-edited config.json is checked like options.
+
+    Raises:
+        UserError: ``data`` does not describe a ``cls`` (``where`` names the file in the message).
+    """
+    import typing
+
+    if not isinstance(data, Mapping):
+        raise UserError(f"{where}: expected an object of {cls.__name__} fields, got {data!r}")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise UserError(f"{where}: unknown {cls.__name__} fields {', '.join(unknown)}")
+    values = {name: _from_json(hints[name], data[name], f"{where}.{name}") for name in data}
+    try:
+        return cls(**values)
+    except TypeError as e:
+        raise UserError(f"{where}: {e}") from None
+
+
+def _from_json(hint: Any, value: Any, where: str) -> Any:
+    """``value`` (from JSON) converted to the type ``hint`` of a config field.
+
+    Values of the wrong type (a string for an int, ``1`` for a bool, a choice that is not one of
+    a ``Literal``'s) are refused here, naming the field, rather than slipping into the config.
+    """
+    import types
+    import typing
+
+    origin = typing.get_origin(hint)
+    if origin is typing.Annotated:
+        return _from_json(typing.get_args(hint)[0], value, where)
+    if origin in (typing.Union, types.UnionType):
+        if value is None:
+            return None
+        options = [a for a in typing.get_args(hint) if a is not type(None)]
+        return _from_json(options[0], value, where) if len(options) == 1 else value
+    if origin is typing.Literal:
+        if value not in typing.get_args(hint):
+            choices = ", ".join(repr(a) for a in typing.get_args(hint))
+            raise UserError(f"{where}: {value!r} is not one of {choices}")
+        return value
+    if dataclasses.is_dataclass(hint) and isinstance(hint, type):
+        return config_from_dict(hint, value, where=where)
+    if origin is tuple:
+        if not isinstance(value, list | tuple):  # JSON gives lists; a torch checkpoint, tuples
+            raise UserError(f"{where}: expected a list, got {value!r}")
+        args = typing.get_args(hint)
+        if len(args) == 2 and args[1] is Ellipsis:  # tuple[X, ...]
+            items = [args[0]] * len(value)
+        elif args:  # tuple[X, Y]: one type per position
+            if len(value) != len(args):
+                raise UserError(f"{where}: expected {len(args)} values, got {value!r}")
+            items = list(args)
+        else:
+            items = [Any] * len(value)
+        return tuple(
+            _from_json(item, v, f"{where}[{i}]")
+            for i, (item, v) in enumerate(zip(items, value, strict=True))
+        )
+    expected = _JSON_SCALARS.get(hint)
+    if expected is not None and (
+        not isinstance(value, expected) or (isinstance(value, bool) and hint is not bool)
+    ):
+        raise UserError(f"{where}: expected {_TYPE_NAMES[hint]}, got {value!r}")
+    if hint is Path:
+        return Path(value)
+    if hint is float:
+        return float(value)
+    return value
+
+
+_JSON_SCALARS: dict[Any, type | tuple[type, ...]] = {
+    bool: bool,
+    int: int,
+    float: (int, float),
+    str: str,
+    Path: str,
+}
+_TYPE_NAMES = {
+    bool: "true or false",
+    int: "an integer",
+    float: "a number",
+    str: "a string",
+    Path: "a path",
+}
+
+
+def changed_options(config: Any, *, ignore: Iterable[str] = ("resume",)) -> list[str]:
+    """The options of ``config`` whose values differ from the config class's defaults.
+
+    Nested configs are searched field by field; an option is spelled as on the command line
+    (``--lr`` where the nested config's prefix is omitted, else ``--child.lr``). Used to refuse
+    options that ``--resume`` would ignore.
+    """
+    import typing
+
+    from rlgen.errors import option_name
+
+    ignore = set(ignore)
+    default = type(config)()
+    hints = typing.get_type_hints(type(config), include_extras=True)
+    changed: list[str] = []
+    for f in dataclasses.fields(config):
+        value, base = getattr(config, f.name), getattr(default, f.name)
+        if f.name in ignore or value == base:
+            continue
+        inner = changed_options(value) if dataclasses.is_dataclass(value) else []
+        if inner:
+            prefix = "" if _omits_prefix(hints[f.name]) else option_name(f.name)[2:] + "."
+            changed += ["--" + prefix + name.removeprefix("--") for name in inner]
+        else:  # a plain value, or a nested config that is there instead of None
+            changed.append(option_name(f.name))
+    return changed
+
+
+def _omits_prefix(hint: Any) -> bool:
+    """Whether a nested config's field is annotated to flatten its options (no ``name.``)."""
+    import typing
+
+    import tyro
+
+    if typing.get_origin(hint) is not typing.Annotated:
+        return False
+    return any(m is tyro.conf.OmitArgPrefixes for m in typing.get_args(hint)[1:])
+
+
+def check_resume_options(config: Any, run_dir: Path) -> None:
+    """Refuse options given beside ``--resume``: the run continues with its saved config."""
+    given = changed_options(config)
+    if given:
+        raise UserError(
+            f"--resume continues with the config saved in {run_dir}; leave out "
+            f"{', '.join(given)} (they would be ignored)"
+        )
+
+
+def load_run_config(run_dir: str | Path, command: str, cls: type[C]) -> C:
+    """The config a ``command`` run saved in ``run_dir/config.json``, as a ``cls``."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise UserError(f"{run_dir}: not a run directory")
+    saved = read_json(run_dir / "config.json")
+    if not isinstance(saved, dict) or saved.get("command") != command:
+        raise UserError(f"{run_dir}: not a '{command}' run directory")
+    return config_from_dict(cls, saved.get("config") or {}, where=f"{run_dir / 'config.json'}")
