@@ -13,6 +13,7 @@ import pytest
 
 from rlgen import reproduce
 from rlgen.cli import main
+from rlgen.errors import UserError
 from rlgen.reproduce.claims import Claim
 
 ARTIFACTS = Path(
@@ -273,3 +274,113 @@ def test_resume_refuses_other_options_and_other_directories(monkeypatch, tmp_pat
     assert "leave out --out" in capsys.readouterr().err
     assert main(["reproduce", "--resume", str(tmp_path / "nothing")]) == 2
     assert "not a run directory" in capsys.readouterr().err
+
+
+def test_a_user_error_keeps_the_sections_that_finished_for_resume(monkeypatch, tmp_path, capsys):
+    calls = {"first": 0, "second": 0}
+    data = tmp_path / "data.txt"
+
+    def first(ctx):  # writes no summary.json (as the mdp section)
+        calls["first"] += 1
+        return [Claim("first.ok", "One.", measured=1.0, expected=1.0, tolerance=0.0)]
+
+    def second(ctx):  # as the generative section without Fashion-MNIST
+        calls["second"] += 1
+        if not data.exists():
+            raise UserError(f"{data}: no such file")
+        return [Claim("second.ok", "Two.", measured=2.0, expected=2.0, tolerance=0.0)]
+
+    _section(monkeypatch, "first", first)
+    _section(monkeypatch, "second", second)
+    out = tmp_path / "r"
+    args = ["reproduce", "--sections", "first", "second", "--quiet"]
+    assert main([*args, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "no such file" in err and f"--resume {out}" in err and err.count("\n") == 1
+    assert (out / "first" / "section.json").is_file()
+    data.write_text("")
+    assert main(["reproduce", "--resume", str(out), "--quiet"]) == 0
+    assert calls == {"first": 1, "second": 2}
+    assert json.loads((out / "summary.json").read_text())["passed"] == 2
+
+    # nothing finished before the error: no directory is left, as before
+    data.unlink()
+    assert main(["reproduce", "--sections", "second", "--quiet", "--out", str(tmp_path / "t")]) == 2
+    assert not (tmp_path / "t").exists()
+
+
+CORRUPTIONS = {
+    "no seconds (an older version)": lambda s: {k: v for k, v in s.items() if k != "seconds"},
+    "no title": lambda s: {k: v for k, v in s.items() if k != "title"},
+    "a claim without comparison": lambda s: (
+        s | {"claims": [{k: v for k, v in s["claims"][0].items() if k != "comparison"}]}
+    ),
+    "an unknown comparison": lambda s: s | {"claims": [s["claims"][0] | {"comparison": "about"}]},
+    "details not a mapping": lambda s: s | {"claims": [s["claims"][0] | {"details": [1]}]},
+    "notes not text": lambda s: s | {"notes": [1]},
+    "figures not a list": lambda s: s | {"figures": "a.png"},
+    "not an object": lambda s: [s],
+}
+
+
+@pytest.mark.parametrize("corrupt", CORRUPTIONS.values(), ids=CORRUPTIONS.keys())
+def test_resume_reruns_a_section_whose_section_json_it_cannot_use(monkeypatch, tmp_path, corrupt):
+    calls = []
+
+    def first(ctx):
+        calls.append(1)
+        ctx.notes.append("a note")
+        return [Claim("first.ok", "One.", measured=1.0, expected=1.0, tolerance=0.0)]
+
+    _section(monkeypatch, "first", first)
+    out = tmp_path / "r"
+    assert main(["reproduce", "--sections", "first", "--quiet", "--out", str(out)]) == 0
+    path = out / "first" / "section.json"
+    path.write_text(json.dumps(corrupt(json.loads(path.read_text()))))
+    assert main(["reproduce", "--resume", str(out), "--quiet"]) == 0
+    assert len(calls) == 2
+    assert json.loads((out / "summary.json").read_text())["passed"] == 1
+    assert json.loads(path.read_text())["seconds"] >= 0  # written again, whole
+
+
+def test_non_finite_and_numpy_values_survive_a_resume(monkeypatch, tmp_path):
+    import numpy as np
+
+    def first(ctx):
+        return [
+            Claim("first.inf", "Unbounded.", measured=float("inf"), expected=1.0, tolerance=0.1),
+            Claim("first.any", "Anything goes.", measured=np.float32(0.5), expected=np.float64(1),
+                  tolerance=float("inf"), details={"pair": (np.float32(0.25), float("-inf"))}),
+        ]  # fmt: skip
+
+    _section(monkeypatch, "first", first)
+    out = tmp_path / "r"
+    assert main(["reproduce", "--sections", "first", "--quiet", "--out", str(out)]) == 0
+
+    def files():
+        started = re.compile(r"started [0-9: -]+")
+        html = started.sub("", (out / "report.html").read_text())
+        summary = json.loads((out / "summary.json").read_text())
+        return (out / "claims.json").read_text(), html, summary["passed"], summary["failed"]
+
+    before = files()
+    assert before[2:] == (1, ["first.inf"])
+    assert main(["reproduce", "--resume", str(out), "--quiet"]) == 0
+    assert files() == before
+
+
+def test_resume_keeps_the_strict_exit_status(monkeypatch, tmp_path, capsys):
+    _section(monkeypatch, "first", lambda ctx: [Claim("f.no", "No.", 0.0, 1.0, 0.0)])
+    out = tmp_path / "r"
+    assert main(["reproduce", "--sections", "first", "--strict", "--quiet", "--out", str(out)]) == 1
+    (out / "first" / "section.json").unlink()
+    assert main(["reproduce", "--resume", str(out), "--quiet"]) == 1  # as the run it finishes
+    lax = tmp_path / "lax"
+    assert main(["reproduce", "--sections", "first", "--quiet", "--out", str(lax)]) == 0
+    assert main(["reproduce", "--resume", str(lax), "--quiet"]) == 0
+    assert main(["reproduce", "--resume", str(lax), "--strict", "--quiet"]) == 1
+    assert json.loads((lax / "config.json").read_text())["config"]["strict"] is False
+    capsys.readouterr()
+    for option in (["--sections", "first"], ["--preset", "full"]):
+        assert main(["reproduce", "--resume", str(lax), *option]) == 2
+        assert f"leave out {option[0]}" in capsys.readouterr().err

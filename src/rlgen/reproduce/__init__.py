@@ -5,12 +5,16 @@ sections in order, each in its own subdirectory of the run directory, collects t
 writes the report. A section that fails with an error is reported as such (its traceback in the
 report) and the others still run. Each finished section leaves ``<section>/section.json`` (its
 claims, figures and notes): ``--resume DIR`` keeps those sections and reruns the others from
-their start, so a long report killed in its fourth section keeps its first three.
+their start, so a long report killed in its fourth section keeps its first three. An error in
+the user's hands (a :class:`~rlgen.errors.UserError`, e.g. missing data) stops the report, but
+the sections finished by then stay for ``--resume``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
+import math
 import shutil
 import time
 import traceback
@@ -73,7 +77,8 @@ def run(
     if run_dir is not None and Path(run_dir).resolve() != config.resume.resolve():
         raise UserError("--resume continues the report in its own directory; leave out --out")
     original = load_run_config(config.resume, NAME, ReproduceConfig)
-    check_resume_options(config, config.resume)
+    # --strict only decides the exit status (see exit_status), so it may be given again
+    check_resume_options(dataclasses.replace(config, strict=False), config.resume)
     return _report(original, config.resume, quiet=quiet, resume=True)
 
 
@@ -99,9 +104,16 @@ def _report(
         if resume:
             out.metrics.truncate_after(-1)  # every section is logged again, kept or rerun
         sections: list[dict[str, Any]] = []
+        failure: UserError | None = None
         for index, name in enumerate(config.chosen):
             kept = _finished_section(out.path / name) if resume else None
-            section = kept or _run_section(name, config, out.path, quiet=quiet)
+            try:
+                section = kept or _run_section(name, config, out.path, quiet=quiet)
+            except UserError as e:
+                if not any(s["error"] is None for s in sections):
+                    raise  # nothing finished: a new directory is removed again (runs.Run)
+                failure = e  # leave the with block normally, so that Run keeps the directory
+                break
             claims: list[Claim] = section["claims"]
             passed = sum(c.passed for c in claims)
             row = {"seconds": section["seconds"], "claims": len(claims), "passed": passed}
@@ -112,36 +124,45 @@ def _report(
                 state = "error" if error else f"{passed}/{len(claims)} claims hold"
                 how = "kept from the interrupted run" if kept else f"{section['seconds']:.1f} s"
                 print(f"  {section['title']}: {state} ({how})", flush=True)
+        if failure is None:
+            return _finish(out, config, sections, started)
+    raise UserError(
+        f"{failure} (the finished sections are kept: once that is fixed, "
+        f"`rlgen reproduce --resume {out.path}` runs the others)"
+    )
 
-        all_claims = [c for s in sections for c in s["claims"]]
-        write_json(
-            out.path / "claims.json",
-            {
-                "preset": config.preset,
-                "seed": config.seed,
-                "claims": [c.to_json() for c in all_claims],
+
+def _finish(out: Run, config: ReproduceConfig, sections: list[dict], started: str) -> dict:
+    """Write ``claims.json``, ``report.html`` and ``summary.json`` over all the sections."""
+    all_claims = [c for s in sections for c in s["claims"]]
+    write_json(
+        out.path / "claims.json",
+        {
+            "preset": config.preset,
+            "seed": config.seed,
+            "claims": [c.to_json() for c in all_claims],
+        },
+    )
+    write_report(out.path / "report.html", sections, config=config, started=started)
+    return out.finish(
+        {
+            "preset": config.preset,
+            "seed": config.seed,
+            "claims": len(all_claims),
+            "passed": sum(c.passed for c in all_claims),
+            "failed": [c.id for c in all_claims if not c.passed],
+            "errors": [s["name"] for s in sections if s["error"]],
+            "sections": {
+                s["name"]: {
+                    "seconds": s["seconds"],
+                    "claims": len(s["claims"]),
+                    "passed": sum(c.passed for c in s["claims"]),
+                }
+                for s in sections
             },
-        )
-        write_report(out.path / "report.html", sections, config=config, started=started)
-        return out.finish(
-            {
-                "preset": config.preset,
-                "seed": config.seed,
-                "claims": len(all_claims),
-                "passed": sum(c.passed for c in all_claims),
-                "failed": [c.id for c in all_claims if not c.passed],
-                "errors": [s["name"] for s in sections if s["error"]],
-                "sections": {
-                    s["name"]: {
-                        "seconds": s["seconds"],
-                        "claims": len(s["claims"]),
-                        "passed": sum(c.passed for c in s["claims"]),
-                    }
-                    for s in sections
-                },
-                "report": "report.html",
-            }
-        )
+            "report": "report.html",
+        }
+    )
 
 
 def _run_section(name: str, config: ReproduceConfig, root: Path, *, quiet: bool) -> dict:
@@ -172,8 +193,20 @@ def _run_section(name: str, config: ReproduceConfig, root: Path, *, quiet: bool)
         "error": error,
     }
     if error is None:
-        write_json(directory / SECTION_FILE, section | {"claims": [c.to_json() for c in claims]})
+        write_json(directory / SECTION_FILE, section | {"claims": [_exact(c) for c in claims]})
     return section
+
+
+def _exact(claim: Claim) -> dict[str, Any]:
+    """``claim.to_json()`` with its non-finite numbers as text (``inf``, ``-inf``, ``nan``):
+    JSON has no such numbers, and null would bring an infinite tolerance (or measurement)
+    back as NaN, changing the verdict (or what the report shows)."""
+    saved = claim.to_json()
+    for key in ("measured", "expected", "tolerance"):
+        value = float(saved[key])
+        if not math.isfinite(value):
+            saved[key] = str(value)
+    return saved
 
 
 def _finished_section(directory: Path) -> dict | None:
@@ -184,9 +217,16 @@ def _finished_section(directory: Path) -> dict | None:
         return None
     try:
         saved = read_json(path)
-        return saved | {"claims": [Claim.from_json(c) for c in saved["claims"]], "error": None}
+        claims = [Claim.from_json(c) for c in saved["claims"]]
+        texts = [saved["name"], saved["title"], saved["dir"], *saved["figures"], *saved["notes"]]
+        usable = (
+            all(isinstance(t, str) for t in texts)
+            and all(isinstance(saved[key], list) for key in ("claims", "figures", "notes"))
+            and isinstance(saved["seconds"], int | float)
+        )
     except (UserError, KeyError, TypeError, ValueError):
         return None
+    return saved | {"claims": claims, "error": None} if usable else None
 
 
 def describe(summary: dict) -> str:
@@ -198,8 +238,12 @@ def describe(summary: dict) -> str:
 
 
 def exit_status(config: ReproduceConfig, summary: dict) -> int:
-    """1 under ``--strict`` when a claim failed or a section errored, else 0."""
-    return int(config.strict and bool(summary["failed"] or summary["errors"]))
+    """1 under ``--strict`` (given now, or by the run that ``--resume`` finishes) when a claim
+    failed or a section errored, else 0."""
+    strict = config.strict
+    if config.resume is not None and not strict:
+        strict = load_run_config(config.resume, NAME, ReproduceConfig).strict
+    return int(strict and bool(summary["failed"] or summary["errors"]))
 
 
 COMMAND = Command(ReproduceConfig, run, describe, exit_status)

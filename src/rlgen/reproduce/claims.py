@@ -122,24 +122,47 @@ class Claim:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Claim:
-        """The claim :meth:`to_json` wrote (``passed`` is derived again; a non-finite measured
-        value, written as null, comes back as NaN and so still fails)."""
+        """The claim :meth:`to_json` wrote (``passed`` is derived again). A non-finite number,
+        written as null, comes back as NaN (and so still fails); written as the text ``inf``,
+        ``-inf`` or ``nan`` (as ``section.json`` keeps them), it comes back as it was.
+
+        Raises:
+            KeyError, TypeError, ValueError: ``data`` is not such a claim (a key is missing,
+                or a value has the wrong type, e.g. written by another version).
+        """
 
         def number(key: str) -> float:
             value = data[key]
-            return math.nan if value is None else float(value)
+            if value is None:
+                return math.nan
+            if isinstance(value, bool) or not isinstance(value, int | float | str):
+                raise TypeError(f"claim {key}: not a number")
+            return float(value)
 
+        def text(key: str, default: str | None = None) -> Any:
+            value = data.get(key, default) if default is not None else data[key]
+            if not isinstance(value, str):
+                raise TypeError(f"claim {key}: not text")
+            return value
+
+        comparison = text("comparison")
+        if comparison not in ("approx", "at_most", "at_least"):
+            raise ValueError(f"claim comparison {comparison!r}: unknown")
+        figure = data.get("figure")
+        details = data.get("details") or {}
+        if not (figure is None or isinstance(figure, str)) or not isinstance(details, dict):
+            raise TypeError("claim figure or details: wrong type")
         return cls(
-            id=data["id"],
-            statement=data["statement"],
+            id=text("id"),
+            statement=text("statement"),
             measured=number("measured"),
             expected=number("expected"),
             tolerance=number("tolerance"),
-            comparison=data["comparison"],
-            how=data.get("how", ""),
-            unit=data.get("unit", ""),
-            figure=data.get("figure"),
-            details=data.get("details") or {},
+            comparison=comparison,
+            how=text("how", ""),
+            unit=text("unit", ""),
+            figure=figure,
+            details=details,
         )
 
 
