@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import shutil
 
 import pytest
 
 from rlgen.data import make_synthetic
 from rlgen.executors import ExecutorOptions
 from rlgen.nas.search import ChildConfig
+from rlgen.nas.store import TrialStore
 from rlgen.reproduce import nas as section
 from rlgen.reproduce.claims import SECTIONS, Context
 
@@ -72,3 +74,26 @@ def test_real_searches_and_their_claims(tmp_path, preset):
         cost = section.soft_reward_costs_little_accuracy(real)
         assert len(beats.details["controller"]) == 2
         assert cheaper.measured > 0 and len(cost.details["soft_reward"]) == 2
+
+
+def test_a_resumed_section_continues_its_searches_instead_of_redoing_them(tmp_path):
+    setup = dataclasses.replace(
+        SMALL, data_dir=make_synthetic(tmp_path / "data", train=256, test=32)
+    )
+    ctx = Context("quick", 0, tmp_path / "section")
+    real = section.real_searches(ctx, setup)
+    [kept], [lost] = real["reinforce"], real["random"]
+
+    def trials(run_dir):
+        with TrialStore.reader(run_dir) as store:
+            return [(t.id, t.architecture, t.reward, t.started) for t in store.trials()]
+
+    before = trials(kept)
+    shutil.rmtree(lost)  # as if the report was killed before this search stored anything
+    lost.mkdir()
+    (lost / "config.json").write_text("{}")  # ... but after its directory was claimed
+    resumed = Context("quick", 0, tmp_path / "section", resume=True)
+    again = section.real_searches(resumed, setup)
+    assert again == real
+    assert trials(kept) == before  # continued (nothing left to do), not trained again
+    assert len(trials(lost)) == setup.real_trials and (lost / "summary.json").is_file()

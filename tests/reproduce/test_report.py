@@ -384,3 +384,28 @@ def test_resume_keeps_the_strict_exit_status(monkeypatch, tmp_path, capsys):
     for option in (["--sections", "first"], ["--preset", "full"]):
         assert main(["reproduce", "--resume", str(lax), *option]) == 2
         assert f"leave out {option[0]}" in capsys.readouterr().err
+
+
+def test_a_resumable_section_gets_its_directory_back_and_others_start_clean(monkeypatch, tmp_path):
+    seen: dict[str, list] = {"long": [], "short": []}
+
+    def section_run(key):
+        def run(ctx):
+            seen[key].append((ctx.resume, sorted(p.name for p in ctx.dir.iterdir())))
+            (ctx.dir / f"partial-{len(seen[key])}").write_text("")
+            if len(seen[key]) == 1:
+                raise RuntimeError("killed")
+            return []
+
+        return run
+
+    for key in seen:
+        _section(monkeypatch, key, section_run(key))
+    monkeypatch.setattr(
+        __import__("sys").modules["rlgen.reproduce.long"], "RESUMABLE", True, raising=False
+    )
+    out = tmp_path / "r"
+    assert main(["reproduce", "--sections", "long", "short", "--quiet", "--out", str(out)]) == 0
+    assert main(["reproduce", "--resume", str(out), "--quiet"]) == 0
+    assert seen["long"] == [(False, []), (True, ["partial-1"])]  # continues from what it left
+    assert seen["short"] == [(False, []), (False, [])]  # starts again, clean

@@ -108,7 +108,9 @@ def _report(
         for index, name in enumerate(config.chosen):
             kept = _finished_section(out.path / name) if resume else None
             try:
-                section = kept or _run_section(name, config, out.path, quiet=quiet)
+                section = kept or _run_section(
+                    name, config, out.path, quiet=quiet, resume=resume
+                )
             except UserError as e:
                 if not any(s["error"] is None for s in sections):
                     raise  # nothing finished: a new directory is removed again (runs.Run)
@@ -165,13 +167,21 @@ def _finish(out: Run, config: ReproduceConfig, sections: list[dict], started: st
     )
 
 
-def _run_section(name: str, config: ReproduceConfig, root: Path, *, quiet: bool) -> dict:
-    """Run one section afresh in ``root/name``; a finished one leaves its ``section.json``."""
+def _run_section(
+    name: str, config: ReproduceConfig, root: Path, *, quiet: bool, resume: bool = False
+) -> dict:
+    """Run one section in ``root/name``; a finished one leaves its ``section.json``.
+
+    What an interrupted run of the section left is removed (the section starts again), unless
+    the report is resumed and the section declares ``RESUMABLE = True``: it then gets the
+    directory as it is, with ``ctx.resume`` set, and continues its own long runs.
+    """
     module = importlib.import_module(SECTIONS[name])
     directory = root / name
-    if directory.exists():  # what an interrupted run left: the section starts again
+    keep = resume and getattr(module, "RESUMABLE", False) and directory.is_dir()
+    if directory.exists() and not keep:
         shutil.rmtree(directory)
-    context = Context(config.preset, config.seed, directory, quiet=quiet)
+    context = Context(config.preset, config.seed, directory, quiet=quiet, resume=keep)
     context.dir.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     claims: list[Claim] = []

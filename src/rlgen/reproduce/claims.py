@@ -174,6 +174,9 @@ class Context:
     seed: int
     dir: Path
     quiet: bool = True
+    resume: bool = False
+    """``dir`` holds what an interrupted run of this section left (only for a section that
+    declares ``RESUMABLE = True`` in a resumed report): continue its runs rather than redo them"""
     figures: list[str] = field(default_factory=list)
     """figure file names (in ``dir``) shown in the section even if no claim names them"""
     notes: list[str] = field(default_factory=list)

@@ -40,6 +40,9 @@ from rlgen.nas.store import Trial, TrialStore
 from rlgen.reproduce.claims import Claim, Context
 
 TITLE = "Neural architecture search with a REINFORCE controller (NASNet space)"
+RESUMABLE = True
+"""a resumed report continues this section's searches (``rlgen nas search --resume``) instead of
+starting them again: the full preset's take hours on 2 cores"""
 Z = 3.0
 """standard errors a statistical claim's margin must exceed"""
 NOISE = 0.05
@@ -231,10 +234,16 @@ def controller_far_above_random_on_synthetic(rewards: dict[str, np.ndarray]) -> 
 # ---------------------------------------------------------------------------------------------
 
 
-def search_job(job: tuple[SearchConfig, str]) -> dict[str, Any]:
-    """One search, ``(config, run_dir)`` -> its summary (trials in this worker, in turn)."""
-    config, run_dir = job
-    return search(config, run_dir, quiet=True)
+def search_job(job: tuple[SearchConfig, str, bool]) -> dict[str, Any]:
+    """One search, ``(config, run_dir, resume)`` -> its summary (trials in this worker, in turn).
+
+    With ``resume``, a search whose trial store exists continues from it (finished trials kept,
+    the controller from its stored state); anything else in its directory is started again.
+    """
+    config, run_dir, resume = job
+    if resume and (Path(run_dir) / "trials.sqlite").is_file():
+        return search(config, run_dir, quiet=True, resume=True)
+    return search(config, run_dir, quiet=True, overwrite=True)
 
 
 def real_searches(ctx: Context, setup: Setup) -> dict[str, list[Path]]:
@@ -248,7 +257,7 @@ def real_searches(ctx: Context, setup: Setup) -> dict[str, list[Path]]:
             "controller": "reinforce",
             "objective": RewardConfig(reward="soft", target=SOFT_TARGET),
         }
-    jobs: list[tuple[SearchConfig, str]] = []
+    jobs: list[tuple[SearchConfig, str, bool]] = []
     dirs: dict[str, list[Path]] = {name: [] for name in variants}
     for s in range(ctx.seed, ctx.seed + setup.real_seeds):
         for name, options in variants.items():
@@ -264,7 +273,7 @@ def real_searches(ctx: Context, setup: Setup) -> dict[str, list[Path]]:
                 **options,
             )
             run_dir = ctx.dir / name / f"seed-{s}"
-            jobs.append((config, str(run_dir)))
+            jobs.append((config, str(run_dir), ctx.resume))
             dirs[name].append(run_dir)
     map_jobs(search_job, jobs, setup.options, desc="nas searches", quiet=ctx.quiet)
     return dirs
