@@ -572,18 +572,14 @@ def sigint_as_at_a_terminal() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
-@pytest.mark.skipif(not hasattr(os, "killpg"), reason="needs POSIX process groups")
-def test_ctrl_c_stops_the_workers_quietly_and_raises_keyboard_interrupt_once(tmp_path):
-    script = (
-        f"import sys; sys.path.insert(0, {str(TESTS)!r})\n"
-        "from rlgen.executors import ExecutorOptions, map_jobs\n"
-        "from test_executors import sleep_forever\n"
-        f"map_jobs(sleep_forever, [({str(tmp_path)!r}, i) for i in range(4)],"
-        " ExecutorOptions(workers=2))\n"
-    )
-    # A session of its own, so that SIGINT to its group is a terminal's Ctrl-C.
+def ctrl_c_once_the_workers_run(script: str, tmp_path: Path) -> int:
+    """Run ``script`` (its jobs write ``worker-*`` in ``tmp_path``) in a session of its own, so
+    that SIGINT to its group is a terminal's Ctrl-C; press Ctrl-C once two workers run; check
+    that it ends by SIGINT with one traceback, a KeyboardInterrupt. Returns its pid (= session)."""
+    path = tmp_path / "script.py"
+    path.write_text(script)
     process = subprocess.Popen(
-        [sys.executable, "-c", script],
+        [sys.executable, str(path)],
         start_new_session=True,
         preexec_fn=sigint_as_at_a_terminal,
         stdout=subprocess.PIPE,
@@ -604,8 +600,22 @@ def test_ctrl_c_stops_the_workers_quietly_and_raises_keyboard_interrupt_once(tmp
             process.wait()
     assert process.returncode == -signal.SIGINT, stderr
     assert stderr.count("Traceback") == 1 and stderr.count("KeyboardInterrupt") == 1, stderr
+    return process.pid
+
+
+@pytest.mark.skipif(not hasattr(os, "killpg"), reason="needs POSIX process groups")
+def test_ctrl_c_stops_the_workers_quietly_and_raises_keyboard_interrupt_once(tmp_path):
+    script = (
+        f"import sys; sys.path.insert(0, {str(TESTS)!r})\n"
+        "from rlgen.executors import ExecutorOptions, map_jobs\n"
+        "from test_executors import sleep_forever\n"
+        "if __name__ == '__main__':\n"
+        f"    map_jobs(sleep_forever, [({str(tmp_path)!r}, i) for i in range(4)],"
+        " ExecutorOptions(workers=2))\n"
+    )
+    ctrl_c_once_the_workers_run(script, tmp_path)
     workers = [int(p.read_text()) for p in tmp_path.glob("worker-*")]
-    assert len(workers) == 2 and not any(pid_alive(pid) for pid in workers)
+    assert len(workers) == 2 and not any(pid_alive(w) for w in workers)
 
 
 def session_processes(session: int) -> list[int]:
@@ -636,31 +646,8 @@ def test_ctrl_c_during_a_call_on_a_pool_raises_once_and_leaves_no_process(tmp_pa
         f"        jobs = [({str(tmp_path)!r}, i) for i in range(4)]\n"
         "        for _ in stream_jobs(sleep_forever, jobs, options, pool=pool): pass\n"
     )
-    path = tmp_path / "script.py"
-    path.write_text(script)
-    process = subprocess.Popen(
-        [sys.executable, str(path)],
-        start_new_session=True,
-        preexec_fn=sigint_as_at_a_terminal,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        deadline = time.time() + 60
-        while len(list(tmp_path.glob("worker-*"))) < 2:
-            assert process.poll() is None, process.communicate()
-            assert time.time() < deadline, "the workers never started"
-            time.sleep(0.05)
-        os.killpg(process.pid, signal.SIGINT)
-        _, stderr = process.communicate(timeout=30)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-    assert process.returncode == -signal.SIGINT, stderr
-    assert stderr.count("Traceback") == 1 and stderr.count("KeyboardInterrupt") == 1, stderr
+    pid = ctrl_c_once_the_workers_run(script, tmp_path)
     deadline = time.time() + 10  # multiprocessing's resource tracker leaves on its own
-    while session_processes(process.pid) and time.time() < deadline:
+    while session_processes(pid) and time.time() < deadline:
         time.sleep(0.1)
-    assert session_processes(process.pid) == []
+    assert session_processes(pid) == []
