@@ -152,9 +152,12 @@ def _omits_prefix(hint: Any) -> bool:
     return any(m is tyro.conf.OmitArgPrefixes for m in typing.get_args(hint)[1:])
 
 
-def check_resume_options(config: Any, run_dir: Path) -> None:
-    """Refuse options given beside ``--resume``: the run continues with its saved config."""
-    given = changed_options(config)
+def check_resume_options(config: Any, run_dir: Path, *, allowed: Iterable[str] = ()) -> None:
+    """Refuse options given beside ``--resume``: the run continues with its saved config.
+
+    ``allowed``: fields that may be given (the caller applies them, e.g. where a sweep's jobs run).
+    """
+    given = changed_options(config, ignore=("resume", *allowed))
     if given:
         raise UserError(
             f"--resume continues with the config saved in {run_dir}; leave out "

@@ -292,6 +292,35 @@ def test_a_whole_sweep_resumes_with_one_command(tmp_path):
     assert len(rows(tmp_path / "sweep")) == 3  # one row per seed, not appended twice
 
 
+def test_a_resumed_sweep_may_run_its_seeds_elsewhere_a_single_run_may_not(tmp_path, monkeypatch):
+    from rlgen.executors import ExecutorOptions
+
+    config = TrainConfig(seeds="0-1", stop=False, total_steps=1000, eval_every=1000,
+                         eval_episodes=2, jobs=ExecutorOptions(workers=1))  # fmt: skip
+    first = train.run(config, tmp_path / "sweep", quiet=True)
+    (tmp_path / "sweep" / "seed-1" / "summary.json").unlink()
+    (tmp_path / "sweep" / "summary.json").unlink()
+    used = []
+    real_sweep = train.sweep
+    monkeypatch.setattr(
+        train, "sweep", lambda c, *a, **k: used.append(c.jobs) or real_sweep(c, *a, **k)
+    )
+    again = train.run(TrainConfig(resume=tmp_path / "sweep", jobs=ExecutorOptions(workers=2)))
+    assert used == [ExecutorOptions(workers=2)]
+    assert [r["final_return_greedy"] for r in again["runs"]] == [
+        r["final_return_greedy"] for r in first["runs"]
+    ]
+    with pytest.raises(UserError, match="leave out --lr"):  # other options are still refused
+        from rlgen.pg.reinforce import ReinforceConfig
+
+        train.run(TrainConfig(resume=tmp_path / "sweep", agent=ReinforceConfig(lr=0.5)))
+    single = train.run(TrainConfig(total_steps=1000, eval_every=1000, eval_episodes=2),
+                       tmp_path / "one", quiet=True)  # fmt: skip
+    assert single["env_steps"] >= 1000
+    with pytest.raises(UserError, match="leave out --workers"):
+        train.run(TrainConfig(resume=tmp_path / "one", jobs=ExecutorOptions(workers=2)))
+
+
 def test_a_seed_that_fails_is_reported_and_the_sweep_goes_on(tmp_path, monkeypatch):
     from rlgen.executors import ExecutorOptions
 

@@ -110,7 +110,8 @@ class TrainConfig:
     checkpoint_every: int = 20_000
     """write checkpoint.pt every this many environment steps (and at the end)"""
     resume: Path | None = None
-    """continue the run in this directory from its last checkpoint (its config.json is used)"""
+    """continue the run in this directory from its last checkpoint (its config.json is used; a
+    sweep may be given where its seeds run: --workers, --executor, ...)"""
     agent: Annotated[ReinforceConfig, tyro.conf.OmitArgPrefixes] = field(
         default_factory=ReinforceConfig
     )
@@ -435,11 +436,15 @@ def resume(config: TrainConfig, *, quiet: bool = False) -> dict:
     """Continue the run (or the whole sweep) in ``config.resume`` with the config saved there."""
     assert config.resume is not None
     run_dir = config.resume
-    check_resume_options(config, run_dir)
+    # where a sweep's seeds run (--workers, --executor, ...) changes no result: it may be given
+    check_resume_options(config, run_dir, allowed=("jobs",))
     original = as_saved(load_run_config(run_dir, NAME, TrainConfig))
     if original.seeds is not None:
+        if config.jobs != ExecutorOptions():
+            original = dataclasses.replace(original, jobs=config.jobs)
         check_available(original.jobs)
         return sweep(original, run_dir, quiet=quiet, resume=True)
+    check_resume_options(config, run_dir)
     if not (run_dir / CHECKPOINT).is_file():
         raise UserError(
             f"--resume {run_dir}: no {CHECKPOINT} to continue from; start a new run instead"
