@@ -108,9 +108,7 @@ def _report(
         for index, name in enumerate(config.chosen):
             kept = _finished_section(out.path / name) if resume else None
             try:
-                section = kept or _run_section(
-                    name, config, out.path, quiet=quiet, resume=resume
-                )
+                section = kept or _run_section(name, config, out.path, quiet=quiet, resume=resume)
             except UserError as e:
                 if not any(s["error"] is None for s in sections):
                     raise  # nothing finished: a new directory is removed again (runs.Run)
