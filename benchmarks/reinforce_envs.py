@@ -41,9 +41,10 @@ import torch
 
 from _common import sb3_stop, solve_result
 from rlgen.files import read_json, write_json
-from rlgen.pg.command import TrainConfig, reward_threshold
+from rlgen.pg.command import TrainConfig
 from rlgen.pg.evaluate import Evaluator
 from rlgen.pg.reinforce import Callback, Reinforce, ReinforceConfig, UpdateInfo
+from rlgen.pg.seed_run import reward_threshold
 
 METHODS = ("reinforce", "reinforce-baseline", "sb3-ppo")
 

@@ -215,6 +215,7 @@ CONFIG_MODULES = [
     "rlgen.generative.sweeps",
     "rlgen.pg.reinforce",
     "rlgen.pg.command",
+    "rlgen.pg.evaluate_command",
     "rlgen.reproduce",
     "rlgen.nas.controller",
     "rlgen.nas.search",

@@ -60,7 +60,7 @@ COMMANDS: list[Entry] = [
     ),
     Entry(
         ("reinforce", "evaluate"),
-        "rlgen.pg.command:EVALUATE",
+        "rlgen.pg.evaluate_command:EVALUATE",
         "re-evaluate a saved REINFORCE policy; --gif records one episode",
     ),
     Entry(

@@ -19,7 +19,10 @@ import torch
 
 from rlgen.errors import UserError
 from rlgen.pg import command as train
-from rlgen.pg.command import TrainConfig, parse_seeds, train_one
+from rlgen.pg import plots, seed_run, sweep
+from rlgen.pg.command import TrainConfig, parse_seeds
+from rlgen.pg.reinforce import NonFiniteLoss
+from rlgen.pg.seed_run import train_one
 
 from .envs import ZeroEnv
 
@@ -171,7 +174,7 @@ def test_resume_after_an_exception_keeps_metrics(tmp_path, monkeypatch):
     )
     reference = train_one(config, tmp_path / "ref", quiet=True)
 
-    original = train.SeedRun.on_update
+    original = seed_run.SeedRun.on_update
 
     def crash(self, model, info):
         keep = original(self, model, info)
@@ -179,7 +182,7 @@ def test_resume_after_an_exception_keeps_metrics(tmp_path, monkeypatch):
             raise RuntimeError("simulated crash")
         return keep
 
-    monkeypatch.setattr(train.SeedRun, "on_update", crash)
+    monkeypatch.setattr(seed_run.SeedRun, "on_update", crash)
     with pytest.raises(RuntimeError, match="simulated crash"):
         train_one(config, tmp_path / "run", quiet=True)
     monkeypatch.undo()
@@ -230,7 +233,7 @@ def test_cuda_without_a_gpu_is_a_user_error():
 
 
 def test_non_finite_loss_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
-    original = train.SeedRun.on_update
+    original = seed_run.SeedRun.on_update
 
     def poison_after_first_checkpoint(self, model, info):
         keep = original(self, model, info)
@@ -239,11 +242,11 @@ def test_non_finite_loss_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
                 next(model.policy.parameters()).fill_(float("nan"))
         return keep
 
-    monkeypatch.setattr(train.SeedRun, "on_update", poison_after_first_checkpoint)
+    monkeypatch.setattr(seed_run.SeedRun, "on_update", poison_after_first_checkpoint)
     config = TrainConfig(
         stop=False, total_steps=8000, checkpoint_every=2000, eval_every=4000, eval_episodes=5
     )
-    with pytest.raises(train.NonFiniteLoss, match="not finite"):
+    with pytest.raises(NonFiniteLoss, match="not finite"):
         train_one(config, tmp_path / "r", quiet=True)
     summary = json.loads((tmp_path / "r" / "summary.json").read_text())
     assert summary["status"] == "non-finite loss" and "not finite" in summary["error"]
@@ -324,14 +327,14 @@ def test_a_resumed_sweep_may_run_its_seeds_elsewhere_a_single_run_may_not(tmp_pa
 def test_a_seed_that_fails_is_reported_and_the_sweep_goes_on(tmp_path, monkeypatch):
     from rlgen.executors import ExecutorOptions
 
-    original = train.train_one
+    original = sweep.train_one
 
     def flaky(config, run_dir, **kwargs):
         if config.seed == 1:
             raise RuntimeError("out of memory (simulated)")
         return original(config, run_dir, **kwargs)
 
-    monkeypatch.setattr(train, "train_one", flaky)
+    monkeypatch.setattr(sweep, "train_one", flaky)
     config = TrainConfig(
         seeds="0-2", total_steps=1500, eval_every=1500, eval_episodes=5,
         jobs=ExecutorOptions(workers=1),
@@ -372,9 +375,9 @@ class NanRewards(ZeroEnv):
 def test_a_seed_stopped_before_its_first_row_does_not_break_the_sweep_figure(tmp_path):
     gym.register("rlgen-test/NanRewards-v0", entry_point=NanRewards, max_episode_steps=5)
     config = TrainConfig(env="rlgen-test/NanRewards-v0", threshold=1.0, total_steps=100)
-    with pytest.raises(train.NonFiniteLoss, match="non-finite reward"):
+    with pytest.raises(NonFiniteLoss, match="non-finite reward"):
         train_one(config, tmp_path / "seed-0", quiet=True)
     assert rows(tmp_path / "seed-0") == []
     train_one(TrainConfig(seed=1, total_steps=300, **QUICK_CONFIG), tmp_path / "seed-1", quiet=True)
-    assert train.plot(tmp_path, threshold=1.0) == tmp_path / "learning_curve.png"
+    assert plots.plot(tmp_path, threshold=1.0) == tmp_path / "learning_curve.png"
     assert (tmp_path / "learning_curve.png").is_file()

@@ -15,9 +15,10 @@ import torch
 from rlgen.errors import UserError
 from rlgen.pg import command as train
 from rlgen.pg import zoo
-from rlgen.pg.command import TrainConfig, train_one
+from rlgen.pg.command import TrainConfig
 from rlgen.pg.evaluate import Evaluator
 from rlgen.pg.reinforce import Hyperparameters, Reinforce, ReinforceConfig
+from rlgen.pg.seed_run import train_one
 
 from .envs import ZeroEnv
 

@@ -6,7 +6,10 @@
 - :mod:`rlgen.pg.rollouts`: gymnasium vector environments and whole-episode batches;
 - :mod:`rlgen.pg.reinforce`: the agent (``Reinforce``: learn, predict, save, load);
 - :mod:`rlgen.pg.evaluate`: the evaluation protocol and GIFs;
-- :mod:`rlgen.pg.command`: ``rlgen reinforce`` and ``rlgen reinforce evaluate``.
+- :mod:`rlgen.pg.command`: ``rlgen reinforce`` (configs, one seed or a sweep of seeds);
+  :mod:`rlgen.pg.seed_run`: one seed's run; :mod:`rlgen.pg.sweep`: the sweep of seeds;
+  :mod:`rlgen.pg.plots`: its figures;
+- :mod:`rlgen.pg.evaluate_command`: ``rlgen reinforce evaluate``.
 
 Library API::
 

@@ -30,10 +30,12 @@ import torch
 from rlgen.errors import UserError
 from rlgen.executors import ExecutorOptions, map_jobs
 from rlgen.figures import pyplot, save_figure
-from rlgen.pg.command import TrainConfig, plot_seeds, train_job
+from rlgen.pg.command import TrainConfig
 from rlgen.pg.estimators import chosen_log_prob, reinforce_loss
+from rlgen.pg.plots import plot_seeds
 from rlgen.pg.reinforce import Reinforce, ReinforceConfig, UpdateInfo
 from rlgen.pg.rollouts import Rollout, make_env
+from rlgen.pg.sweep import train_job
 from rlgen.reproduce.claims import Claim, Context
 
 TITLE = "REINFORCE and REINFORCE with baseline (CartPole-v1)"
