@@ -97,3 +97,66 @@ def test_a_resumed_section_continues_its_searches_instead_of_redoing_them(tmp_pa
     assert again == real
     assert trials(kept) == before  # continued (nothing left to do), not trained again
     assert len(trials(lost)) == setup.real_trials and (lost / "summary.json").is_file()
+
+
+@pytest.fixture(scope="module")
+def searched(tmp_path_factory):
+    """A finished section's searches at the SMALL setup, made once: (root, setup, real)."""
+    root = tmp_path_factory.mktemp("searched")
+    setup = dataclasses.replace(SMALL, data_dir=make_synthetic(root / "data", train=256, test=32))
+    real = section.real_searches(Context("quick", 0, root / "section"), setup)
+    return root, setup, real
+
+
+def _copy(searched, tmp_path):
+    """A copy of the fixture's section directory (each test changes its own), and its runs."""
+    root, setup, real = searched
+    shutil.copytree(root / "section", tmp_path / "section")
+    moved = {name: [tmp_path / d.relative_to(root) for d in dirs] for name, dirs in real.items()}
+    return setup, moved
+
+
+def _started(run_dir):
+    with TrialStore.reader(run_dir) as store:
+        return [(t.id, t.started) for t in store.trials()]
+
+
+@pytest.mark.parametrize("left", ["empty file", "tables without their meta"])
+def test_a_store_the_kill_left_unreadable_is_started_again_a_finished_search_kept(
+    searched, tmp_path, left
+):
+    import sqlite3
+
+    from rlgen.nas import store as store_module
+
+    setup, real = _copy(searched, tmp_path)
+    [finished], [killed] = real["reinforce"], real["random"]
+    kept = {p: (finished / p).read_bytes() for p in ("summary.json", "config.json")}
+    for path in killed.iterdir():  # killed inside TrialStore.create: after config.json
+        if path.name != "config.json":
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+    if left == "empty file":  # between the connection's open and its first write
+        (killed / "trials.sqlite").write_bytes(b"")
+    else:  # between the tables and the meta rows' commit
+        with sqlite3.connect(killed / "trials.sqlite") as db:
+            db.executescript(store_module._SCHEMA)
+    section.real_searches(Context("quick", 0, tmp_path / "section", resume=True), setup)
+    assert len(_started(killed)) == setup.real_trials and (killed / "summary.json").is_file()
+    # the finished search is taken as it is: no summary rewritten (its wall time), no resumption
+    assert {p: (finished / p).read_bytes() for p in kept} == kept
+
+
+def test_a_search_made_with_another_setup_is_started_again_not_continued(searched, tmp_path):
+    setup, real = _copy(searched, tmp_path)
+    [one] = real["reinforce"]
+    before = _started(one)
+    (one / "summary.json").unlink()  # as if killed just before the end: it would continue
+    changed = dataclasses.replace(
+        setup, real_trials=6, child=dataclasses.replace(setup.child, steps=4)
+    )  # e.g. a newer version's preset: the trials made with the old one must not be mixed in
+    section.real_searches(Context("quick", 0, tmp_path / "section", resume=True), changed)
+    after = _started(one)
+    assert len(after) == 6 and all(a != b for a, b in zip(after, before, strict=False))
+    with TrialStore.reader(one) as store:
+        assert store.meta("config")["child"]["steps"] == 4
+        assert store.meta("config")["trials"] == 6

@@ -20,7 +20,9 @@ The lecture's slips about the papers (PPO, GPU-days) are stated in the section's
 
 from __future__ import annotations
 
+import json
 import math
+import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,15 +30,17 @@ from typing import Any
 import numpy as np
 import torch
 
+from rlgen.errors import UserError
 from rlgen.executors import ExecutorOptions, map_jobs
 from rlgen.figures import mean_interval, plot_mean_interval, pyplot, save_figure
+from rlgen.files import read_json, to_jsonable
 from rlgen.nas.command import SearchConfig, search
 from rlgen.nas.controller import ControllerConfig, RandomSearch, ReinforceSearch
 from rlgen.nas.figures import moving_average, plot_architecture, plot_pareto, plot_rewards
 from rlgen.nas.rewards import RewardConfig, agreement
 from rlgen.nas.search import ChildConfig
 from rlgen.nas.spaces import make_space
-from rlgen.nas.store import Trial, TrialStore
+from rlgen.nas.store import FILE, Trial, TrialStore
 from rlgen.reproduce.claims import Claim, Context
 
 TITLE = "Neural architecture search with a REINFORCE controller (NASNet space)"
@@ -237,13 +241,34 @@ def controller_far_above_random_on_synthetic(rewards: dict[str, np.ndarray]) -> 
 def search_job(job: tuple[SearchConfig, str, bool]) -> dict[str, Any]:
     """One search, ``(config, run_dir, resume)`` -> its summary (trials in this worker, in turn).
 
-    With ``resume``, a search whose trial store exists continues from it (finished trials kept,
-    the controller from its stored state); anything else in its directory is started again.
+    With ``resume``, a search whose trial store holds trials of this very config continues from
+    it (finished trials kept, the controller from its stored state), or, finished, is kept as it
+    is; anything else in its directory (no store, one a kill left unreadable, or one made with
+    another config, e.g. by an older version's preset) is started again, never mixed in.
     """
     config, run_dir, resume = job
-    if resume and (Path(run_dir) / "trials.sqlite").is_file():
+    path = Path(run_dir)
+    if resume and (path / FILE).is_file() and _stored_config(path) == _json_form(config):
+        if (path / "summary.json").is_file():  # finished before the kill (written last)
+            summary: dict[str, Any] = read_json(path / "summary.json")
+            return summary
         return search(config, run_dir, quiet=True, resume=True)
     return search(config, run_dir, quiet=True, overwrite=True)
+
+
+def _stored_config(run_dir: Path) -> Any:
+    """The config (as JSON) the search's trial store was made with; None if it cannot be read
+    (a kill inside :meth:`TrialStore.create` leaves an empty file or tables without meta)."""
+    try:
+        with TrialStore.reader(run_dir) as store:
+            return store.meta("config")
+    except (UserError, sqlite3.Error, ValueError):
+        return None
+
+
+def _json_form(value: Any) -> Any:
+    """``value`` as a JSON round trip gives it back (how the trial store's meta holds it)."""
+    return json.loads(json.dumps(to_jsonable(value)))
 
 
 def real_searches(ctx: Context, setup: Setup) -> dict[str, list[Path]]:
