@@ -324,6 +324,29 @@ def test_a_resumed_sweep_may_run_its_seeds_elsewhere_a_single_run_may_not(tmp_pa
         train.run(TrainConfig(resume=tmp_path / "one", jobs=ExecutorOptions(workers=2)))
 
 
+def test_saved_executor_options_that_cannot_run_here_say_how_to_give_others(tmp_path):
+    from rlgen.executors import ExecutorOptions
+
+    config = TrainConfig(seeds="0-1", stop=False, total_steps=1000, eval_every=1000,
+                         eval_episodes=2, jobs=ExecutorOptions(workers=1))  # fmt: skip
+    train.run(config, tmp_path / "sweep", quiet=True)
+    (tmp_path / "sweep" / "summary.json").unlink()
+    saved = json.loads((tmp_path / "sweep" / "config.json").read_text())
+    saved["config"]["jobs"] |= {"executor": "ray", "workers": None, "ray_address": "127.0.0.1:9"}
+    (tmp_path / "sweep" / "config.json").write_text(json.dumps(saved))  # a cluster gone since
+    # --executor local is the default: it cannot be told from no option, so the saved ones hold
+    for given in (ExecutorOptions(), ExecutorOptions(executor="local")):
+        with pytest.raises(UserError) as info:
+            train.run(TrainConfig(resume=tmp_path / "sweep", jobs=given), quiet=True)
+        message = str(info.value)
+        assert "config.json" in message and "--ray-address 127.0.0.1:9" in message, message
+        assert "--workers" in message, message  # how to run the seeds elsewhere
+    again = train.run(
+        TrainConfig(resume=tmp_path / "sweep", jobs=ExecutorOptions(workers=1)), quiet=True
+    )
+    assert again["executor"] == "local" and len(again["runs"]) == 2
+
+
 def test_a_seed_that_fails_is_reported_and_the_sweep_goes_on(tmp_path, monkeypatch):
     from rlgen.executors import ExecutorOptions
 

@@ -221,7 +221,17 @@ def resume(config: TrainConfig, *, quiet: bool = False) -> dict:
     if original.seeds is not None:
         if config.jobs != ExecutorOptions():
             original = dataclasses.replace(original, jobs=config.jobs)
-        check_available(original.jobs)
+            check_available(original.jobs)
+        else:  # none given (or only defaults, which look the same): the saved ones
+            try:
+                check_available(original.jobs)
+            except UserError as e:
+                raise UserError(
+                    f"--resume {run_dir}: the sweep's seeds would run where its config.json "
+                    f"says, which fails here: {e}; give where they run now instead (e.g. "
+                    f"--workers 2; --executor local alone is the default and keeps the saved "
+                    f"options)"
+                ) from None
         return sweep(original, run_dir, quiet=quiet, resume=True)
     check_resume_options(config, run_dir)
     if not (run_dir / CHECKPOINT).is_file():
