@@ -156,6 +156,8 @@ class Kinds:
         {"rate": np.float32(0.25), "path": "some/dir", "choice": "cpu", "maybe": 7},
         {"sizes": [3], "weights": (1, 0.5, np.float64(2)), "pair": (2, 3)},
         {"policies": ("neural", "tabular"), "inner": Inner(size=4)},
+        # NumPy strings (from an array of choices) are strings, for choices as for str fields
+        {"choice": np.str_("cpu"), "policies": (np.str_("neural"),), "label": np.str_("b")},
         {"callback": len, "anything": object(), "table": {"a": "not an int"}, "array": np.ones(2)},
         {"rate": math.nan},  # a number: its range is check_range's business
     ],

@@ -145,7 +145,7 @@ def _refuse(field: str, value: Any, hint: Any) -> None:
 
 
 def _check_literal(field: str, value: Any, choices: tuple[Any, ...]) -> None:
-    if not any(value == c and type(value) is type(c) for c in choices):
+    if not any(_is_choice(value, c) for c in choices):
         raise UserError(
             f"{option_name(field)}: unknown value {value!r}; "
             f"choose from {', '.join(str(c) for c in choices)}"
@@ -181,7 +181,7 @@ def _fits(value: Any, hint: Any) -> bool:
         is_config = isinstance(hint, type) and dataclasses.is_dataclass(hint)
         return not is_config or isinstance(value, hint)
     if origin is typing.Literal:
-        return any(value == c and type(value) is type(c) for c in typing.get_args(hint))
+        return any(_is_choice(value, c) for c in typing.get_args(hint))
     if origin in (typing.Union, types.UnionType):
         return any(_fits(value, a) for a in typing.get_args(hint))
     if origin is tuple:
@@ -196,6 +196,14 @@ def _fits(value: Any, hint: Any) -> bool:
             _fits(v, a) for v, a in zip(value, args, strict=True)
         )
     return True  # Callable, Any, dict, arrays, ...: not checked
+
+
+def _is_choice(value: Any, choice: Any) -> bool:
+    """Whether ``value`` is the ``Literal`` choice ``choice``: equal, and of its type as a field
+    of that type takes it (NumPy's ``str_`` is a string; ``True`` is not the choice ``1``)."""
+    kind = type(choice)
+    of_kind = _fits(value, kind) if kind in _EXPECTED else type(value) is kind
+    return of_kind and bool(value == choice)
 
 
 _EXPECTED = {
