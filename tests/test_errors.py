@@ -165,7 +165,23 @@ class Kinds:
 def test_check_config_types_accepts_values_of_the_annotated_types(changes):
     config = Kinds(**changes)
     for name, value in changes.items():
-        assert getattr(config, name) is value  # frozen: nothing converted
+        if name == "path" and isinstance(value, str):  # a string path becomes a Path
+            assert getattr(config, name) == Path(value)
+        else:
+            assert getattr(config, name) is value  # frozen: nothing else converted
+
+
+def test_a_path_given_as_a_string_is_a_path_where_the_code_uses_it():
+    from rlgen.nas.command import ShowConfig
+    from rlgen.pg.command import TrainConfig
+    from rlgen.pg.evaluate_command import EvaluateConfig
+
+    # each used a Path method at once (.suffix, run_dir / name): a traceback, not one line
+    with pytest.raises(UserError, match=r"^--gif x\.png: give a file name ending in \.gif"):
+        EvaluateConfig(run_dir="run", gif="x.png")  # type: ignore[arg-type]
+    show = ShowConfig(run_dirs=("a", Path("b")), figure="f.png")  # type: ignore[arg-type]
+    assert show.run_dirs == (Path("a"), Path("b")) and show.figure == Path("f.png")
+    assert TrainConfig(resume="sweep").resume == Path("sweep")  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(

@@ -106,7 +106,8 @@ def check_config_types(config: Any, prefix: str = "") -> None:
     from a hand-edited ``config.json`` before a wrong type fails later with a traceback. An
     ``int`` field takes any integral number but a bool (NumPy ints too), a ``float`` field any
     real number but a bool (ints too), ``bool`` / ``str`` fields only those, a ``Path`` field a
-    path or a string, a ``Literal`` one of its values, ``X | None`` also None, ``tuple[X, ...]``
+    path or a string (a string is turned into a ``Path`` in place, as the code after uses
+    paths), a ``Literal`` one of its values, ``X | None`` also None, ``tuple[X, ...]``
     a tuple (or list) whose every item is an ``X``, a nested config field an instance of its
     class (which checks its own fields). Other annotations (callables, arrays, ``Any``, dicts)
     are not checked. ``prefix`` is how the command line spells a nested config's options
@@ -117,6 +118,24 @@ def check_config_types(config: Any, prefix: str = "") -> None:
         value = getattr(config, name)
         if not _fits(value, hint):
             _refuse(prefix + name, value, hint)
+        path = _as_path(value, hint)
+        if path is not value:  # frozen dataclasses allow this in __post_init__ only
+            object.__setattr__(config, name, path)
+
+
+def _as_path(value: Any, hint: Any) -> Any:
+    """``value`` (which fits ``hint``) with a string given for a ``Path`` (also ``Path | None``,
+    ``tuple[Path, ...]``) made a ``Path``; otherwise ``value`` itself."""
+    hint, _ = _without_none(hint)
+    if hint is Path and isinstance(value, str):
+        return Path(value)
+    if (
+        hint == tuple[Path, ...]
+        and isinstance(value, tuple | list)
+        and any(isinstance(v, str) for v in value)
+    ):
+        return tuple(Path(v) for v in value)
+    return value
 
 
 @functools.cache
