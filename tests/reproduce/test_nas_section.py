@@ -160,3 +160,39 @@ def test_a_search_made_with_another_setup_is_started_again_not_continued(searche
     with TrialStore.reader(one) as store:
         assert store.meta("config")["child"]["steps"] == 4
         assert store.meta("config")["trials"] == 6
+
+
+@pytest.mark.parametrize(
+    ("edit", "continued"),
+    [
+        ("drop a field now at its default", True),  # a store of an rlgen before the option
+        ("drop a field not at its default", False),
+        ("add a field this version lacks", False),
+    ],
+)
+def test_a_store_of_an_older_version_is_continued_when_the_config_is_the_same(
+    searched, tmp_path, edit, continued
+):
+    import json
+    import sqlite3
+
+    setup, real = _copy(searched, tmp_path)
+    [one] = real["reinforce"]
+    (one / "summary.json").unlink()  # killed just before the end: a resume continues it
+    before = _started(one)
+    with sqlite3.connect(one / "trials.sqlite") as db:
+        [(text,)] = db.execute("SELECT value FROM meta WHERE key = 'config'").fetchall()
+        config = json.loads(text)
+        if edit == "drop a field now at its default":
+            assert config["noise"] == section.SearchConfig().noise
+            del config["noise"]
+        elif edit == "drop a field not at its default":
+            assert config["trials"] != section.SearchConfig().trials
+            del config["trials"]
+        else:
+            config["child"]["mixup"] = 0.2
+        db.execute("UPDATE meta SET value = ? WHERE key = 'config'", (json.dumps(config),))
+    section.real_searches(Context("quick", 0, tmp_path / "section", resume=True), setup)
+    after = _started(one)
+    assert len(after) == setup.real_trials
+    assert (after == before) is continued

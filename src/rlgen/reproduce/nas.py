@@ -248,7 +248,8 @@ def search_job(job: tuple[SearchConfig, str, bool]) -> dict[str, Any]:
     """
     config, run_dir, resume = job
     path = Path(run_dir)
-    if resume and (path / FILE).is_file() and _stored_config(path) == _json_form(config):
+    stored = _stored_config(path) if resume and (path / FILE).is_file() else None
+    if stored is not None and _same_search(stored, _json_form(config), _json_form(SearchConfig())):
         if (path / "summary.json").is_file():  # finished before the kill (written last)
             summary: dict[str, Any] = read_json(path / "summary.json")
             return summary
@@ -264,6 +265,21 @@ def _stored_config(run_dir: Path) -> Any:
             return store.meta("config")
     except (UserError, sqlite3.Error, ValueError):
         return None
+
+
+def _same_search(stored: Any, current: Any, default: Any) -> bool:
+    """Whether a trial store made with config ``stored`` (JSON) holds a run of ``current``:
+    equal field for field, where a field the stored version did not have yet (an option added
+    since) holds its default, so a later rlgen continues an earlier one's searches."""
+    if not (isinstance(stored, dict) and isinstance(current, dict)):
+        return bool(stored == current)
+    if set(stored) - set(current):
+        return False
+    defaults = default if isinstance(default, dict) else {}
+    return all(
+        _same_search(stored[k], v, defaults.get(k)) if k in stored else v == defaults.get(k)
+        for k, v in current.items()
+    )
 
 
 def _json_form(value: Any) -> Any:
