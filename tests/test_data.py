@@ -88,8 +88,11 @@ def test_search_order(isolated, monkeypatch):
     assert data.find("fashion-mnist") == env  # $RLGEN_DATA before both
     explicit = data.make_synthetic(tmp / "explicit", seed=4)
     assert data.find("fashion-mnist", data_dir=explicit) == explicit  # --data-dir first
-    with pytest.raises(UserError, match="data not found"):
+    with pytest.raises(UserError, match="data not found") as info:
         data.find("fashion-mnist", data_dir=tmp / "nowhere")  # and alone
+    message = str(info.value)  # so the other places' hints are left out
+    assert "searched alone" in message and "train-images-idx3-ubyte[.gz]" in message
+    assert "debian" not in message.lower() and "RLGEN_DATA" not in message
 
 
 def _mirror_spec(mirror: Path) -> data.DatasetSpec:

@@ -225,6 +225,12 @@ def find(name: str, data_dir: str | Path | None = None) -> Path:
     for directory in searched:
         if all(_locate(directory, f) for f in spec.files.values()):
             return directory
+    if data_dir is not None:  # searched alone: the other places and their hints do not apply
+        wanted = ", ".join(f"{f.name}[.gz]" for f in spec.files.values())
+        raise UserError(
+            f"{name}: data not found in --data-dir {data_dir} (searched alone when given); it "
+            f"needs the four IDX files {wanted}"
+        )
     hint = "install Debian's dataset-fashion-mnist (make setup does), " if spec.debian_dir else ""
     raise UserError(
         f"{name}: data not found in {', '.join(str(d) for d in searched)}; {hint}point "
