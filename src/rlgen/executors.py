@@ -656,12 +656,9 @@ def _stream_local(
             if not busy:
                 return
             ready = set(wait([w.conn for w in busy] + [w.process.sentinel for w in busy]))
-            for slot, worker in enumerate(pool):
+            for worker in pool:  # one that died is replaced when it is next given a job
                 if worker.conn in ready or worker.process.sentinel in ready:
-                    item = worker.collect(jobs, queued)
-                    if not worker.alive and (next_index < len(jobs) or keep is not None):
-                        pool[slot] = worker.replace()
-                    yield item
+                    yield worker.collect(jobs, queued)
     finally:
         if keep is None:
             own.close()

@@ -70,34 +70,37 @@ def load_vae(
     run_dir: str | Path, device: str = "cpu", *, data_dir: Path | None = None
 ) -> tuple[VAE, VAETrainConfig, Images]:
     """The model of a ``rlgen vae`` run directory (weights only), its config and its images."""
-    run_dir = Path(run_dir)
-    config = load_run_config(run_dir, VAE_NAME, VAETrainConfig)
-    if not (run_dir / CHECKPOINT).is_file():
-        raise UserError(f"{run_dir}: no {CHECKPOINT} here")
-    if data_dir is not None:
-        config = dataclasses.replace(
-            config, data=dataclasses.replace(config.data, data_dir=data_dir)
-        )
-    images = load_images(config.data, device)
-    model = VAE(config.model, pixels=images.pixels)
-    load_model(run_dir / CHECKPOINT, model, kind=VAE_KIND)
-    return model.to(device), config, images
+    return _load_run(run_dir, device, data_dir, VAE_NAME, VAETrainConfig, VAE, VAE_KIND)
 
 
 def load_ae(
     run_dir: str | Path, device: str = "cpu", *, data_dir: Path | None = None
 ) -> tuple[Autoencoder, AETrainConfig, Images]:
     """The model of a ``rlgen ae`` run directory (weights only), its config and its images."""
+    return _load_run(run_dir, device, data_dir, AE_NAME, AETrainConfig, Autoencoder, AE_KIND)
+
+
+def _load_run(
+    run_dir: str | Path,
+    device: str,
+    data_dir: Path | None,
+    command: str,
+    config_cls: type[Any],
+    model_cls: type[Any],
+    kind: str,
+) -> tuple[Any, Any, Images]:
+    """A ``command`` run directory's model (``model_cls``, weights only), config and images;
+    ``data_dir`` replaces the saved one."""
     run_dir = Path(run_dir)
-    config = load_run_config(run_dir, AE_NAME, AETrainConfig)
+    config = load_run_config(run_dir, command, config_cls)
     if not (run_dir / CHECKPOINT).is_file():
         raise UserError(f"{run_dir}: no {CHECKPOINT} here")
     if data_dir is not None:
         data = dataclasses.replace(config.data, data_dir=data_dir)
         config = dataclasses.replace(config, data=data)
     images = load_images(config.data, device)
-    model = Autoencoder(config.model, pixels=images.pixels)
-    load_model(run_dir / CHECKPOINT, model, kind=AE_KIND)
+    model = model_cls(config.model, pixels=images.pixels)
+    load_model(run_dir / CHECKPOINT, model, kind=kind)
     return model.to(device), config, images
 
 
