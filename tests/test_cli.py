@@ -116,3 +116,21 @@ def test_a_failing_summary_printout_after_the_results_is_a_note(tmp_path, monkey
     err = capsys.readouterr().err
     assert "Traceback" not in err and "summary could not be printed" in err
     assert (out / "summary.json").is_file()
+
+
+def test_resume_refuses_an_option_typed_at_its_default_value(tmp_path, capsys):
+    from rlgen.generative.command import VAETrainConfig
+
+    epochs = VAETrainConfig().loop.epochs  # the run may have been saved with other epochs
+    for typed in (["--epochs", str(epochs)], [f"--epochs={epochs}"], ["--lr_schedule", "cosine"]):
+        assert main(["vae", "--resume", str(tmp_path), *typed]) == 2
+        err = capsys.readouterr().err
+        assert f"leave out {option(typed)}" in err, err
+    assert main(["vae", "beta-sweep", "--resume", str(tmp_path), "--betas", "0.1", "1", "10"]) == 2
+    assert "leave out --betas" in capsys.readouterr().err  # a sweep's own options too
+    assert main(["vae", "--resume", str(tmp_path), "--quiet"]) == 2  # not a config option
+    assert "leave out" not in capsys.readouterr().err
+
+
+def option(typed: list[str]) -> str:
+    return typed[0].partition("=")[0].replace("_", "-")

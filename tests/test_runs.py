@@ -23,7 +23,7 @@ from rlgen.checkpoints import (
     load_checkpoint,
     save_checkpoint,
 )
-from rlgen.configs import changed_options, config_from_dict
+from rlgen.configs import changed_options, config_from_dict, given_options, typed_options
 from rlgen.errors import UserError, check_range
 from rlgen.files import atomic_write_bytes, to_jsonable
 from rlgen.metrics import MetricsWriter, metrics_columns, read_metrics
@@ -515,3 +515,23 @@ def test_a_config_value_of_the_wrong_type_is_refused_by_name(data, message):
 def test_changed_options_spell_nested_prefixes_and_optional_configs_like_tyro():
     assert changed_options(Typed(child_net=Inner(lr=0.5))) == ["--child-net.lr"]
     assert changed_options(Typed(extra=Inner())) == ["--extra"]  # given, though at defaults
+
+
+def test_options_typed_on_the_command_line_count_as_given_at_their_default_value():
+    assert given_options(Outer()) == []  # from Python a default value is not told from no option
+    typed = ["--seed=0", "--lr", "0.1", "--child_hidden", "32", "--resume", "r", "--quiet"]
+    with typed_options(typed):
+        assert given_options(Outer()) == ["--seed", "--lr", "--child.hidden"]
+        assert given_options(Outer(), ignore=("child",)) == ["--seed", "--lr"]
+    assert given_options(Outer()) == []  # only within the command line's context
+    with typed_options(["--no-flag", "--child-net.lr=0.1", "--extra.lr", "1"]):
+        assert given_options(Typed()) == ["--flag", "--child-net.lr", "--extra.lr"]
+
+
+@dataclass(frozen=True)
+class NestedDefault:
+    inner: Inner = field(default_factory=lambda: Inner(lr=0.5))
+
+
+def test_changed_options_compare_a_nested_config_with_its_default_there():
+    assert changed_options(NestedDefault(Inner(lr=0.5, hidden=(3,)))) == ["--inner.hidden"]

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
+from rlgen.configs import typed_options
 from rlgen.errors import UserError
 from rlgen.runs import Command, default_run_dir
 
@@ -183,7 +184,8 @@ def _dispatch(args: list[str]) -> int:
         or getattr(config, "resume", None)  # a resumed run continues in its own directory
         or default_run_dir(entry.name, getattr(config, "seed", None))
     )
-    summary = command.run(config, out, quiet=options.quiet, overwrite=options.overwrite)
+    with typed_options(rest):  # beside --resume, an option typed at its default is refused too
+        summary = command.run(config, out, quiet=options.quiet, overwrite=options.overwrite)
     print(f"rlgen {entry.name}: results in {out}")
     _print_description(command, summary)
     return command.exit_status(config, summary)

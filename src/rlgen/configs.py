@@ -3,13 +3,16 @@
 :func:`config_from_dict` rebuilds a frozen config dataclass from its JSON form (checking field
 types and running the config's own validation); :func:`load_run_config` reads the config a run
 saved; :func:`changed_options` and :func:`check_resume_options` refuse options that ``--resume``
-would ignore.
+would ignore (on the command line, within :func:`typed_options`, also those typed at their
+default value).
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import dataclasses
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -113,30 +116,35 @@ _TYPE_NAMES = {
 }
 
 
-def changed_options(config: Any, *, ignore: Iterable[str] = ("resume",)) -> list[str]:
+def changed_options(
+    config: Any, *, ignore: Iterable[str] = ("resume",), default: Any = None
+) -> list[str]:
     """The options of ``config`` whose values differ from the config class's defaults.
 
     Nested configs are searched field by field; an option is spelled as on the command line
     (``--lr`` where the nested config's prefix is omitted, else ``--child.lr``). Used to refuse
-    options that ``--resume`` would ignore.
+    options that ``--resume`` would ignore. ``default``: the config to compare with (default:
+    the class's defaults).
     """
     import typing
 
     from rlgen.errors import option_name
 
     ignore = set(ignore)
-    default = type(config)()
+    default = type(config)() if default is None else default
     hints = typing.get_type_hints(type(config), include_extras=True)
     changed: list[str] = []
     for f in dataclasses.fields(config):
         value, base = getattr(config, f.name), getattr(default, f.name)
         if f.name in ignore or value == base:
             continue
-        inner = changed_options(value) if dataclasses.is_dataclass(value) else []
+        nested = dataclasses.is_dataclass(value) and type(base) is type(value)
+        # a nested config against the default it has here (LoopConfig(epochs=4), not LoopConfig())
+        inner = changed_options(value, default=base) if nested else []
         if inner:
             prefix = "" if _omits_prefix(hints[f.name]) else option_name(f.name)[2:] + "."
             changed += ["--" + prefix + name.removeprefix("--") for name in inner]
-        else:  # a plain value, or a nested config that is there instead of None
+        elif not nested:  # a plain value, or a nested config that is there instead of None
             changed.append(option_name(f.name))
     return changed
 
@@ -152,12 +160,80 @@ def _omits_prefix(hint: Any) -> bool:
     return any(m is tyro.conf.OmitArgPrefixes for m in typing.get_args(hint)[1:])
 
 
+_TYPED: contextvars.ContextVar[frozenset[str]] = contextvars.ContextVar(
+    "rlgen_typed_options", default=frozenset()
+)
+
+
+@contextlib.contextmanager
+def typed_options(args: Iterable[str]) -> Iterator[None]:
+    """Within it, the option flags among the command-line tokens ``args`` count as given
+    (:func:`given_options`) whatever their value: ``--epochs 10`` beside ``--resume`` is refused
+    even where 10 is the default. The command line sets it; calls from Python go without."""
+    token = _TYPED.set(frozenset(_flag_key(a) for a in args if a.startswith("--")))
+    try:
+        yield
+    finally:
+        _TYPED.reset(token)
+
+
+def _flag_key(flag: str) -> str:
+    """A flag as typed (``--a.b_c=1``, ``--a-b-c``) in one spelling: ``a-b-c``."""
+    return flag.partition("=")[0].removeprefix("--").replace("_", "-").replace(".", "-")
+
+
+def _flags(cls: type, prefix: str = "") -> Iterator[tuple[str, str, str]]:
+    """``(top-level field, flag, key)`` of every option of the config class ``cls``, nested
+    configs field by field (spelled as :func:`changed_options` spells them), booleans also as
+    ``--no-...``."""
+    import typing
+
+    from rlgen.errors import option_name
+
+    hints = typing.get_type_hints(cls, include_extras=True)
+    for f in dataclasses.fields(cls):
+        name = option_name(f.name)[2:]
+        inner = _nested_config(hints[f.name])
+        if inner is not None:
+            inner_prefix = prefix if _omits_prefix(hints[f.name]) else f"{prefix}{name}."
+            for _, flag, key in _flags(inner, inner_prefix):
+                yield f.name, flag, key
+        for key in (prefix + name, prefix + "no-" + name):
+            yield f.name, f"--{prefix}{name}", _flag_key(key)
+
+
+def _nested_config(hint: Any) -> type | None:
+    """The config class of a nested config field (also ``Annotated`` or ``| None``), else None."""
+    import types
+    import typing
+
+    if typing.get_origin(hint) is typing.Annotated:
+        return _nested_config(typing.get_args(hint)[0])
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        options = [a for a in typing.get_args(hint) if a is not type(None)]
+        return _nested_config(options[0]) if len(options) == 1 else None
+    return hint if dataclasses.is_dataclass(hint) and isinstance(hint, type) else None
+
+
+def given_options(config: Any, *, ignore: Iterable[str] = ("resume",)) -> list[str]:
+    """:func:`changed_options`, and within :func:`typed_options` also the options of ``config``
+    typed on the command line at any value (``--resume`` itself never counts)."""
+    ignore = set(ignore)
+    given = changed_options(config, ignore=ignore)
+    typed = _TYPED.get()
+    for top, flag, key in _flags(type(config)):
+        if key in typed and top not in ignore and flag != "--resume" and flag not in given:
+            given.append(flag)
+    return given
+
+
 def check_resume_options(config: Any, run_dir: Path, *, allowed: Iterable[str] = ()) -> None:
     """Refuse options given beside ``--resume``: the run continues with its saved config.
 
     ``allowed``: fields that may be given (the caller applies them, e.g. where a sweep's jobs run).
+    On the command line an option typed at its default value is given too (:func:`typed_options`).
     """
-    given = changed_options(config, ignore=("resume", *allowed))
+    given = given_options(config, ignore=("resume", *allowed))
     if given:
         raise UserError(
             f"--resume continues with the config saved in {run_dir}; leave out "

@@ -166,11 +166,7 @@ def run_sweep(
         assert config.train.resume is not None
         directory = config.train.resume
         check_resume_dir(directory, run_dir)
-        check_resume_options(config.train, directory)
-        if config.jobs != ExecutorOptions() or config.values != type(config)().values:
-            raise UserError(
-                f"--resume continues the sweep saved in {directory}; leave out the sweep options"
-            )
+        check_resume_options(config, directory)  # the sweep's options too (--betas, --workers)
         config = load_run_config(directory, name, type(config))
     else:
         directory = Path(run_dir) if run_dir is not None else default_run_dir(name, None)

@@ -12,7 +12,6 @@ the sections finished by then stay for ``--resume``.
 
 from __future__ import annotations
 
-import dataclasses
 import importlib
 import math
 import shutil
@@ -78,7 +77,7 @@ def run(
         raise UserError("--resume continues the report in its own directory; leave out --out")
     original = load_run_config(config.resume, NAME, ReproduceConfig)
     # --strict only decides the exit status (see exit_status), so it may be given again
-    check_resume_options(dataclasses.replace(config, strict=False), config.resume)
+    check_resume_options(config, config.resume, allowed=("strict",))
     return _report(original, config.resume, quiet=quiet, resume=True)
 
 
