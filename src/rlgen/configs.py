@@ -227,6 +227,13 @@ def given_options(config: Any, *, ignore: Iterable[str] = ("resume",)) -> list[s
     return given
 
 
+def was_given(config: Any, name: str) -> bool:
+    """Whether the field ``name`` of ``config`` (or an option of it) is away from its default
+    or, within :func:`typed_options`, typed on the command line."""
+    others = [f.name for f in dataclasses.fields(config) if f.name != name]
+    return bool(given_options(config, ignore=others))
+
+
 def check_resume_options(config: Any, run_dir: Path, *, allowed: Iterable[str] = ()) -> None:
     """Refuse options given beside ``--resume``: the run continues with its saved config.
 

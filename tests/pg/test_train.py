@@ -334,7 +334,7 @@ def test_saved_executor_options_that_cannot_run_here_say_how_to_give_others(tmp_
     saved = json.loads((tmp_path / "sweep" / "config.json").read_text())
     saved["config"]["jobs"] |= {"executor": "ray", "workers": None, "ray_address": "127.0.0.1:9"}
     (tmp_path / "sweep" / "config.json").write_text(json.dumps(saved))  # a cluster gone since
-    # --executor local is the default: it cannot be told from no option, so the saved ones hold
+    # from Python --executor local (the default) cannot be told from no option: the saved ones
     for given in (ExecutorOptions(), ExecutorOptions(executor="local")):
         with pytest.raises(UserError) as info:
             train.run(TrainConfig(resume=tmp_path / "sweep", jobs=given), quiet=True)
@@ -345,6 +345,29 @@ def test_saved_executor_options_that_cannot_run_here_say_how_to_give_others(tmp_
         TrainConfig(resume=tmp_path / "sweep", jobs=ExecutorOptions(workers=1)), quiet=True
     )
     assert again["executor"] == "local" and len(again["runs"]) == 2
+
+
+def test_a_resumed_sweep_runs_where_the_command_line_says_even_local(tmp_path, monkeypatch):
+    from rlgen.cli import main
+    from rlgen.executors import ExecutorOptions
+
+    config = TrainConfig(seeds="0-1", stop=False, total_steps=1000, eval_every=1000,
+                         eval_episodes=2, jobs=ExecutorOptions(workers=1))  # fmt: skip
+    train.run(config, tmp_path / "sweep", quiet=True)
+    (tmp_path / "sweep" / "summary.json").unlink()
+    saved = json.loads((tmp_path / "sweep" / "config.json").read_text())
+    saved["config"]["jobs"] |= {"executor": "ray", "workers": None, "ray_address": "127.0.0.1:9"}
+    (tmp_path / "sweep" / "config.json").write_text(json.dumps(saved))
+    used = []
+    real_sweep = train.sweep
+    monkeypatch.setattr(
+        train, "sweep", lambda c, *a, **k: used.append(c.jobs) or real_sweep(c, *a, **k)
+    )
+    typed = ["--executor", "local", "--quiet"]  # the default value, typed: the seeds run here
+    assert main(["reinforce", "--resume", str(tmp_path / "sweep"), *typed]) == 0
+    assert used == [ExecutorOptions()]
+    summary = json.loads((tmp_path / "sweep" / "summary.json").read_text())
+    assert summary["executor"] == "local" and len(summary["runs"]) == 2
 
 
 def test_a_seed_that_fails_is_reported_and_the_sweep_goes_on(tmp_path, monkeypatch):

@@ -40,7 +40,7 @@ from typing import Annotated, Literal, TypeVar
 
 import tyro
 
-from rlgen.configs import check_resume_options, load_run_config
+from rlgen.configs import check_resume_options, load_run_config, was_given
 from rlgen.errors import UserError, check_config_types, check_memory, check_range
 from rlgen.executors import ExecutorOptions, check_available
 from rlgen.pg import zoo
@@ -219,18 +219,17 @@ def resume(config: TrainConfig, *, quiet: bool = False) -> dict:
     check_resume_options(config, run_dir, allowed=("jobs",))
     original = as_saved(load_run_config(run_dir, NAME, TrainConfig))
     if original.seeds is not None:
-        if config.jobs != ExecutorOptions():
+        if was_given(config, "jobs"):  # typed on the command line, even --executor local
             original = dataclasses.replace(original, jobs=config.jobs)
             check_available(original.jobs)
-        else:  # none given (or only defaults, which look the same): the saved ones
+        else:  # none given: the saved ones
             try:
                 check_available(original.jobs)
             except UserError as e:
                 raise UserError(
                     f"--resume {run_dir}: the sweep's seeds would run where its config.json "
                     f"says, which fails here: {e}; give where they run now instead (e.g. "
-                    f"--workers 2; --executor local alone is the default and keeps the saved "
-                    f"options)"
+                    f"--executor local or --workers 2)"
                 ) from None
         return sweep(original, run_dir, quiet=quiet, resume=True)
     check_resume_options(config, run_dir)
