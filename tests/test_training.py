@@ -628,6 +628,78 @@ def test_resume_after_a_crash_gives_the_uninterrupted_run(tmp_path):
     assert again.rows == history.rows
 
 
+# ---------------------------------------------------------------------------------------------
+# Compiled loss (LoopConfig.compile)
+# ---------------------------------------------------------------------------------------------
+
+
+def train_mlp(compile: bool, epochs: int = 3, dropout: float = 0.0, **kwargs):
+    """A small MLP fitted to the regression data (500 examples: batches of 64 and a last of 52)."""
+    x, y, _, _ = regression_data(n=500)
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(5, 32), nn.Tanh(), nn.Dropout(dropout), nn.Linear(32, 1))
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    config = LoopConfig(epochs=epochs, batch_size=64, compile=compile)
+    history = fit(model, optimizer, mse_loss, (x, y), config, seed=0, quiet=True, **kwargs)
+    return model, history
+
+
+def test_a_compiled_loss_trains_like_the_eager_one():
+    eager_model, eager = train_mlp(compile=False)
+    compiled_model, compiled = train_mlp(compile=True)
+    eager_rows, compiled_rows = without_times(eager.rows), without_times(compiled.rows)
+    assert [r["train/steps"] for r in compiled_rows] == [8, 16, 24]
+    for a, b in zip(eager_rows, compiled_rows, strict=True):
+        assert b["train/loss"] == pytest.approx(a["train/loss"], rel=1e-5)
+        assert b["train/mae"] == pytest.approx(a["train/mae"], rel=1e-5)
+    for name, value in params(eager_model).items():
+        torch.testing.assert_close(params(compiled_model)[name], value, rtol=1e-4, atol=1e-5)
+    assert compiled_rows[-1]["train/loss"] < 0.5 * compiled_rows[0]["train/loss"]
+
+
+def test_a_compiler_failure_is_a_one_line_error_naming_the_option(monkeypatch):
+    def failing_compile(fn, **kwargs):
+        def call(*args):
+            inner = RuntimeError("InvalidCxxCompiler: No working C++ compiler found")
+            raise torch._dynamo.exc.BackendCompilerFailed(fn, inner, None)
+
+        return call
+
+    monkeypatch.setattr(torch, "compile", failing_compile)
+    with pytest.raises(
+        UserError,
+        match=r"^--compile: torch.compile failed .*C\+\+ compiler.*"
+        r"leave out --compile$",
+    ):
+        train_mlp(compile=True)
+
+
+def test_a_compiled_run_with_dropout_resumes_exactly(tmp_path):
+    """Dropout's draws inside the compiled graph come from torch's global RNG, which the
+    checkpoint saves: a run of 2 epochs equals one that crashed in epoch 2 and was resumed."""
+    epochs_started = 0
+
+    def crash_in_epoch_2(tensors, generator):
+        nonlocal epochs_started
+        epochs_started += 1
+        if epochs_started == 2:
+            raise RuntimeError("crash")
+        return tensors
+
+    whole, _ = train_mlp(True, epochs=2, dropout=0.3, checkpoint=tmp_path / "a.pt")
+    with pytest.raises(RuntimeError, match="crash"):
+        train_mlp(
+            True, epochs=2, dropout=0.3, checkpoint=tmp_path / "b.pt", transform=crash_in_epoch_2
+        )
+    # train_mlp seeds torch afresh: the resumed epoch's dropout must draw from the saved state
+    resumed, history = train_mlp(
+        True, epochs=2, dropout=0.3, checkpoint=tmp_path / "b.pt", resume=True
+    )
+    assert [row["epoch"] for row in history.rows] == [1, 2]
+    for name, value in params(whole).items():
+        assert torch.equal(params(resumed)[name], value), name
+
+
 def worker(run_dir: str, mode: str) -> None:
     """Entry point of the SIGKILL test's subprocesses (``python test_training.py DIR MODE``)."""
     train_tiny(Path(run_dir), resume=mode == "resume", epochs=20, n=2048)
