@@ -370,6 +370,17 @@ def test_a_resumed_sweep_runs_where_the_command_line_says_even_local(tmp_path, m
     assert summary["executor"] == "local" and len(summary["runs"]) == 2
 
 
+def test_resuming_a_finished_sweep_leaves_its_summary_and_timings_alone(tmp_path):
+    from rlgen.executors import ExecutorOptions
+
+    config = TrainConfig(seeds="0-1", stop=False, total_steps=1000, eval_every=1000,
+                         eval_episodes=2, jobs=ExecutorOptions(workers=1))  # fmt: skip
+    first = train.run(config, tmp_path / "sweep", quiet=True)
+    again = train.run(TrainConfig(resume=tmp_path / "sweep"), quiet=True)  # nothing left to run
+    assert again == first
+    assert json.loads((tmp_path / "sweep" / "summary.json").read_text()) == first
+
+
 def test_a_seed_that_fails_is_reported_and_the_sweep_goes_on(tmp_path, monkeypatch):
     from rlgen.executors import ExecutorOptions
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from rlgen.errors import UserError
 from rlgen.executors import stream_jobs
 from rlgen.files import read_json
 from rlgen.pg.plots import plot_seeds
@@ -108,7 +109,21 @@ def sweep(
         ran = [Path(j[1]) for j, s in zip(jobs, summaries, strict=True) if s["status"] != "failed"]
         if ran:
             plot_seeds(out.path, ran, threshold=summaries[0]["threshold"])
-        return out.finish(aggregate(config, summaries, time.perf_counter() - start))
+        summary = aggregate(config, summaries, time.perf_counter() - start)
+        if all(j[2] == "done" for j in jobs):  # nothing ran: the stored timings stand
+            summary |= stored_timings(out.path / "summary.json")
+        return out.finish(summary)
+
+
+def stored_timings(path: Path) -> dict[str, Any]:
+    """The wall time (and executor) of the summary a sweep wrote at ``path``, if it has one."""
+    try:
+        stored = read_json(path)
+    except UserError:  # none written (killed just before), or damaged: the new ones
+        return {}
+    if not isinstance(stored, dict):
+        return {}
+    return {k: stored[k] for k in ("wall_seconds", "executor") if k in stored}
 
 
 def failed_seed(job: tuple[TrainConfig, str, str], error: Any) -> dict[str, Any]:
