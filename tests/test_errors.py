@@ -165,10 +165,34 @@ class Kinds:
 def test_check_config_types_accepts_values_of_the_annotated_types(changes):
     config = Kinds(**changes)
     for name, value in changes.items():
+        got = getattr(config, name)
         if name == "path" and isinstance(value, str):  # a string path becomes a Path
-            assert getattr(config, name) == Path(value)
+            assert got == Path(value)
+        elif isinstance(value, list | np.number) or name == "weights":  # see the next test
+            assert got == (tuple(value) if isinstance(value, list) else value)
         else:
-            assert getattr(config, name) is value  # frozen: nothing else converted
+            assert got is value  # frozen: nothing else converted
+
+
+def test_numpy_scalars_and_lists_become_the_python_types_of_their_fields():
+    config = Kinds(
+        count=np.int64(3),
+        rate=np.float32(0.25),
+        flag=np.bool_(True),
+        maybe=np.int32(7),
+        sizes=[np.int64(3), 4],
+        weights=(1, np.float64(2)),
+        pair=[2, 3],
+    )
+    assert config == Kinds(
+        count=3, rate=0.25, flag=True, maybe=7, sizes=(3, 4), weights=(1, 2.0), pair=(2, 3)
+    )
+    assert type(config.count) is int and type(config.rate) is float and config.flag is True
+    assert type(config.maybe) is int and type(config.weights[1]) is float
+    assert type(config.sizes) is tuple and [type(s) for s in config.sizes] == [int, int]
+    assert type(config.pair) is tuple and hash(config.pair) == hash((2, 3))
+    unchanged = (1, 2)
+    assert Kinds(sizes=unchanged).sizes is unchanged
 
 
 def test_a_path_given_as_a_string_is_a_path_where_the_code_uses_it():
@@ -194,7 +218,8 @@ def test_a_path_given_as_a_string_is_a_path_where_the_code_uses_it():
         ({"rate": "1"}, "--rate must be a number, got '1'"),
         ({"rate": False}, "--rate must be a number, got False"),
         ({"flag": 1}, "--flag must be true or false, got 1"),
-        ({"flag": np.bool_(True)}, "--flag must be true or false, got np.True_"),
+        ({"flag": np.int64(1)}, "--flag must be true or false, got np.int64(1)"),
+        ({"count": np.bool_(True)}, "--count must be a whole number, got np.True_"),
         ({"label": 3}, "--label must be a string, got 3"),
         ({"path": 3}, "--path must be a path, got 3"),
         ({"choice": "gpu"}, "--choice: unknown value 'gpu'; choose from auto, cpu"),

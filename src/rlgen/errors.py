@@ -13,6 +13,7 @@ import dataclasses
 import functools
 import math
 import numbers
+import sys
 import types
 import typing
 from collections.abc import Iterable
@@ -105,37 +106,51 @@ def check_config_types(config: Any, prefix: str = "") -> None:
     The command line parses types already; this catches configs built from Python or loaded
     from a hand-edited ``config.json`` before a wrong type fails later with a traceback. An
     ``int`` field takes any integral number but a bool (NumPy ints too), a ``float`` field any
-    real number but a bool (ints too), ``bool`` / ``str`` fields only those, a ``Path`` field a
-    path or a string (a string is turned into a ``Path`` in place, as the code after uses
-    paths), a ``Literal`` one of its values, ``X | None`` also None, ``tuple[X, ...]``
-    a tuple (or list) whose every item is an ``X``, a nested config field an instance of its
-    class (which checks its own fields). Other annotations (callables, arrays, ``Any``, dicts)
-    are not checked. ``prefix`` is how the command line spells a nested config's options
-    (``"child."`` for ``--child.filters``); the message names the option, what it must be and
-    what it got, e.g. ``--epochs must be a whole number, got 2.5``.
+    real number but a bool (ints too), a ``bool`` field a bool (NumPy's too), a ``str`` field a
+    string, a ``Path`` field a path or a string, a ``Literal`` one of its values, ``X | None``
+    also None, ``tuple[X, ...]`` a tuple (or list) whose every item is an ``X``, a nested config
+    field an instance of its class (which checks its own fields). Other annotations (callables,
+    arrays, ``Any``, dicts) are not checked. Values are made what the code after expects, in
+    place: a string given for a path a ``Path``, a NumPy scalar the Python bool / int / float,
+    a list given for a tuple a tuple (so a frozen config stays hashable and equal to itself
+    loaded back from ``config.json``). ``prefix`` is how the command line spells a nested
+    config's options (``"child."`` for ``--child.filters``); the message names the option, what
+    it must be and what it got, e.g. ``--epochs must be a whole number, got 2.5``.
     """
     for name, hint in _field_hints(config.__class__):
         value = getattr(config, name)
         if not _fits(value, hint):
             _refuse(prefix + name, value, hint)
-        path = _as_path(value, hint)
-        if path is not value:  # frozen dataclasses allow this in __post_init__ only
-            object.__setattr__(config, name, path)
+        converted = _converted(value, hint)
+        if converted is not value:  # frozen dataclasses allow this in __post_init__ only
+            object.__setattr__(config, name, converted)
 
 
-def _as_path(value: Any, hint: Any) -> Any:
-    """``value`` (which fits ``hint``) with a string given for a ``Path`` (also ``Path | None``,
-    ``tuple[Path, ...]``) made a ``Path``; otherwise ``value`` itself."""
+def _converted(value: Any, hint: Any) -> Any:
+    """``value`` (which fits ``hint``) as the code after expects it: a string given for a
+    ``Path`` a ``Path``, a NumPy scalar given for a bool / int / float the Python one, a list
+    given for a tuple a tuple, item by item (also within ``| None``); otherwise ``value``
+    itself."""
     hint, _ = _without_none(hint)
     if hint is Path and isinstance(value, str):
         return Path(value)
-    if (
-        hint == tuple[Path, ...]
-        and isinstance(value, tuple | list)
-        and any(isinstance(v, str) for v in value)
-    ):
-        return tuple(Path(v) for v in value)
+    if hint in (bool, int, float) and _is_numpy(value, "generic"):
+        return value.item()
+    if typing.get_origin(hint) is tuple and isinstance(value, tuple | list):
+        args = typing.get_args(hint)
+        ellipsis = len(args) == 2 and args[1] is Ellipsis
+        items = [args[0]] * len(value) if ellipsis else args or [Any] * len(value)
+        new = tuple(_converted(v, a) for v, a in zip(value, items, strict=True))
+        same = isinstance(value, tuple) and all(n is v for n, v in zip(new, value, strict=True))
+        return value if same else new
     return value
+
+
+def _is_numpy(value: Any, kind: str) -> bool:
+    """Whether ``value`` is an instance of ``numpy.<kind>`` (without importing NumPy: a value
+    cannot be a NumPy scalar before NumPy is imported)."""
+    numpy = sys.modules.get("numpy")
+    return numpy is not None and isinstance(value, getattr(numpy, kind))
 
 
 @functools.cache
@@ -184,7 +199,7 @@ def _without_none(hint: Any) -> tuple[Any, bool]:
 def _fits(value: Any, hint: Any) -> bool:
     """Whether ``value`` has the type ``hint``; annotations not checked fit anything."""
     if hint is bool:
-        return isinstance(value, bool)
+        return isinstance(value, bool) or _is_numpy(value, "bool_")
     if hint is int:
         return isinstance(value, numbers.Integral) and not isinstance(value, bool)
     if hint is float:
