@@ -22,6 +22,12 @@ keeps the others'):
   before ``executors.LocalPool``), alternated, ``--repeats`` times each: wall-clock and overhead
   per trial.
 
+- ``gpu-throughput``: children per minute on one GPU for the issue's GPU child (C = 16, one cell
+  per stage, normal cells and stride-2 convolutions, one epoch of batches of 64 over 10,000
+  images, 5,000 validation images): a ``--gpu-trials``-trial random search with ``--device
+  cuda`` and 1, 8 and 16 local workers sharing the GPU (the target: at least 100 per minute on
+  an H200). Needs CUDA.
+
 Load on the machine (other processes) slows everything; the JSON records the load average::
 
     python benchmarks/nas.py                           # everything (about half an hour on 2 cores)
@@ -51,7 +57,7 @@ from rlgen.nas.spaces import make_space
 from rlgen.nas.store import TrialStore
 
 RESULTS = Path(__file__).parent / "results" / "nas.json"
-PARTS = ("child-cost", "proxy", "search", "throughput", "pool")
+PARTS = ("child-cost", "proxy", "search", "throughput", "pool", "gpu-throughput")
 QUICK = ChildConfig(filters=4, steps=24, train_images=2000, val_images=800)
 
 
@@ -272,6 +278,45 @@ def throughput(trials: int) -> dict[str, Any]:
     return out
 
 
+GPU_CHILD = ChildConfig(filters=16, cells=1, train_images=10_000, val_images=5000, steps=157)
+"""the issue's GPU child: one epoch of batches of 64 over 10,000 images"""
+GPU_DEVICE = "cuda"
+
+
+def gpu_throughput(trials: int, workers: tuple[int, ...] = (1, 8, 16)) -> dict[str, Any]:
+    if GPU_DEVICE == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("--parts gpu-throughput needs a CUDA GPU")
+    out: dict[str, Any] = {
+        "trials": trials,
+        "child": dataclasses.asdict(GPU_CHILD),
+        "gpu": torch.cuda.get_device_name() if GPU_DEVICE == "cuda" else None,
+    }
+    for count in workers:
+        with tempfile.TemporaryDirectory() as tmp:
+            config = SearchConfig(
+                controller="random",
+                trials=trials,
+                batch=trials,
+                device=GPU_DEVICE,
+                reduction_cell=False,
+                child=GPU_CHILD,
+                jobs=ExecutorOptions(workers=count),
+            )
+            summary = search(config, Path(tmp) / "run", quiet=True)
+            with TrialStore.reader(Path(tmp) / "run") as store:
+                done = [t for t in store.trials() if t.status == "finished"]
+        wall = summary["wall_seconds"]
+        out[f"{count} workers"] = {
+            "wall_seconds": wall,
+            "finished": len(done),
+            "children_per_minute": 60 * len(done) / wall,
+            "median_trial_seconds": float(np.median([t.seconds or 0.0 for t in done])),
+            "mean_accuracy": float(np.mean([t.metrics.get("accuracy", 0.0) for t in done])),
+        }
+        print(f"{count} workers: {60 * len(done) / wall:.1f} children/min", flush=True)
+    return out
+
+
 def pool_effect(trials: int, repeats: int) -> dict[str, Any]:
     """Workers kept across the search's batches against fresh workers for every batch."""
     import rlgen.nas.search as search_module
@@ -328,8 +373,10 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=24)
     parser.add_argument("--batch", type=int, default=4)
     parser.add_argument("--repeats", type=int, default=3, help="pool: runs of each variant")
+    parser.add_argument("--gpu-trials", type=int, default=48, help="gpu-throughput: trials")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="the JSON file to update")
     args = parser.parse_args()
-    results = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {"benchmark": "nas"}
+    results = json.loads(args.out.read_text()) if args.out.is_file() else {"benchmark": "nas"}
     for part in args.parts:
         start = time.perf_counter()
         if part == "child-cost":
@@ -340,14 +387,16 @@ def main() -> None:
             value = controller_vs_random(args.seeds, args.trials, args.batch)
         elif part == "pool":
             value = pool_effect(12, args.repeats)
+        elif part == "gpu-throughput":
+            value = gpu_throughput(args.gpu_trials)
         else:
             value = throughput(8)
         value["machine"] = machine()
         value["seconds"] = time.perf_counter() - start
         value["command"] = "python benchmarks/nas.py --parts " + part
         results[part] = value
-        write_json(RESULTS, results)
-    print(f"written to {RESULTS}")
+        write_json(args.out, results)
+    print(f"written to {args.out}")
 
 
 if __name__ == "__main__":

@@ -17,7 +17,13 @@
    baseline's 10-epoch test loss, and each one's test loss at equal training time. Runs
    alternate between the two (seed by seed), and medians over ``--repeats`` are reported.
 
-2. Likelihood: a 2 x 500-unit MLP VAE with 50 latents on dynamically binarised Fashion-MNIST
+2. Loop (``--parts loop``): seconds per epoch of rlgen's loop at ``--loop-batch`` (128, the
+   batch of the GPU target) eager and with ``--compile`` (``LoopConfig.compile``: on CUDA the
+   loss and gradient replayed as CUDA graphs), beside the baseline's at the same batch, in one
+   process, alternated over ``--repeats``. The first epoch of each run (compilation, cudnn and
+   allocator warm-up) is left out of the medians. The same for the 2 x 500-unit model of part 3.
+
+3. Likelihood: a 2 x 500-unit MLP VAE with 50 latents on dynamically binarised Fashion-MNIST
    (``rlgen vae --hidden 500 500 --latent 50 --binarize dynamic``, validation 0), trained for
    ``--likelihood-epochs``; its IWAE negative log-likelihood (k = ``--iwae-k``, 5000 by default)
    on the first ``--iwae-examples`` test images, and the training time it took.
@@ -26,6 +32,7 @@
 
     python benchmarks/vae.py                          # everything; JSON to benchmarks/results/
     python benchmarks/vae.py --parts speed --repeats 3
+    python benchmarks/vae.py --parts loop --device cuda   # the GPU target: batch 128
     python benchmarks/vae.py --parts likelihood --likelihood-epochs 30 --likelihood-lr 2e-3
     rlgen vae evaluate runs/benchmark-vae-likelihood --iwae-k 5000   # the whole test set
 """
@@ -170,6 +177,61 @@ def rlgen_run(
     }
 
 
+def loop_epochs(
+    train: torch.Tensor,
+    model_config: VAEConfig,
+    batch: int,
+    epochs: int,
+    seed: int,
+    device: str,
+    *,
+    compile: bool,
+) -> list[float]:
+    """Training seconds of each epoch of rlgen's loop (Adam 1e-3, constant, no evaluation)."""
+    torch.manual_seed(seed)
+    model = VAE(model_config).to(device)
+    model.init_output_bias(train)
+    loop = LoopConfig(
+        epochs=epochs, batch_size=batch, checkpoint_every=0, eval_every=0, compile=compile
+    )
+    history = model.fit(train, loop, lr=1e-3, seed=seed, device=device)
+    return [float(s) for s in history.column("time/epoch_seconds") if s is not None]
+
+
+def loop_speed(args: argparse.Namespace, device: str) -> dict[str, Any]:
+    images = load_images(DataConfig(validation=0), device)
+    train, test = images.train, images.test
+    models = {"default": VAEConfig(), "500x2-latent50": VAEConfig(latent=50, hidden=(500, 500))}
+    result: dict[str, Any] = {"batch_size": args.loop_batch, "epochs": args.loop_epochs}
+    if args.loop_batch != 128:
+        raise SystemExit("--loop-batch: the baseline (pytorch/examples) runs at 128 only")
+    for name, model_config in models.items():
+        runs: dict[str, list[float]] = {"eager": [], "compiled": []}
+        for seed in range(args.repeats):
+            for mode in runs:
+                seconds = loop_epochs(
+                    train,
+                    model_config,
+                    args.loop_batch,
+                    args.loop_epochs,
+                    seed,
+                    device,
+                    compile=mode == "compiled",
+                )
+                runs[mode].extend(seconds[1:])  # the first epoch compiles and warms up
+                print(f"{name} {mode} seed {seed}: {[round(s, 3) for s in seconds]}", flush=True)
+        result[name] = {
+            f"{mode}_seconds_per_epoch": statistics.median(values) for mode, values in runs.items()
+        } | {"runs": runs}
+    baseline = [
+        baseline_run(train.cpu(), test.cpu(), 2, seed, device) for seed in range(args.repeats)
+    ]
+    result["baseline_seconds_per_epoch"] = statistics.median(
+        s for b in baseline for s in b["epoch_seconds"]
+    )
+    return result
+
+
 def time_to(curve: dict[str, Any], target: float) -> float | None:
     """Training seconds until the end of the first epoch whose test loss is at most ``target``."""
     elapsed = np.cumsum(curve["epoch_seconds"])
@@ -296,6 +358,8 @@ def main() -> None:
         "--rlgen-epochs", type=int, default=None, help="epochs of rlgen (default: its default)"
     )
     parser.add_argument("--repeats", type=int, default=3, help="seeds per method (speed)")
+    parser.add_argument("--loop-batch", type=int, default=128, help="batch size (loop)")
+    parser.add_argument("--loop-epochs", type=int, default=4, help="epochs per run (loop)")
     parser.add_argument("--likelihood-epochs", type=int, default=100)
     parser.add_argument("--likelihood-lr", type=float, default=1e-3)
     parser.add_argument("--likelihood-batch", type=int, default=128)
@@ -326,7 +390,7 @@ def main() -> None:
         import json
 
         previous = json.loads(args.out.read_text())
-        out |= {k: v for k, v in previous.items() if k in ("speed", "likelihood")}
+        out |= {k: v for k, v in previous.items() if k in ("speed", "loop", "likelihood")}
     parts = args.parts.split(",")
     if "speed" in parts:
         out["speed"] = speed(args, device)
@@ -337,6 +401,10 @@ def main() -> None:
             f"baseline {s['baseline_seconds_to_target']} s, rlgen {s['rlgen_seconds_to_target']} s "
             f"(ratio {s['time_ratio']})"
         )
+        write_json(args.out, out)
+    if "loop" in parts:
+        out["loop"] = loop_speed(args, device)
+        print({k: v for k, v in out["loop"].items() if k != "runs"})
         write_json(args.out, out)
     if "likelihood" in parts:
         out["likelihood"] = likelihood(args, device)
