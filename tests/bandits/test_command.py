@@ -32,7 +32,7 @@ from rlgen.runs import Run
         ({"agent": ("eps-greedy:epsilon=2",)}, "--epsilon must be in [0, 1], got 2"),
         ({"agent": ("gradient:baseline=maybe",)}, "baseline must be true or false"),
         ({"agent": ()}, "--agent: give at least one"),
-        ({"walk_std": -1.0}, "--walk-std must be >= 0"),
+        ({"walk_std": -1.0}, "--walk-std must be in [0, 1e+06], got -1"),
         ({"k": 40_000}, "--k must be in [1, 32767], got 40000"),
         ({"initial": (float("nan"),)}, "--initial must be a finite number, got nan"),
         ({"true_mean": float("inf")}, "--true-mean must be a finite number, got inf"),
@@ -42,6 +42,10 @@ from rlgen.runs import Run
         ({"epsilon": ()}, "--agent: an empty parameter list leaves no agent to run"),
         ({"agent": ("ucb:c",)}, "ucb takes c, alpha, initial (as key=value), not 'c'"),
         ({"agent": ("ucb:c=lots",)}, "--agent ucb:c=lots: c must be a number, got 'lots'"),
+        ({"agent": ("ucb:c=1,c=2",)}, "--agent ucb:c=1,c=2: c is given twice"),
+        # beyond these, float64 sums of rewards overflow: NaN curves and no summary
+        ({"true_mean": 1e308}, "--true-mean must be in [-1e+06, 1e+06], got 1e+308"),
+        ({"walk_std": 1e308}, "--walk-std must be in [0, 1e+06], got 1e+308"),
     ],
 )
 def test_bad_inputs_raise_a_clear_user_error(kwargs, message):

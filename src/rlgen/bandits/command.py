@@ -26,7 +26,7 @@ from rlgen.bandits.agents import (
     simulate,
 )
 from rlgen.bandits.testbed import Result, true_values
-from rlgen.errors import UserError, check_config_types, check_finite, check_memory, check_range
+from rlgen.errors import UserError, check_config_types, check_memory, check_range
 from rlgen.figures import pyplot, save_figure
 from rlgen.files import read_json
 from rlgen.metrics import metrics_columns
@@ -59,11 +59,11 @@ class BanditConfig:
     steps: int = 1000
     """steps per run"""
     true_mean: float = 0.0
-    """mean of the true values q*(a) (Figure 2.5 uses 4)"""
+    """mean of the true values q*(a) (Figure 2.5 uses 4), in [-1e6, 1e6]"""
     nonstationary: bool = False
     """start all q*(a) at --true-mean and let each take an independent random walk"""
     walk_std: float = 0.01
-    """standard deviation of the random-walk increments (nonstationary testbed)"""
+    """standard deviation of the random-walk increments (nonstationary testbed), in [0, 1e6]"""
     seed: int = 0
     """random seed: the same seed gives identical results"""
 
@@ -76,8 +76,9 @@ class BanditConfig:
         # per run, about 16 float64 arrays over the arms (estimates, counts, q*, random draws)
         check_memory("runs", 16 * 8 * self.k * self.runs, "the simulation of this many runs")
         check_memory("steps", 4 * 8 * self.steps * len(self.agent), "the per-step records")
-        check_range("walk_std", self.walk_std, 0)
-        check_finite("true_mean", self.true_mean)
+        # bounded so that sums of rewards over runs and steps stay finite in float64
+        check_range("walk_std", self.walk_std, 0, 1e6)
+        check_range("true_mean", self.true_mean, -1e6, 1e6)
         # every value of the lists, used by an agent or not; inline values are checked by the
         # same check_parameter when the agents are built below
         for name in ("epsilon", "alpha", "initial", "c", "baseline"):
@@ -114,6 +115,8 @@ def parse_agent(spec: str, config: BanditConfig) -> list[Agent]:
         if not eq or key not in PARAMS[kind]:
             allowed = ", ".join(PARAMS[kind])
             raise UserError(f"--agent {spec}: {kind} takes {allowed} (as key=value), not {item!r}")
+        if key in fixed:
+            raise UserError(f"--agent {spec}: {key} is given twice")
         fixed[key] = _parse_value(spec, key, value.strip())
     choices: dict[str, list[Any]] = {
         "epsilon": list(config.epsilon),
