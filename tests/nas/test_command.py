@@ -309,3 +309,47 @@ def test_a_kill_in_the_middle_of_a_batchs_rows_writes_them_once_on_resume(tmp_pa
     assert main(["nas", "search", "--resume", str(out), "--quiet"]) == 0
     rows = (out / "metrics.csv").read_text().splitlines()[1:]
     assert [int(row.split(",")[0]) for row in rows] == list(range(12))
+
+
+def _killed_inside_create(left: str):
+    """A stand-in for TrialStore.create killed at once (``left``: what it leaves behind)."""
+    import sqlite3
+
+    from rlgen.nas import store as store_module
+
+    def create(run_dir, meta):
+        path = Path(run_dir) / store_module.FILE
+        if left == "an empty file":
+            path.touch()
+        elif left == "tables without meta":
+            db = sqlite3.connect(path)
+            db.executescript(store_module._SCHEMA)
+            db.close()
+        raise KeyboardInterrupt  # as a kill: the run directory stays as it is
+
+    return create
+
+
+@pytest.mark.parametrize("left", ["no store", "an empty file", "tables without meta"])
+def test_a_search_killed_while_creating_its_store_resumes_afresh(
+    tmp_path, monkeypatch, capsys, left
+):
+    argv = ["nas", "search", *SYNTHETIC, "--trials", "8", "--batch", "4"]
+    assert main([*argv, "--out", str(tmp_path / "whole")]) == 0
+    with monkeypatch.context() as m:
+        m.setattr(TrialStore, "create", _killed_inside_create(left))
+        assert main([*argv, "--out", str(tmp_path / "killed")]) == 130
+    assert (tmp_path / "killed" / "config.json").is_file()
+    if left != "no store":  # nas show says what happened and what to do
+        assert main(["nas", "show", str(tmp_path / "killed")]) == 2
+        err = capsys.readouterr().err
+        assert "half created" in err and "--resume" in err and "another version" not in err
+    assert main(["nas", "search", "--resume", str(tmp_path / "killed"), "--quiet"]) == 0
+    runs = []
+    for name in ("whole", "killed"):
+        with TrialStore.reader(tmp_path / name) as store:
+            runs.append([(t.architecture, t.reward) for t in store.trials()])
+    assert len(runs[0]) == 8 and runs[1] == runs[0]
+    (tmp_path / "killed" / "trials.sqlite").unlink()  # a finished search is not started again
+    assert main(["nas", "search", "--resume", str(tmp_path / "killed"), "--quiet"]) == 2
+    assert "--overwrite" in capsys.readouterr().err

@@ -167,8 +167,11 @@ def run(
             raise UserError("--resume continues the search in its own directory; leave out --out")
         original = load_run_config(config.resume, NAME, SearchConfig)
         check_resume_options(config, config.resume)
-        if not (config.resume / FILE).is_file():
-            raise UserError(f"--resume {config.resume}: no {FILE} to continue from")
+        if not (config.resume / FILE).is_file() and (config.resume / "summary.json").is_file():
+            raise UserError(
+                f"--resume {config.resume}: the search finished but its {FILE} is gone; start "
+                f"it again with --out {config.resume} --overwrite"
+            )  # without summary.json a kill came before the store: the search starts afresh
         return search(original, config.resume, quiet=quiet, resume=True)
     return search(config, run_dir, quiet=quiet, overwrite=overwrite)
 
@@ -203,10 +206,8 @@ def search(
         resume=resume,
         overwrite=overwrite,
     ) as r:
-        if resume:
-            store = TrialStore.open(r.path)
-        else:
-            store = TrialStore.create(r.path, {"space": space.spec, "config": config})
+        meta = {"space": space.spec, "config": config}
+        store = TrialStore.resume(r.path, meta) if resume else TrialStore.create(r.path, meta)
         try:
             _run(config, space, store, r, device)
             summary = summarize(config, store)

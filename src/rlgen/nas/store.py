@@ -74,6 +74,10 @@ CREATE TABLE IF NOT EXISTS updates (
 """
 
 
+class IncompleteStore(UserError):
+    """A trial store a kill left half created: no meta, no trial (``--resume`` starts afresh)."""
+
+
 @dataclass(frozen=True)
 class Trial:
     """One row of the ``trials`` table."""
@@ -147,9 +151,21 @@ class TrialStore:
         path = Path(run_dir) / FILE
         if not path.is_file():
             raise UserError(f"{run_dir}: no {FILE} here (is it a nas search run directory?)")
-        store = cls(path, _connect(path))
-        store._check()
-        return store
+        return cls(path, _connect(path))._checked()
+
+    @classmethod
+    def resume(cls, run_dir: str | Path, meta: Mapping[str, Any]) -> TrialStore:
+        """The store of a search to continue (``--resume``); where a kill left none, or left it
+        half created (a file without its tables or meta, so no trial was ever stored), a new
+        one holding ``meta``: the search starts afresh in its directory."""
+        path = Path(run_dir) / FILE
+        if path.is_file():
+            try:
+                return cls.open(run_dir)
+            except IncompleteStore:
+                for leftover in (path, *(path.with_name(FILE + end) for end in ("-wal", "-shm"))):
+                    leftover.unlink(missing_ok=True)
+        return cls.create(run_dir, meta)
 
     @classmethod
     def reader(cls, run_dir: str | Path) -> TrialStore:
@@ -161,17 +177,36 @@ class TrialStore:
             db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
         except sqlite3.Error as e:
             raise UserError(f"{path}: cannot open the trial store ({e})") from None
-        store = cls(path, db)
-        store._check()
-        return store
+        return cls(path, db)._checked()
+
+    def _checked(self) -> TrialStore:
+        """This store, if it is one of this version; else closed, and a :class:`UserError`."""
+        try:
+            self._check()
+        except BaseException:
+            self.close()
+            raise
+        return self
 
     def _check(self) -> None:
         try:
-            version = self._db.execute(
-                "SELECT value FROM meta WHERE key = ?", ("schema",)
-            ).fetchone()
+            tables = {row[0] for row in self._db.execute("SELECT name FROM sqlite_master")}
+            version = None
+            if "meta" in tables:
+                version = self._db.execute(
+                    "SELECT value FROM meta WHERE key = ?", ("schema",)
+                ).fetchone()
+            trials = "trials" in tables and bool(
+                self._db.execute("SELECT 1 FROM trials LIMIT 1").fetchone()
+            )
         except sqlite3.DatabaseError as e:
             raise UserError(f"{self.path}: not a trial store ({e})") from None
+        if version is None and not trials:  # killed inside create(), before its meta commit
+            raise IncompleteStore(
+                f"{self.path}: a trial store left half created (the search was stopped while "
+                f"creating it, before any trial); 'rlgen nas search --resume "
+                f"{self.path.parent}' starts the search afresh there"
+            )
         if version is None or version[0] != SCHEMA_VERSION:
             raise UserError(f"{self.path}: a trial store of another version")
 
