@@ -98,6 +98,19 @@ def test_pg_check_writes_the_run_directory(tmp_path, capsys):
     assert "tabular/error" in (out / "metrics.csv").read_text().splitlines()[0]
 
 
+def test_pg_check_with_too_few_episodes_still_prints_its_summary(tmp_path, capsys):
+    # 4 episodes leave a state unvisited: its parameters never vary yet have a nonzero exact
+    # gradient, so max |z| is infinite (null in summary.json) and the check fails
+    out = tmp_path / "run"
+    args = ["mdp", "pg-check", "--episodes", "4", "--policy", "neural", "--out", str(out)]
+    assert main([*args, "--quiet"]) == 0
+    captured = capsys.readouterr()
+    assert "could not be printed" not in captured.err
+    assert "max |z| inf" in captured.out
+    reinforce = _summary(out)["policies"]["neural"]["reinforce"]
+    assert reinforce["max_abs_z"] is None and reinforce["unbiased"] is False
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

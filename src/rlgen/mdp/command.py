@@ -573,9 +573,11 @@ def describe_pg_check(summary: dict) -> str:
         for name in ("reinforce", "reinforce_baseline"):
             e = s[name]
             if e:
+                # null: a parameter no episode varied differs from the exact gradient (|z| = inf)
+                z = "inf" if e["max_abs_z"] is None else f"{e['max_abs_z']:.2f}"
                 lines.append(
                     f"  {'':8} {name:<19} rel. error {e['rel_error']:.3f}  max |z| "
-                    f"{e['max_abs_z']:.2f} (bound {e['z_bound']:.2f})  variance {e['variance']:.4g}"
+                    f"{z} (bound {e['z_bound']:.2f})  variance {e['variance']:.4g}"
                 )
         if s["variance_ratio"] is not None:
             se = s["variance_ratio_se"]
