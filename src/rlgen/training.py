@@ -216,8 +216,10 @@ def train_step(
         ``(stats, names)``: stats (1 + M,) detached, the loss then the M metrics of ``loss_fn``,
         whose names are ``names``.
     """
-    loss, metrics = loss_fn(model, batch)
+    # Gradients are dropped before the forward pass: with a compiled loss replayed as a CUDA
+    # graph, the last step's gradients live in the graph's memory, which the replay reuses.
     optimizer.zero_grad(set_to_none=True)
+    loss, metrics = loss_fn(model, batch)
     loss.backward()
     if clip_grad_norm is not None:
         nn.utils.clip_grad_norm_(model.parameters(), clip_grad_norm)
