@@ -28,6 +28,13 @@ keeps the others'):
   cuda`` and 1, 8 and 16 local workers sharing the GPU (the target: at least 100 per minute on
   an H200). Needs CUDA.
 
+- ``signal``: how much of the children's validation accuracy their architecture predicts, over
+  the finished children of existing searches (``--runs DIR ...``: every ``*/seed-*`` search
+  under them, NASNet space, each child's accuracy whatever its reward): the accuracies' spread,
+  the binomial sampling noise of one validation accuracy, and the 10-fold cross-validated R^2 of
+  ridge regressions of accuracy on the architecture (one-hot decisions; per cell, the count of
+  each operation and of concat combines), for a few ridge weights. No training.
+
 Load on the machine (other processes) slows everything; the JSON records the load average::
 
     python benchmarks/nas.py                           # everything (about half an hour on 2 cores)
@@ -57,7 +64,7 @@ from rlgen.nas.spaces import make_space
 from rlgen.nas.store import TrialStore
 
 RESULTS = Path(__file__).parent / "results" / "nas.json"
-PARTS = ("child-cost", "proxy", "search", "throughput", "pool", "gpu-throughput")
+PARTS = ("child-cost", "proxy", "search", "throughput", "pool", "gpu-throughput", "signal")
 QUICK = ChildConfig(filters=4, steps=24, train_images=2000, val_images=800)
 
 
@@ -317,6 +324,62 @@ def gpu_throughput(trials: int, workers: tuple[int, ...] = (1, 8, 16)) -> dict[s
     return out
 
 
+def cross_validated_r2(x: np.ndarray, y: np.ndarray, ridge: float, folds: int = 10) -> float:
+    """R^2 of ridge regression (centred, unpenalised intercept) predicted out of fold."""
+    order = np.random.default_rng(0).permutation(len(y))
+    predicted = np.empty_like(y)
+    for fold in np.array_split(order, folds):
+        train = np.setdiff1d(order, fold)
+        x_mean, y_mean = x[train].mean(0), y[train].mean()
+        a = x[train] - x_mean
+        w = np.linalg.solve(a.T @ a + ridge * np.eye(x.shape[1]), a.T @ (y[train] - y_mean))
+        predicted[fold] = (x[fold] - x_mean) @ w + y_mean
+    return float(1 - np.sum((y - predicted) ** 2) / np.sum((y - y.mean()) ** 2))
+
+
+def architecture_signal(roots: list[Path]) -> dict[str, Any]:
+    space = make_space("nasnet")
+    names = [d.name for d in space.decisions]
+    archs, accuracy, val_images = [], [], set()
+    searches = sorted(p.parent for root in roots for p in root.glob("*/seed-*/trials.sqlite"))
+    for run_dir in searches:
+        config = json.loads((run_dir / "config.json").read_text())["config"]
+        if config["space"] != "nasnet" or not config.get("reduction_cell", True):
+            continue
+        val_images.add(config["child"]["val_images"])
+        with TrialStore.reader(run_dir) as store:
+            for t in store.trials():
+                if t.status == "finished" and t.accuracy is not None:
+                    archs.append(t.architecture)
+                    accuracy.append(t.accuracy)
+    if len(archs) < 50:
+        raise SystemExit(f"--runs: {len(archs)} finished NASNet children, need at least 50")
+    a, y = np.array(archs), np.array(accuracy)
+    one_hot = np.concatenate(
+        [np.eye(d.size)[a[:, i]] for i, d in enumerate(space.decisions)], axis=1
+    )
+    counts = []
+    for cell in ("normal", "reduction"):
+        ops = [i for i, n in enumerate(names) if n.startswith(cell) and "operation" in n]
+        combines = [i for i, n in enumerate(names) if n.startswith(cell) and "combine" in n]
+        per_op = np.stack([(a[:, ops] == k).sum(1) for k in range(len(space.operations))], 1)
+        counts += [per_op, a[:, combines].sum(1, keepdims=True)]
+    op_counts = np.concatenate(counts, axis=1).astype(float)
+    p, n = float(np.median(y)), min(val_images)
+    ridges = (1.0, 10.0, 100.0, 1000.0)
+    return {
+        "runs": [str(root) for root in roots],
+        "searches": [str(d) for d in searches],
+        "children": len(y),
+        "accuracy_mean": float(y.mean()),
+        "accuracy_sd": float(y.std(ddof=1)),
+        "validation_images": n,
+        "binomial_sd_of_one_accuracy": float(np.sqrt(p * (1 - p) / n)),
+        "cv_r2_one_hot": {str(r): cross_validated_r2(one_hot, y, r) for r in ridges},
+        "cv_r2_operation_counts": {str(r): cross_validated_r2(op_counts, y, r) for r in ridges},
+    }
+
+
 def pool_effect(trials: int, repeats: int) -> dict[str, Any]:
     """Workers kept across the search's batches against fresh workers for every batch."""
     import rlgen.nas.search as search_module
@@ -375,6 +438,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="pool: runs of each variant")
     parser.add_argument("--gpu-trials", type=int, default=48, help="gpu-throughput: trials")
     parser.add_argument("--out", type=Path, default=RESULTS, help="the JSON file to update")
+    parser.add_argument(
+        "--runs", type=Path, nargs="+", help="signal: folders of searches (*/seed-*)"
+    )
     args = parser.parse_args()
     results = json.loads(args.out.read_text()) if args.out.is_file() else {"benchmark": "nas"}
     for part in args.parts:
@@ -389,11 +455,17 @@ def main() -> None:
             value = pool_effect(12, args.repeats)
         elif part == "gpu-throughput":
             value = gpu_throughput(args.gpu_trials)
+        elif part == "signal":
+            if args.runs is None:
+                raise SystemExit("--parts signal needs --runs DIR")
+            value = architecture_signal(args.runs)
         else:
             value = throughput(8)
         value["machine"] = machine()
         value["seconds"] = time.perf_counter() - start
         value["command"] = "python benchmarks/nas.py --parts " + part
+        if part == "signal":
+            value["command"] += " --runs " + " ".join(map(str, args.runs))
         results[part] = value
         write_json(args.out, results)
     print(f"written to {args.out}")
