@@ -37,6 +37,7 @@ CASES: list[tuple[str, list[str], str]] = [
     ("resume-missing", ["reinforce", "--resume", "nowhere"], "not a run directory"),
     ("resume-a-file", ["reinforce", "--resume", "file.txt"], "not a run directory"),
     ("resume-damaged", ["reinforce", "--resume", "damaged"], "config.json"),
+    ("resume-not-utf8", ["reinforce", "--resume", "binary"], "config.json: not valid JSON"),
     ("resume-no-checkpoint", ["reinforce", "--resume", "nockpt"], "no checkpoint.pt"),
     (
         "resume-with-seeds",
@@ -96,6 +97,8 @@ def workdir(tmp_path, monkeypatch):
     (tmp_path / "file.txt").write_text("not a directory\n")
     (tmp_path / "damaged").mkdir()
     (tmp_path / "damaged" / "config.json").write_text("{not json")
+    (tmp_path / "binary").mkdir()
+    (tmp_path / "binary" / "config.json").write_bytes(b"\x80\xdd\xff not text")
     (tmp_path / "nockpt").mkdir()
     (tmp_path / "nockpt" / "config.json").write_text(
         '{"command": "reinforce", "config": {"seed": 0}}'

@@ -84,3 +84,5 @@ def read_json(path: str | Path) -> Any:
         raise UserError(f"{path}: no such file") from None
     except json.JSONDecodeError as e:
         raise UserError(f"{path}: not valid JSON ({e})") from None
+    except UnicodeDecodeError:
+        raise UserError(f"{path}: not valid JSON (not UTF-8 text)") from None
