@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -118,6 +120,23 @@ def test_unsupported_environments_are_user_errors():
         make_env("NoSuchEnv-v0")
     with pytest.raises(UserError, match="actions must be numbered from 0"):
         make_env(ShiftedActions())  # the policy's action i would be sent as i, not i + 1
+
+
+def test_an_id_without_its_version_is_refused_naming_the_versioned_one():
+    # gymnasium would make CartPole-v1, but the id has no spec (threshold, time limit) of its own
+    with pytest.raises(UserError) as e:
+        make_env("CartPole")
+    assert str(e.value) == "--env CartPole: give the id with its version, CartPole-v1"
+
+
+def test_a_refused_id_is_one_error_without_gymnasiums_warning_before_it():
+    # gymnasium warns that Taxi-v3 is out of date, then refuses it: the warning would be a
+    # second, coloured stderr line before rlgen's error
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(UserError, match=r"--env Taxi-v3: .*Taxi-v4"):
+            make_env("Taxi-v3")
+    assert caught == []
 
 
 def reference_returns(rewards, terminated, truncated, gamma, bootstrap):

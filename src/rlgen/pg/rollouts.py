@@ -22,6 +22,7 @@ episode in the MDP: it counts as terminated only, with nothing after it to boots
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -62,7 +63,11 @@ def make_env(
     """
     if isinstance(env, str):
         try:
-            vec = gym.make_vec(env, num_envs=num_envs, render_mode=render_mode)
+            # gymnasium warns before some of its errors (a deprecated version): held back, so a
+            # refused id is one line; passed on when the environment is made
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                vec = gym.make_vec(env, num_envs=num_envs, render_mode=render_mode)
         except gym.error.DependencyNotInstalled as e:
             if _needs_box2d(env):  # gymnasium's own hint names swig and its extra, not ours
                 raise UserError(
@@ -74,6 +79,18 @@ def make_env(
             raise UserError(f"{option_name(option)} {env}: {e}") from None
         except (ImportError, ModuleNotFoundError) as e:
             raise UserError(f"{option_name(option)} {env}: cannot be made here ({e})") from None
+        versioned = getattr(vec.spec, "id", None)
+        if versioned is not None and versioned != env and gym.registry.get(env) is None:
+            # an id without its version: gymnasium makes the latest, but it has no spec of its
+            # own (no reward threshold, no time limit to look up) and names no fixed task
+            vec.close()
+            raise UserError(
+                f"{option_name(option)} {env}: give the id with its version, {versioned}"
+            )
+        for warning in caught:
+            warnings.showwarning(
+                warning.message, warning.category, warning.filename, warning.lineno
+            )
         name = env
     elif isinstance(env, VectorEnv):
         vec = env
