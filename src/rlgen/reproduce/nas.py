@@ -304,8 +304,9 @@ def real_searches(ctx: Context, setup: Setup) -> dict[str, list[Path]]:
         }
     jobs: list[tuple[SearchConfig, str, bool]] = []
     dirs: dict[str, list[Path]] = {name: [] for name in variants}
-    for s in range(ctx.seed, ctx.seed + setup.real_seeds):
-        for name, options in variants.items():
+    # variant by variant: the controller-against-random searches first, the soft reward's last
+    for name, options in variants.items():
+        for s in range(ctx.seed, ctx.seed + setup.real_seeds):
             config = SearchConfig(
                 space="nasnet",
                 trials=setup.real_trials,
