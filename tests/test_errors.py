@@ -21,6 +21,7 @@ from rlgen.errors import (
     check_range,
     option_name,
 )
+from rlgen.files import to_jsonable
 
 
 @pytest.mark.parametrize(
@@ -193,6 +194,15 @@ def test_numpy_scalars_and_lists_become_the_python_types_of_their_fields():
     assert type(config.pair) is tuple and hash(config.pair) == hash((2, 3))
     unchanged = (1, 2)
     assert Kinds(sizes=unchanged).sizes is unchanged
+
+
+def test_a_numpy_long_double_becomes_a_python_float_too():
+    """``np.longdouble.item()`` gives a longdouble back (it does not fit a float): the config
+    held it, and writing config.json recursed until Python gave up."""
+    config = Kinds(rate=np.longdouble(0.25), weights=(np.longdouble(1.5),))
+    assert type(config.rate) is float and config.rate == 0.25
+    assert type(config.weights[0]) is float and config.weights == (1.5,)
+    assert to_jsonable(config)["rate"] == 0.25
 
 
 def test_a_path_given_as_a_string_is_a_path_where_the_code_uses_it():

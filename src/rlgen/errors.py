@@ -135,7 +135,8 @@ def _converted(value: Any, hint: Any) -> Any:
     if hint is Path and isinstance(value, str):
         return Path(value)
     if hint in (bool, int, float) and _is_numpy(value, "generic"):
-        return value.item()
+        item = value.item()  # a longdouble's is a longdouble: no Python value holds it exactly
+        return item if isinstance(item, bool | int | float) else hint(item)
     if typing.get_origin(hint) is tuple and isinstance(value, tuple | list):
         args = typing.get_args(hint)
         ellipsis = len(args) == 2 and args[1] is Ellipsis
