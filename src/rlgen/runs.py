@@ -43,6 +43,11 @@ T = TypeVar("T")
 # ---------------------------------------------------------------------------------------------
 
 
+MAX_SEED = 2**63 - 1
+"""largest --seed: torch generators take seeds below 2**64, and runs add small offsets to theirs
+(a sweep's seed + i)"""
+
+
 def make_rng(seed: int | np.random.SeedSequence) -> np.random.Generator:
     """A NumPy generator from a seed. rlgen never touches NumPy's global RNG."""
     return np.random.default_rng(seed)

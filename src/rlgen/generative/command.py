@@ -51,7 +51,7 @@ from rlgen.generative.scoring import (
     score_vae,
     vae_summary,
 )
-from rlgen.runs import Command, Run, default_run_dir, resolve_device
+from rlgen.runs import MAX_SEED, Command, Run, default_run_dir, resolve_device
 from rlgen.training import DivergedLoss, History, LoopConfig, NonFiniteLoss
 
 VAE_NAME, AE_NAME = "vae", "ae"
@@ -95,7 +95,7 @@ class VAETrainConfig:
 
     def __post_init__(self) -> None:
         check_config_types(self)
-        check_range("seed", self.seed, 0)
+        check_range("seed", self.seed, 0, MAX_SEED)
         check_range("lr", self.lr, 0, low_open=True)
         check_choice("lr_schedule", self.lr_schedule, ("constant", "cosine"))
         check_range("iwae_k", self.iwae_k, 0)
@@ -129,7 +129,7 @@ class AETrainConfig:
 
     def __post_init__(self) -> None:
         check_config_types(self)
-        check_range("seed", self.seed, 0)
+        check_range("seed", self.seed, 0, MAX_SEED)
         check_range("lr", self.lr, 0, low_open=True)
         check_choice("lr_schedule", self.lr_schedule, ("constant", "cosine"))
         check_choice("device", self.device, ("auto", "cpu", "cuda"))

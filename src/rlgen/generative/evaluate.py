@@ -34,7 +34,7 @@ from rlgen.generative.images import Images, load_images
 from rlgen.generative.likelihoods import normalised
 from rlgen.generative.models import VAE, Autoencoder
 from rlgen.generative.scoring import iwae_batch
-from rlgen.runs import Command, resolve_device
+from rlgen.runs import MAX_SEED, Command, resolve_device
 from rlgen.training import load_model
 
 EVALUATION = "evaluation.json"
@@ -62,7 +62,7 @@ class EvaluateConfig:
         check_range("iwae_k", self.iwae_k, 1)
         if self.examples is not None:
             check_range("examples", self.examples, 1)
-        check_range("seed", self.seed, 0)
+        check_range("seed", self.seed, 0, MAX_SEED)
         check_choice("device", self.device, ("auto", "cpu", "cuda"))
 
 

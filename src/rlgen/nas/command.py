@@ -53,7 +53,7 @@ from rlgen.nas.search import (
 )
 from rlgen.nas.spaces import SPACES, Architecture, SearchSpace, make_space
 from rlgen.nas.store import FILE, Trial, TrialStore
-from rlgen.runs import Command, Run, resolve_device
+from rlgen.runs import MAX_SEED, Command, Run, resolve_device
 
 NAME = "nas search"
 TASKS = ("fashion-mnist", "synthetic")
@@ -119,7 +119,7 @@ class SearchConfig:
         check_choice("device", self.device, ("auto", "cpu", "cuda"))
         check_range("trials", self.trials, 1, 1_000_000)
         check_range("batch", self.batch, 1, 10_000)
-        check_range("seed", self.seed, 0)
+        check_range("seed", self.seed, 0, MAX_SEED)
         check_range("noise", self.noise, 0)
         if self.space != "nasnet" and (self.blocks != 5 or not self.reduction_cell):
             raise UserError("--blocks and --no-reduction-cell are for --space nasnet")
@@ -531,7 +531,7 @@ class TrainBestConfig:
         check_config_types(self)
         check_range("top", self.top, 1)
         check_range("seeds", self.seeds, 1, 1000)
-        check_range("seed", self.seed, 0)
+        check_range("seed", self.seed, 0, MAX_SEED)
         check_choice("device", self.device, ("auto", "cpu", "cuda"))
 
 

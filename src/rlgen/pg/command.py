@@ -48,7 +48,7 @@ from rlgen.pg.reinforce import ENV_BYTES, Bool, Int, ReinforceConfig, per_env
 from rlgen.pg.rollouts import make_env
 from rlgen.pg.seed_run import CHECKPOINT, NAME, reward_threshold, train_one
 from rlgen.pg.sweep import sweep
-from rlgen.runs import Command, default_run_dir
+from rlgen.runs import MAX_SEED, Command, default_run_dir
 
 # ---------------------------------------------------------------------------------------------
 # Configuration
@@ -106,7 +106,7 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         check_config_types(self)
-        check_range("seed", self.seed, 0)
+        check_range("seed", self.seed, 0, MAX_SEED)
         if self.total_steps is not None:
             check_range("total_steps", self.total_steps, 1)
         if self.eval_every is not None:
@@ -178,8 +178,8 @@ def parse_seeds(text: str) -> list[int]:
             f"--seeds: expected a range like 0-9 or a list like 0,3,7 of at most {MAX_SEEDS} "
             f"seeds >= 0, got {text!r}"
         ) from None
-    if not seeds or len(set(seeds)) != len(seeds) or min(seeds) < 0:
-        raise UserError(f"--seeds: give distinct seeds >= 0, e.g. 0-9, got {text!r}")
+    if not seeds or len(set(seeds)) != len(seeds) or min(seeds) < 0 or max(seeds) > MAX_SEED:
+        raise UserError(f"--seeds: give distinct seeds in [0, 2**63 - 1], e.g. 0-9, got {text!r}")
     return seeds
 
 

@@ -20,7 +20,7 @@ from rlgen.files import write_json
 from rlgen.pg.evaluate import evaluate, record_gif
 from rlgen.pg.reinforce import ENV_BYTES, Reinforce
 from rlgen.pg.seed_run import CHECKPOINT, CHECKPOINT_KIND
-from rlgen.runs import Command
+from rlgen.runs import MAX_SEED, Command
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,7 @@ class EvaluateConfig:
         check_config_types(self)
         check_range("episodes", self.episodes, 1)
         check_memory("episodes", ENV_BYTES * self.episodes, "this many environments")
-        check_range("seed", self.seed, 0)
+        check_range("seed", self.seed, 0, MAX_SEED)
         check_range("gif_frames", self.gif_frames, 1)
         if self.gif is not None:
             if self.gif.suffix.lower() != ".gif":

@@ -22,11 +22,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 from rlgen.configs import check_resume_options, load_run_config
-from rlgen.errors import UserError, check_config_types
+from rlgen.errors import UserError, check_config_types, check_range
 from rlgen.files import read_json, write_json
 from rlgen.reproduce.claims import SECTIONS, Claim, Context
 from rlgen.reproduce.report import write_report
-from rlgen.runs import Command, Run
+from rlgen.runs import MAX_SEED, Command, Run
 
 NAME = "reproduce"
 SECTION_FILE = "section.json"
@@ -51,6 +51,8 @@ class ReproduceConfig:
 
     def __post_init__(self) -> None:
         check_config_types(self)
+        # sections derive their generators' seeds as seed * 1000 + i
+        check_range("seed", self.seed, 0, MAX_SEED // 1000)
         unknown = [s for s in self.sections if s not in SECTIONS]
         if unknown:
             raise UserError(
