@@ -657,6 +657,23 @@ def test_a_compiled_loss_trains_like_the_eager_one():
     assert compiled_rows[-1]["train/loss"] < 0.5 * compiled_rows[0]["train/loss"]
 
 
+def test_each_fit_compiles_its_own_loss_whatever_fits_ran_before():
+    """torch.compile keeps (up to its recompile limit, 8) the versions of a function per code
+    object: fits of the same loss_fn in one process (a sweep's models, of other shapes, in one
+    worker) shared them, and past the limit a fit silently ran eager. Here with a limit of 1."""
+    from torch._dynamo.utils import counters
+
+    x, y, _, _ = regression_data(n=64)
+    for hidden in (3, 4):  # another shape of parameters: a version of its own
+        model = nn.Sequential(nn.Linear(5, hidden), nn.Tanh(), nn.Linear(hidden, 1))
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+        compiled = counters["stats"]["unique_graphs"]
+        config = LoopConfig(epochs=2, batch_size=64, compile=True)
+        with torch._dynamo.config.patch(recompile_limit=1):
+            fit(model, optimizer, mse_loss, (x, y), config, seed=0, quiet=True)
+        assert counters["stats"]["unique_graphs"] == compiled + 1, hidden  # once, not eager
+
+
 def test_a_compiler_failure_is_a_one_line_error_naming_the_option(monkeypatch):
     def failing_compile(fn, **kwargs):
         def call(*args):

@@ -239,7 +239,15 @@ def compiled_loss(loss_fn: LossFn, device: torch.device) -> LossFn:
     epoch's sums) before the next step replaces them, as replayed graphs require.
     """
     mode = "reduce-overhead" if device.type == "cuda" else None
-    compiled = torch.compile(loss_fn, mode=mode, dynamic=False)
+
+    def own(model: nn.Module, batch: Batch) -> tuple[Tensor, Mapping[str, Tensor]]:
+        return loss_fn(model, batch)
+
+    # A code object of its own: torch.compile keeps the versions it compiles per code object,
+    # up to its recompile limit (8); shared by every fit of the same loss_fn in a process (a
+    # sweep's models of other shapes in one worker), a fit past the limit silently ran eager.
+    own.__code__ = own.__code__.replace()
+    compiled = torch.compile(own, mode=mode, dynamic=False)
 
     def call(model: nn.Module, batch: Batch) -> tuple[Tensor, Mapping[str, Tensor]]:
         try:
