@@ -32,6 +32,46 @@ def test_vae_shapes(architecture, likelihood):
     assert model.reconstruct(x).shape == (5, 784)
 
 
+@pytest.mark.parametrize(
+    ("make", "option"),
+    [
+        (lambda: VAEConfig(hidden=(10**9,)), "--hidden"),
+        (lambda: VAEConfig(latent=10**11), "--latent"),
+        (lambda: VAEConfig(architecture="conv", hidden=(10**9,)), "--hidden"),
+        (lambda: AEConfig(hidden=(400, 10**9)), "--hidden"),
+        (lambda: AEConfig(kind="linear", latent=10**11), "--latent"),
+    ],
+)
+def test_a_model_beyond_memory_is_refused_before_torch_allocates_it(make, option):
+    # torch's allocator failed with a RuntimeError traceback, after the run directory was made
+    with pytest.raises(UserError) as e:
+        make()
+    message = str(e.value)
+    assert message.startswith(f"{option}: a model of ") and "parameters would need" in message
+
+
+@pytest.mark.parametrize(
+    ("config", "model"),
+    [
+        (VAEConfig(), VAE),
+        (VAEConfig(architecture="conv", hidden=(256,)), VAE),
+        (AEConfig(kind="linear"), Autoencoder),
+        (AEConfig(hidden=(300, 100)), Autoencoder),
+    ],
+)
+def test_the_model_size_estimate_is_the_parameter_count(monkeypatch, config, model):
+    from rlgen.generative import models
+
+    estimates = []
+    monkeypatch.setattr(
+        models, "check_memory", lambda option, needed, what: estimates.append(needed)
+    )
+    type(config)(**{f: getattr(config, f) for f in config.__dataclass_fields__})
+    counted = sum(p.numel() for p in model(config, pixels=784).parameters())
+    fully_connected = estimates[0] // models.PARAMETER_BYTES
+    assert 0 <= counted - fully_connected <= 100_000  # the conv layers' few weights
+
+
 @pytest.mark.parametrize("kind", ["compressive", "linear", "denoising"])
 def test_autoencoder_shapes(kind):
     torch.manual_seed(0)

@@ -43,7 +43,7 @@ from torch import Tensor, nn
 
 from rlgen.checkpoints import load_checkpoint, save_checkpoint
 from rlgen.configs import config_from_dict
-from rlgen.errors import UserError, check_choice, check_config_types, check_range
+from rlgen.errors import UserError, check_choice, check_config_types, check_memory, check_range
 from rlgen.files import to_jsonable
 from rlgen.generative import likelihoods
 from rlgen.generative.bounds import (
@@ -72,9 +72,27 @@ Architecture = Literal["mlp", "conv"]
 # ---------------------------------------------------------------------------------------------
 
 
+PARAMETER_BYTES = 16
+"""bytes per parameter while training: float32 weights, gradients and Adam's two moments"""
+
+
 def _check_widths(hidden: tuple[int, ...]) -> None:
     for width in hidden:
         check_range("hidden", width, 1)
+
+
+def _check_size(architecture: str, hidden: tuple[int, ...], code: int, latent: int) -> None:
+    """Refuse a model whose fully connected layers would not fit in memory (a traceback from
+    torch's allocator otherwise): an encoder to ``code`` outputs and a decoder from ``latent``,
+    on 28x28 images; the message names --hidden or --latent, whichever is wider."""
+    outer = IMAGE_SIDE**2 if architecture == "mlp" else CONV_CHANNELS[1] * 49
+    parameters = sum(
+        a * b + b
+        for sizes in ([outer, *hidden, code], [latent, *reversed(hidden), outer])
+        for a, b in itertools.pairwise(sizes)
+    )
+    option = "hidden" if max(hidden, default=0) >= latent else "latent"
+    check_memory(option, PARAMETER_BYTES * parameters, f"a model of {parameters:,} parameters")
 
 
 @dataclass(frozen=True)
@@ -103,6 +121,7 @@ class VAEConfig:
         check_choice("architecture", self.architecture, ARCHITECTURES)
         check_choice("likelihood", self.likelihood, LIKELIHOODS)
         check_range("beta", self.beta, 0)
+        _check_size(self.architecture, self.hidden, 2 * self.latent, self.latent)
 
 
 @dataclass(frozen=True)
@@ -137,6 +156,8 @@ class AEConfig:
             check_range("noise_level", self.noise_level, 0)
         if self.kind == "linear" and self.architecture != "mlp":
             raise UserError("--kind linear is one linear layer each way; leave out --architecture")
+        hidden = () if self.kind == "linear" else self.hidden
+        _check_size(self.architecture, hidden, self.latent, self.latent)
 
 
 # ---------------------------------------------------------------------------------------------
