@@ -125,6 +125,9 @@ def test_to_jsonable_handles_numpy_paths_and_non_finite():
         "b": "x",
         "c": [1, None],
     }
+    # a long double's .item() is a long double again: it must still end as a Python float
+    value = to_jsonable({"d": np.longdouble(0.5), "e": np.float32(np.nan)})
+    assert value == {"d": 0.5, "e": None} and type(value["d"]) is float
 
 
 def test_progress_bars_only_on_a_terminal_and_never_when_quiet(monkeypatch, capsys):

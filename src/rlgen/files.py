@@ -34,6 +34,8 @@ def to_jsonable(obj: Any) -> Any:
         return [to_jsonable(v) for v in obj]
     if isinstance(obj, np.ndarray):
         return to_jsonable(obj.tolist())
+    if isinstance(obj, np.floating):  # a long double's .item() is a long double again
+        return to_jsonable(float(obj))
     if isinstance(obj, np.generic):
         return to_jsonable(obj.item())
     if isinstance(obj, float) and not math.isfinite(obj):
