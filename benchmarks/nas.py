@@ -51,13 +51,14 @@ import platform
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
 
 from rlgen.executors import ExecutorOptions, map_jobs
 from rlgen.files import write_json
+from rlgen.nas import analysis
 from rlgen.nas.command import SearchConfig, search
 from rlgen.nas.search import ChildConfig, TrialJob, run_trial
 from rlgen.nas.spaces import make_space
@@ -287,7 +288,7 @@ def throughput(trials: int) -> dict[str, Any]:
 
 GPU_CHILD = ChildConfig(filters=16, cells=1, train_images=10_000, val_images=5000, steps=157)
 """the issue's GPU child: one epoch of batches of 64 over 10,000 images"""
-GPU_DEVICE = "cuda"
+GPU_DEVICE: Literal["cpu", "cuda"] = "cuda"
 
 
 def gpu_throughput(trials: int, workers: tuple[int, ...] = (1, 8, 16)) -> dict[str, Any]:
@@ -324,22 +325,8 @@ def gpu_throughput(trials: int, workers: tuple[int, ...] = (1, 8, 16)) -> dict[s
     return out
 
 
-def cross_validated_r2(x: np.ndarray, y: np.ndarray, ridge: float, folds: int = 10) -> float:
-    """R^2 of ridge regression (centred, unpenalised intercept) predicted out of fold."""
-    order = np.random.default_rng(0).permutation(len(y))
-    predicted = np.empty_like(y)
-    for fold in np.array_split(order, folds):
-        train = np.setdiff1d(order, fold)
-        x_mean, y_mean = x[train].mean(0), y[train].mean()
-        a = x[train] - x_mean
-        w = np.linalg.solve(a.T @ a + ridge * np.eye(x.shape[1]), a.T @ (y[train] - y_mean))
-        predicted[fold] = (x[fold] - x_mean) @ w + y_mean
-    return float(1 - np.sum((y - predicted) ** 2) / np.sum((y - y.mean()) ** 2))
-
-
 def architecture_signal(roots: list[Path]) -> dict[str, Any]:
     space = make_space("nasnet")
-    names = [d.name for d in space.decisions]
     archs, accuracy, val_images = [], [], set()
     searches = sorted(p.parent for root in roots for p in root.glob("*/seed-*/trials.sqlite"))
     for run_dir in searches:
@@ -354,30 +341,10 @@ def architecture_signal(roots: list[Path]) -> dict[str, Any]:
                     accuracy.append(t.accuracy)
     if len(archs) < 50:
         raise SystemExit(f"--runs: {len(archs)} finished NASNet children, need at least 50")
-    a, y = np.array(archs), np.array(accuracy)
-    one_hot = np.concatenate(
-        [np.eye(d.size)[a[:, i]] for i, d in enumerate(space.decisions)], axis=1
+    measured = analysis.architecture_signal(space, archs, accuracy, min(val_images))
+    return {"runs": [str(root) for root in roots], "searches": [str(d) for d in searches]} | (
+        measured
     )
-    counts = []
-    for cell in ("normal", "reduction"):
-        ops = [i for i, n in enumerate(names) if n.startswith(cell) and "operation" in n]
-        combines = [i for i, n in enumerate(names) if n.startswith(cell) and "combine" in n]
-        per_op = np.stack([(a[:, ops] == k).sum(1) for k in range(len(space.operations))], 1)
-        counts += [per_op, a[:, combines].sum(1, keepdims=True)]
-    op_counts = np.concatenate(counts, axis=1).astype(float)
-    p, n = float(np.median(y)), min(val_images)
-    ridges = (1.0, 10.0, 100.0, 1000.0)
-    return {
-        "runs": [str(root) for root in roots],
-        "searches": [str(d) for d in searches],
-        "children": len(y),
-        "accuracy_mean": float(y.mean()),
-        "accuracy_sd": float(y.std(ddof=1)),
-        "validation_images": n,
-        "binomial_sd_of_one_accuracy": float(np.sqrt(p * (1 - p) / n)),
-        "cv_r2_one_hot": {str(r): cross_validated_r2(one_hot, y, r) for r in ridges},
-        "cv_r2_operation_counts": {str(r): cross_validated_r2(op_counts, y, r) for r in ridges},
-    }
 
 
 def pool_effect(trials: int, repeats: int) -> dict[str, Any]:

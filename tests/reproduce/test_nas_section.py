@@ -76,6 +76,38 @@ def test_real_searches_and_their_claims(tmp_path, preset):
         assert cheaper.measured > 0 and len(cost.details["soft_reward"]) == 2
 
 
+def test_the_signal_note_says_how_much_the_architecture_predicts(monkeypatch, tmp_path):
+    import numpy as np
+
+    from rlgen.nas.spaces import make_space
+    from rlgen.nas.store import Trial
+
+    space, rng = make_space("nasnet"), np.random.default_rng(0)
+    conv = space.operations.index("conv3x3")
+    ops = [i for i, d in enumerate(space.decisions) if "operation" in d.name]
+
+    def trials(graded):
+        archs = [space.sample(rng) for _ in range(60)]
+        accuracy = 0.8 + 0.01 * rng.normal(size=60)
+        if graded:  # each conv3x3 anywhere adds 3 points
+            accuracy += 0.03 * np.array([sum(a[i] == conv for i in ops) for a in archs])
+        return [
+            Trial(i, 0, tuple(a), "finished", float(y), float(y), {}, None, None, None, None,
+                  None, None, None, 1)
+            for i, (a, y) in enumerate(zip(archs, accuracy, strict=True))
+        ]  # fmt: skip
+
+    child = ChildConfig(val_images=2000)
+    real = {"reinforce": [tmp_path / "a"], "random": [tmp_path / "b"]}
+    for graded in (False, True):
+        monkeypatch.setattr(section, "_trials", lambda run_dir, g=graded: trials(g))
+        note = section.signal_note(real, child)
+        assert "over the 120 children" in note and "2,000-image validation sample" in note
+        assert ("predicts next to nothing" in note) is not graded
+    monkeypatch.setattr(section, "_trials", lambda run_dir: trials(False)[:20])
+    assert section.signal_note(real, child) == ""  # 40 children: too few to say
+
+
 def test_a_resumed_section_continues_its_searches_instead_of_redoing_them(tmp_path):
     setup = dataclasses.replace(
         SMALL, data_dir=make_synthetic(tmp_path / "data", train=256, test=32)

@@ -34,6 +34,7 @@ from rlgen.errors import UserError
 from rlgen.executors import ExecutorOptions, map_jobs
 from rlgen.figures import mean_interval, plot_mean_interval, pyplot, save_figure
 from rlgen.files import read_json, to_jsonable
+from rlgen.nas.analysis import RIDGES, architecture_signal
 from rlgen.nas.command import SearchConfig, search
 from rlgen.nas.controller import ControllerConfig, RandomSearch, ReinforceSearch
 from rlgen.nas.figures import moving_average, plot_architecture, plot_pareto, plot_rewards
@@ -130,6 +131,7 @@ def run(ctx: Context) -> list[Claim]:
             soft_reward_finds_cheaper_children(real),
             soft_reward_costs_little_accuracy(real),
         ]
+        ctx.notes.append(signal_note(real, setup.child))
     else:
         ctx.notes.append(quick_comparison(real, setup))
     ctx.notes.append(LECTURE_SLIPS)
@@ -417,6 +419,35 @@ def _selection_note(real: dict[str, list[Path]]) -> str:
         f"(w = -0.07, T = {target:.2f} M) picks one of {macs[by_soft] / 1e6:.2f} M "
         f"({acc[by_soft]:.3f})."
     )
+
+
+def signal_note(real: dict[str, list[Path]], child: ChildConfig) -> str:
+    """How much of the children's accuracy their architecture predicts (rlgen.nas.analysis)."""
+    done = [t for dirs in real.values() for d in dirs for t in _finished(_trials(d))]
+    if len(done) < 50:
+        return ""
+    s = architecture_signal(
+        make_space("nasnet"),
+        [t.architecture for t in done],
+        [float(t.accuracy or 0) for t in done],
+        child.val_images,
+    )
+    text = (
+        f"What the controller can learn from at this budget: over the {s['children']} children "
+        f"of all the searches, validation accuracy spreads with sd {s['accuracy_sd']:.4f}, of "
+        f"which the {child.val_images:,}-image validation sample alone accounts for sd "
+        f"{s['binomial_sd_of_one_accuracy']:.4f} (binomial); ridge regressions of accuracy on "
+        f"the architecture (one-hot decisions, or each cell's operation counts; 10-fold "
+        f"cross-validated, the best of {len(RIDGES)} ridge weights) explain at best "
+        f"R^2 = {s['best_r2']:.3f} of it."
+    )
+    if s["best_r2"] < 0.1:
+        text += (
+            " The architecture predicts next to nothing of a proxy child's accuracy here, so "
+            "no controller can be expected to beat random search by much at this scale: that "
+            "needs children trained longer (a GPU, a cluster)."
+        )
+    return text
 
 
 def controller_beats_random_on_children(real: dict[str, list[Path]]) -> Claim:
