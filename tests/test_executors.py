@@ -490,6 +490,9 @@ def test_a_local_ray_instance_refuses_more_resources_per_job_than_it_has():
         ({"gpus_per_job": 1}, "--gpus-per-job is for --executor ray"),
         ({"executor": "ray", "worker_devices": "cuda:0"}, "--worker-devices is for local"),
         ({"worker_devices": "cuda:0,,cuda:1"}, "--worker-devices: expected devices separated"),
+        # a job given it failed in its worker, long after the start
+        ({"worker_devices": "cuda:0,banana"}, "--worker-devices: 'banana' is not a torch device"),
+        ({"worker_devices": "cuda:x"}, "--worker-devices: 'cuda:x' is not a torch device"),
         ({"ray_address": "auto"}, "--ray-address needs --executor ray"),
         ({"executor": "ray", "ray_address": "somewhere"}, "--ray-address: expected auto, HOST"),
     ],

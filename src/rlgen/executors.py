@@ -103,6 +103,16 @@ class ExecutorOptions:
                 f"--worker-devices: expected devices separated by commas, e.g. cuda:0,cuda:1, "
                 f"got {self.worker_devices!r}"
             )
+        if self.devices:
+            import torch  # only here: the executors themselves need no torch
+
+            for device in self.devices:
+                try:
+                    torch.device(device)
+                except (RuntimeError, ValueError):
+                    raise UserError(
+                        f"--worker-devices: {device!r} is not a torch device (cpu, cuda, cuda:N)"
+                    ) from None
 
     @property
     def devices(self) -> tuple[str, ...]:
