@@ -113,9 +113,34 @@ def test_controller_finds_a_hidden_target_far_faster_than_random_search():
         ({"tanh_constant": -1.0}, "--reinforce.tanh-constant must be >= 0"),
         ({"lr": math.nan}, "--reinforce.lr must be a finite number"),
         ({"baseline_decay": 1.0}, "--reinforce.baseline-decay must be in [0, 1)"),
+        # Adam's float32 step overflowed inside torch (a RuntimeError traceback)
+        ({"lr": 1e300}, "--reinforce.lr must be in (0, 1], got 1e+300"),
     ],
 )
 def test_bad_controller_options(kwargs, message):
     with pytest.raises(UserError) as error:
         ControllerConfig(**kwargs)
     assert message in str(error.value)
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        ControllerConfig(temperature=1e-300),  # 0 in float32: logits / 0
+        ControllerConfig(entropy_weight=1e300),  # an infinite loss, NaN parameters after it
+    ],
+)
+def test_a_controller_gone_non_finite_is_a_user_error_naming_the_options(config):
+    # torch.multinomial failed on the NaN probabilities with a RuntimeError traceback
+    search = ReinforceSearch(make_space("nasnet", blocks=1), config, seed=0)
+    with pytest.raises(UserError, match="probabilities became NaN or infinite: lower --reinforce"):
+        for _ in range(3):
+            archs = search.propose(4)
+            search.update(archs, [0.1, 0.2, 0.3, 0.4])
+
+
+def test_rewards_beyond_float32_are_a_user_error_naming_noise():
+    search = ReinforceSearch(make_space("nasnet", blocks=1), ControllerConfig(), seed=0)
+    archs = search.propose(2)
+    with pytest.raises(UserError, match=r"largest \|reward\| 1e\+300.*lower --noise"):
+        search.update(archs, [0.5, 1e300])

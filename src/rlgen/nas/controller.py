@@ -32,7 +32,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from rlgen.errors import check_config_types, check_range
+from rlgen.errors import UserError, check_config_types, check_range
 from rlgen.nas.spaces import Architecture, SearchSpace
 from rlgen.pg.estimators import MovingAverageBaseline, advantages, reinforce_loss
 
@@ -59,7 +59,8 @@ class ControllerConfig:
         check_range("reinforce.hidden", self.hidden, 1, 4096)
         check_range("reinforce.temperature", self.temperature, 0, low_open=True)
         check_range("reinforce.tanh_constant", self.tanh_constant, 0)
-        check_range("reinforce.lr", self.lr, 0, low_open=True)
+        # Adam's step is computed in float32: a rate beyond it fails inside torch
+        check_range("reinforce.lr", self.lr, 0, 1, low_open=True)
         check_range("reinforce.entropy_weight", self.entropy_weight, 0)
         check_range("reinforce.baseline_decay", self.baseline_decay, 0, 1, high_open=True)
 
@@ -115,6 +116,11 @@ class Controller(nn.Module):
         for t in range(len(self.sizes)):
             state = self.lstm(x, state)
             log_pi = torch.log_softmax(self.logits(t, state[0]), dim=1)  # (n, n_t)
+            if not torch.isfinite(log_pi).all():
+                raise UserError(
+                    "the controller's probabilities became NaN or infinite: lower "
+                    "--reinforce.lr or --reinforce.entropy-weight, or raise --reinforce.temperature"
+                )
             if choices is None:
                 a = torch.multinomial(log_pi.exp(), 1, generator=generator).squeeze(1)
             else:
@@ -193,6 +199,11 @@ class ReinforceSearch:
         if not archs:
             return None
         R = torch.tensor(rewards, dtype=torch.float32)  # (m,)
+        if not torch.isfinite(R).all():
+            raise UserError(
+                f"rewards beyond float32 reach the controller (largest |reward| "
+                f"{max(abs(r) for r in rewards):g}); with --task synthetic, lower --noise"
+            )
         # b: the moving average of earlier batches' mean rewards (this batch's for the first)
         b = self.baseline.value if self.baseline.value is not None else float(R.mean())
         choices = torch.tensor([list(a) for a in archs], dtype=torch.int64)  # (m, D)
