@@ -23,6 +23,8 @@ CASES: list[tuple[str, list[str], str]] = [
     ("bad-choice", ["reinforce", "--criterion", "best"], "--criterion"),
     ("lr-inf", ["reinforce", "--lr", "inf"], "--lr must be a finite number"),
     ("lr-nan", ["reinforce", "--lr", "nan"], "--lr must be a finite number"),
+    ("lr-huge", ["reinforce", "--lr", "1e300"], "--lr must be in (0, 1], got 1e+300"),
+    ("lr-value-huge", ["reinforce", "--baseline", "--lr-value", "1e39"], "--lr-value must be in"),
     ("ent-coef-inf", ["reinforce", "--ent-coef", "inf"], "--ent-coef must be a finite number"),
     ("threshold-nan", ["reinforce", "--threshold", "nan"], "--threshold must be a finite"),
     ("negative-seed", ["reinforce", "--seed", "-3"], "--seed must be in [0, "),

@@ -134,10 +134,11 @@ class ReinforceConfig:
         check_config_types(self)
         if self.gamma is not None:
             check_range("gamma", self.gamma, 0, 1)
+        # Adam's step is computed in float32: a rate beyond it fails inside torch
         if self.lr is not None:
-            check_range("lr", self.lr, 0, low_open=True)
+            check_range("lr", self.lr, 0, 1, low_open=True)
         if self.lr_value is not None:
-            check_range("lr_value", self.lr_value, 0, low_open=True)
+            check_range("lr_value", self.lr_value, 0, 1, low_open=True)
         if self.num_envs is not None:
             check_range("num_envs", self.num_envs, 1)
             check_memory("num_envs", ENV_BYTES * self.num_envs, "this many environments")
