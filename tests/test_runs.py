@@ -94,6 +94,17 @@ def test_atomic_write_leaves_no_temporary_files(tmp_path):
     assert os.listdir(tmp_path) == ["f.bin"]
 
 
+@pytest.mark.parametrize("below", ["f.png", "deeper/f.png"])
+def test_atomic_write_below_a_file_is_one_line_naming_it(tmp_path, below):
+    # e.g. rlgen nas show RUN --figure a-file/f.png: a FileExistsError traceback before
+    (tmp_path / "a-file").write_text("x")
+    with pytest.raises(UserError) as e:
+        atomic_write_bytes(tmp_path / "a-file" / below, b"png")
+    assert str(e.value) == (
+        f"{tmp_path / 'a-file' / below}: cannot write it ({tmp_path / 'a-file'} is not a directory)"
+    )
+
+
 def test_checkpoint_round_trip_and_clear_errors(tmp_path):
     import torch
 

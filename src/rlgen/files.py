@@ -57,8 +57,13 @@ _UMASK = _current_umask()
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     """Write ``data`` to ``path`` so that a reader (or a crash) never sees half a file."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as e:  # a user's path (--figure, --gif): say why in one line
+        blocking = [p for p in path.parents if p.exists() and not p.is_dir()]
+        why = f"{blocking[-1]} is not a directory" if blocking else e.strerror
+        raise UserError(f"{path}: cannot write it ({why})") from None
     try:
         os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes 0600 files; give the usual permissions
         with os.fdopen(fd, "wb") as f:

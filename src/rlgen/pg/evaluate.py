@@ -191,6 +191,8 @@ def record_gif(
         atomic_write_bytes(path, buffer.getvalue())
     except OSError as e:
         raise UserError(f"--gif {path}: cannot write it ({e.strerror})") from None
+    except UserError as e:  # its directory cannot be made: the message names the path
+        raise UserError(f"--gif {e}") from None
     return total, len(images)
 
 
