@@ -324,16 +324,23 @@ def test_a_resumed_sweep_may_run_its_seeds_elsewhere_a_single_run_may_not(tmp_pa
         train.run(TrainConfig(resume=tmp_path / "one", jobs=ExecutorOptions(workers=2)))
 
 
-def test_saved_executor_options_that_cannot_run_here_say_how_to_give_others(tmp_path):
+def unfinished_sweep_saved_with_ray(run_dir):
+    """A 2-seed sweep whose summary is gone and whose config.json names a Ray cluster."""
     from rlgen.executors import ExecutorOptions
 
     config = TrainConfig(seeds="0-1", stop=False, total_steps=1000, eval_every=1000,
                          eval_episodes=2, jobs=ExecutorOptions(workers=1))  # fmt: skip
-    train.run(config, tmp_path / "sweep", quiet=True)
-    (tmp_path / "sweep" / "summary.json").unlink()
-    saved = json.loads((tmp_path / "sweep" / "config.json").read_text())
+    train.run(config, run_dir, quiet=True)
+    (run_dir / "summary.json").unlink()
+    saved = json.loads((run_dir / "config.json").read_text())
     saved["config"]["jobs"] |= {"executor": "ray", "workers": None, "ray_address": "127.0.0.1:9"}
-    (tmp_path / "sweep" / "config.json").write_text(json.dumps(saved))  # a cluster gone since
+    (run_dir / "config.json").write_text(json.dumps(saved))
+
+
+def test_saved_executor_options_that_cannot_run_here_say_how_to_give_others(tmp_path):
+    from rlgen.executors import ExecutorOptions
+
+    unfinished_sweep_saved_with_ray(tmp_path / "sweep")  # a cluster gone since
     # from Python --executor local (the default) cannot be told from no option: the saved ones
     for given in (ExecutorOptions(), ExecutorOptions(executor="local")):
         with pytest.raises(UserError) as info:
@@ -351,13 +358,7 @@ def test_a_resumed_sweep_runs_where_the_command_line_says_even_local(tmp_path, m
     from rlgen.cli import main
     from rlgen.executors import ExecutorOptions
 
-    config = TrainConfig(seeds="0-1", stop=False, total_steps=1000, eval_every=1000,
-                         eval_episodes=2, jobs=ExecutorOptions(workers=1))  # fmt: skip
-    train.run(config, tmp_path / "sweep", quiet=True)
-    (tmp_path / "sweep" / "summary.json").unlink()
-    saved = json.loads((tmp_path / "sweep" / "config.json").read_text())
-    saved["config"]["jobs"] |= {"executor": "ray", "workers": None, "ray_address": "127.0.0.1:9"}
-    (tmp_path / "sweep" / "config.json").write_text(json.dumps(saved))
+    unfinished_sweep_saved_with_ray(tmp_path / "sweep")
     used = []
     real_sweep = train.sweep
     monkeypatch.setattr(
