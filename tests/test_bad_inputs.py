@@ -100,6 +100,7 @@ CASES: list[tuple[str, list[str], str]] = [
     ),
     ("mdp-scale-inf", ["mdp", "pg-check", "--scale", "inf"], "--scale"),
     ("mdp-negative-seed", ["mdp", "pg-check", "--seed", "-1"], "--seed"),
+    ("mdp-horizon-ignored", ["mdp", "solve", "--horizon", "5"], "--horizon is for --method"),
 ]
 
 

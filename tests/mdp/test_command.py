@@ -443,3 +443,59 @@ def test_frozenlake_4x4_is_unchanged_by_the_map_option(tmp_path):
 )
 def test_map_is_frozenlakes_only(tmp_path, capsys, args, message):
     assert _fails(tmp_path, capsys, args).startswith(message)
+
+
+# ---- options the chosen method ignores ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["mdp", "solve", "--horizon", "5"],
+         "--horizon is for --method backward-induction only: --method value-iteration would "
+         "ignore it; leave it out"),
+        (["mdp", "solve", "--horizon", "10"], "--horizon is for"),  # typed at its default
+        (["mdp", "solve", "--method", "policy-iteration", "--tol", "1e-6"],
+         "--tol is for --method value-iteration only: --method policy-iteration"),
+        (["mdp", "solve", "--method", "backward-induction", "--tol=1e-12"], "--tol is for"),
+        (["mdp", "solve", "--method", "evaluate-random", "--max-sweeps", "10"],
+         "--max-sweeps is for --method value-iteration or policy-iteration: --method "
+         "evaluate-random"),
+        (["mdp", "solve", "--method", "backward-induction", "--max_sweeps", "100000"],
+         "--max-sweeps is for"),
+        (["mdp", "pg-check", "--policy", "tabular", "--hidden", "16"],
+         "--hidden sizes the neural policy: --policy tabular would ignore it"),
+        (["mdp", "pg-check", "--episodes", "0", "--max-steps", "1000"],
+         "--max-steps truncates REINFORCE's sampled episodes: --episodes 0 samples none"),
+    ],
+)  # fmt: skip
+def test_an_option_the_method_ignores_is_refused(tmp_path, capsys, args, message):
+    # --horizon beside value iteration used to be dropped silently
+    assert _fails(tmp_path, capsys, args).startswith(f"rlgen: error: {message}")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["mdp", "solve", "--method", "backward-induction", "--horizon", "10"],
+        ["mdp", "solve", "--tol", "1e-10", "--max-sweeps", "1000"],
+        ["mdp", "solve", "--method", "policy-iteration", "--max-sweeps", "50"],
+        ["mdp", "pg-check", "--policy", "neural", "--hidden", "4", "--episodes", "0"],
+        ["mdp", "pg-check", "--episodes", "4", "--max-steps", "50", "--policy", "tabular"],
+    ],
+)
+def test_an_option_the_method_uses_is_accepted(tmp_path, args):
+    assert main([*args, "--out", str(tmp_path / "run"), "--quiet"]) == 0
+
+
+def test_from_python_an_ignored_option_is_refused_only_away_from_its_default(tmp_path):
+    from rlgen.mdp.command import run_pg_check, run_solve
+
+    with pytest.raises(UserError, match="--horizon is for --method backward-induction only"):
+        run_solve(SolveConfig(horizon=5), tmp_path / "a", quiet=True)
+    with pytest.raises(UserError, match="--hidden sizes the neural policy"):
+        run_pg_check(PGCheckConfig(policy=("tabular",), hidden=8), tmp_path / "b", quiet=True)
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+    # at their defaults the options say nothing: a config built in Python spells every field
+    config = SolveConfig(method="evaluate-random", horizon=10, tol=1e-12, max_sweeps=100_000)
+    assert run_solve(config, tmp_path / "c", quiet=True)["horizon"] is None

@@ -28,7 +28,15 @@ from typing import Any, Literal
 
 import numpy as np
 
-from rlgen.errors import UserError, check_choice, check_config_types, check_memory, check_range
+from rlgen.configs import was_given
+from rlgen.errors import (
+    UserError,
+    check_choice,
+    check_config_types,
+    check_memory,
+    check_range,
+    option_name,
+)
 from rlgen.figures import pyplot, save_figure
 from rlgen.files import read_json
 from rlgen.mdp import dp
@@ -101,6 +109,15 @@ def _check_ends(end_prob: float, alternatives: str) -> None:
         )
 
 
+def _refuse_ignored(config: Any) -> None:
+    """Refuse an option that the run would ignore (``config.ignored()``: field -> why). On the
+    command line one typed at its default value counts too (:func:`rlgen.configs.was_given`);
+    from Python, one whose value differs from its default."""
+    for name, why in config.ignored().items():
+        if was_given(config, name):
+            raise UserError(f"{option_name(name)} {why}; leave it out")
+
+
 # ---------------------------------------------------------------------------------------------
 # rlgen mdp solve
 # ---------------------------------------------------------------------------------------------
@@ -128,10 +145,10 @@ class SolveConfig:
     q: bool = False
     """also write q(s, a) of every state and action to summary.json"""
     tol: float = 1e-12
-    """sweeps stop when no value changes by this much, in (0, 0.01]: a larger one would stop
-    sweeps far from the values it reports as optimal"""
+    """value-iteration only: sweeps stop when no value changes by this much, in (0, 0.01]: a
+    larger one would stop sweeps far from the values it reports as optimal"""
     max_sweeps: int = 100_000
-    """give up (with an error) after this many sweeps or iterations"""
+    """value- or policy-iteration: give up (with an error) after this many sweeps or iterations"""
     states: int = 20
     """random MDP: number of states, >= 2 (the last --terminals of them terminal)"""
     actions: int = 3
@@ -178,6 +195,18 @@ class SolveConfig:
             if self.terminals > 0 and self.gamma in (None, 1.0):
                 _check_ends(self.end_prob, ", --gamma below 1 or --method backward-induction")
         check_memory(self._largest_size(), self.memory_bytes(), self._plan())
+
+    def ignored(self) -> dict[str, str]:
+        """The options that this --method ignores, each with why (:func:`_refuse_ignored`)."""
+        method = f"--method {self.method} would ignore it"
+        ignored = {}
+        if self.method != "backward-induction":
+            ignored["horizon"] = f"is for --method backward-induction only: {method}"
+        if self.method != "value-iteration":
+            ignored["tol"] = f"is for --method value-iteration only: {method}"
+        if self.method not in ("value-iteration", "policy-iteration"):
+            ignored["max_sweeps"] = f"is for --method value-iteration or policy-iteration: {method}"
+        return ignored
 
     def sizes(self) -> tuple[int, int, int]:
         """(states, actions, outcomes) of the task, without building it."""
@@ -250,6 +279,7 @@ def run_solve(
     overwrite: bool = False,
 ) -> dict:
     """Solve, write the run directory, return the summary (keys documented in the README)."""
+    _refuse_ignored(config)
     with Run(
         "mdp solve", config, run_dir, quiet=quiet, metrics_index="sweep", overwrite=overwrite
     ) as run:
@@ -462,6 +492,19 @@ class PGCheckConfig:
             f"{self.episodes:,} episodes",
         )
 
+    def ignored(self) -> dict[str, str]:
+        """The options that this --policy / --episodes ignore, each with why."""
+        ignored = {}
+        if "neural" not in self.policy:
+            ignored["hidden"] = (
+                f"sizes the neural policy: --policy {' '.join(self.policy)} would ignore it"
+            )
+        if self.episodes == 0:
+            ignored["max_steps"] = (
+                "truncates REINFORCE's sampled episodes: --episodes 0 samples none"
+            )
+        return ignored
+
     def sizes(self) -> tuple[int, int]:
         """(states, actions) of the MDP, without building it."""
         if self.example == "random":
@@ -513,6 +556,7 @@ def run_pg_check(
     overwrite: bool = False,
 ) -> dict:
     """Run the checks, write the run directory, return the summary (keys in the README)."""
+    _refuse_ignored(config)
     with Run(
         "mdp pg-check",
         config,
