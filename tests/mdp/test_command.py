@@ -160,7 +160,9 @@ def test_backward_induction_solves_an_undiscounted_continuing_task(tmp_path, exa
     # The horizon makes every return a finite sum, so gamma = 1 is fine on a continuing task.
     out = tmp_path / "run"
     args = ["mdp", "solve", "--example", example, "--method", "backward-induction"]
-    args += ["--gamma", "1", "--horizon", "3", "--terminals", "0", "--out", str(out), "--quiet"]
+    args += ["--gamma", "1", "--horizon", "3", "--out", str(out), "--quiet"]
+    if example == "random":
+        args += ["--terminals", "0"]  # continuing, as gridworld-3.5 is
     assert main(args) == 0
     s = _summary(out)
     assert s["gamma"] == 1.0 and s["horizon"] == 3 and s["iterations"] == 3
@@ -467,6 +469,14 @@ def test_map_is_frozenlakes_only(tmp_path, capsys, args, message):
          "--hidden sizes the neural policy: --policy tabular would ignore it"),
         (["mdp", "pg-check", "--episodes", "0", "--max-steps", "1000"],
          "--max-steps truncates REINFORCE's sampled episodes: --episodes 0 samples none"),
+        (["mdp", "solve", "--states", "50"],
+         "--states is for --example random only: --example gridworld-3.5 would ignore it"),
+        (["mdp", "solve", "--example", "taxi", "--seed", "0"], "--seed is for --example random"),
+        (["mdp", "solve", "--example", "frozenlake", "--end-prob", "0.5"], "--end-prob is for"),
+        (["mdp", "pg-check", "--example", "gridworld-4.1", "--gamma", "1"],
+         "--gamma is for --example random only: --example gridworld-4.1"),
+        (["mdp", "pg-check", "--example", "gridworld-3.5", "--reward-mean", "0"],
+         "--reward-mean is for"),
     ],
 )  # fmt: skip
 def test_an_option_the_method_ignores_is_refused(tmp_path, capsys, args, message):
@@ -482,6 +492,8 @@ def test_an_option_the_method_ignores_is_refused(tmp_path, capsys, args, message
         ["mdp", "solve", "--method", "policy-iteration", "--max-sweeps", "50"],
         ["mdp", "pg-check", "--policy", "neural", "--hidden", "4", "--episodes", "0"],
         ["mdp", "pg-check", "--episodes", "4", "--max-steps", "50", "--policy", "tabular"],
+        ["mdp", "solve", "--example", "random", "--states", "5", "--seed", "1", "--terminals", "2"],
+        ["mdp", "pg-check", "--example", "gridworld-4.1", "--seed", "3", "--episodes", "0"],
     ],
 )
 def test_an_option_the_method_uses_is_accepted(tmp_path, args):

@@ -109,6 +109,20 @@ def _check_ends(end_prob: float, alternatives: str) -> None:
         )
 
 
+RANDOM_MDP_OPTIONS = ("states", "actions", "successors", "terminals", "end_prob")
+"""the options that set up a random MDP (both commands; also solve's --seed, and pg-check's
+--reward-mean and --gamma, which the book gridworlds keep their own of)"""
+
+
+def _random_only(example: str, names: tuple[str, ...]) -> dict[str, str]:
+    """``names`` as ignored, unless ``example`` is the random MDP they set up."""
+    if example == "random":
+        return {}
+    return {
+        name: f"is for --example random only: --example {example} would ignore it" for name in names
+    }
+
+
 def _refuse_ignored(config: Any) -> None:
     """Refuse an option that the run would ignore (``config.ignored()``: field -> why). On the
     command line one typed at its default value counts too (:func:`rlgen.configs.was_given`);
@@ -197,9 +211,10 @@ class SolveConfig:
         check_memory(self._largest_size(), self.memory_bytes(), self._plan())
 
     def ignored(self) -> dict[str, str]:
-        """The options that this --method ignores, each with why (:func:`_refuse_ignored`)."""
+        """The options that this --method or --example ignores, each with why
+        (:func:`_refuse_ignored`)."""
         method = f"--method {self.method} would ignore it"
-        ignored = {}
+        ignored = _random_only(self.example, (*RANDOM_MDP_OPTIONS, "seed"))
         if self.method != "backward-induction":
             ignored["horizon"] = f"is for --method backward-induction only: {method}"
         if self.method != "value-iteration":
@@ -493,8 +508,8 @@ class PGCheckConfig:
         )
 
     def ignored(self) -> dict[str, str]:
-        """The options that this --policy / --episodes ignore, each with why."""
-        ignored = {}
+        """The options that this --example, --policy or --episodes ignores, each with why."""
+        ignored = _random_only(self.example, (*RANDOM_MDP_OPTIONS, "reward_mean", "gamma"))
         if "neural" not in self.policy:
             ignored["hidden"] = (
                 f"sizes the neural policy: --policy {' '.join(self.policy)} would ignore it"
