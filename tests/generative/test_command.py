@@ -328,6 +328,26 @@ def test_validation_larger_than_the_training_set(synthetic_dir, tmp_path, capsys
     assert "--validation 320 leaves no training images" in last_error(capsys)
 
 
+def test_split_sizes_beyond_the_data_are_refused_alike(synthetic_dir, tmp_path, capsys):
+    # --test-size beyond the test set was silently clipped, while --train-size was refused
+    from rlgen.generative.images import load_images
+
+    out = tmp_path / "r"
+    args = ["vae", "--data-dir", str(synthetic_dir), "--validation", "40", "--device", "cpu"]
+    assert main([*args, "--test-size", "161", "--out", str(out)]) == 2
+    assert last_error(capsys) == (
+        "rlgen: error: --test-size 161: the test set of fashion-mnist has only 160 images"
+    )
+    assert main([*args, "--train-size", "281", "--out", str(out)]) == 2
+    assert last_error(capsys) == (
+        "rlgen: error: --train-size 281: only 280 training images are left after --validation 40"
+    )
+    assert not out.exists()
+    data = DataConfig(data_dir=synthetic_dir, validation=40, train_size=280, test_size=160)
+    images = load_images(data)  # every image of each split is fine
+    assert len(images.train) == 280 and len(images.test) == 160
+
+
 @pytest.mark.parametrize("lr", ["1e6", "1"])
 def test_a_huge_learning_rate_is_one_error_line_naming_lr(lr, synthetic_dir, tmp_path, capsys):
     # Adam at these rates drives the weights to 1e6 and beyond while the clamped likelihood

@@ -49,7 +49,7 @@ class DataConfig:
     train_size: int | None = None
     """train on only this many images (after the validation split; default: all the rest)"""
     test_size: int | None = None
-    """score on only the first this many test images (default: all 10,000)"""
+    """score on only the first this many test images, at most all of them (default: all 10,000)"""
 
     def __post_init__(self) -> None:
         check_config_types(self)
@@ -126,7 +126,12 @@ def load_images(config: DataConfig, device: torch.device | str = "cpu") -> Image
                 f"left after --validation {config.validation}"
             )
         train_index = train_index[: config.train_size]
-    test_n = len(x_test) if config.test_size is None else min(config.test_size, len(x_test))
+    test_n = len(x_test) if config.test_size is None else config.test_size
+    if test_n > len(x_test):
+        raise UserError(
+            f"--test-size {config.test_size}: the test set of {config.dataset} has only "
+            f"{len(x_test)} images"
+        )
 
     def tensor(images: np.ndarray) -> Tensor:
         flat = images.reshape(len(images), side * side).astype(np.float32)
