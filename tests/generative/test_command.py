@@ -328,6 +328,18 @@ def test_validation_larger_than_the_training_set(synthetic_dir, tmp_path, capsys
     assert "--validation 320 leaves no training images" in last_error(capsys)
 
 
+def test_a_linear_autoencoder_wider_than_the_image_is_refused(synthetic_dir, tmp_path, capsys):
+    # it was accepted, and its pca_max_angle was trivially 0
+    out = tmp_path / "r"
+    args = small(synthetic_dir, "--kind", "linear", "--latent", "5000", "--out", str(out))
+    assert main(["ae", *args]) == 2
+    assert last_error(capsys).startswith(
+        "rlgen: error: --latent 5000: --kind linear compresses an image, so it needs fewer code "
+        "units than its 784 pixels"
+    )
+    assert not out.exists()
+
+
 def test_split_sizes_beyond_the_data_are_refused_alike(synthetic_dir, tmp_path, capsys):
     # --test-size beyond the test set was silently clipped, while --train-size was refused
     from rlgen.generative.images import load_images

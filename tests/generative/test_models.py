@@ -311,6 +311,22 @@ def test_bad_configs_are_user_errors(make, message):
         make()
 
 
+@pytest.mark.parametrize("kind", ["linear", "compressive"])
+def test_an_undercomplete_autoencoder_needs_a_code_narrower_than_the_image(kind):
+    # a code as wide as the image can copy it: a linear one at --latent 5000 "found" PCA's
+    # subspace exactly (pca_max_angle 0)
+    for latent in (12, 5000):
+        with pytest.raises(
+            UserError,
+            match=f"--latent {latent}: --kind {kind} compresses an image, so it needs fewer code "
+            "units than its 12 pixels",
+        ):
+            Autoencoder(AEConfig(kind=kind, latent=latent, hidden=(4,)), pixels=12)
+    assert Autoencoder(AEConfig(kind=kind, latent=11, hidden=(4,)), pixels=12).pixels == 12
+    overcomplete = Autoencoder(AEConfig(kind="denoising", latent=20, hidden=(4,)), pixels=12)
+    assert overcomplete.encode(torch.rand(3, 12)).shape == (3, 20)
+
+
 def test_bad_iwae_k_and_conv_image_size():
     model = VAE(TINY)
     with pytest.raises(UserError, match="--iwae-k must be >= 1"):

@@ -132,7 +132,7 @@ class AEConfig:
     """compressive: a nonlinear encoder and decoder; linear: one linear layer each way, squared
     error (finds the PCA subspace); denoising: compressive, trained to undo --noise"""
     latent: int = 20
-    """code dimensions"""
+    """code dimensions (compressive, linear: fewer than the pixels of an image)"""
     hidden: tuple[int, ...] = (400,)
     """hidden layer widths of the encoder (the decoder mirrors them); not used by --kind linear"""
     architecture: Architecture = "mlp"
@@ -524,6 +524,12 @@ class Autoencoder(_Model):
         super().__init__()
         self.config = config = config or AEConfig()
         _check_pixels(config.architecture, pixels)
+        if config.kind != "denoising" and config.latent >= pixels:
+            # a code as wide as the image can copy it: nothing learnt, PCA's subspace is all
+            raise UserError(
+                f"--latent {config.latent}: --kind {config.kind} compresses an image, so it "
+                f"needs fewer code units than its {pixels} pixels (--kind denoising may have more)"
+            )
         self.pixels = pixels
         if config.kind == "linear":
             self.encoder: nn.Module = nn.Linear(pixels, config.latent)
