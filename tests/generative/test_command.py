@@ -287,6 +287,8 @@ def test_resume_refuses_options_and_other_directories(vae_run, tmp_path, capsys)
         (["ae", "--kind", "linear", "--architecture", "conv"], "--kind linear"),
         (["vae", "beta-sweep", "--betas", "1", "-2"], "--betas must be >= 0"),
         (["vae", "latent-sweep", "--latents", "0"], "--latents must be >= 1"),
+        # named --latent, which the sweep replaces: its own option instead
+        (["vae", "latent-sweep", "--latents", "2", str(10**11)], "--latents: a model of "),
     ],
 )
 def test_bad_options_are_one_error_line(args, message, capsys):

@@ -81,18 +81,33 @@ def _check_widths(hidden: tuple[int, ...]) -> None:
         check_range("hidden", width, 1)
 
 
-def _check_size(architecture: str, hidden: tuple[int, ...], code: int, latent: int) -> None:
+def _check_size(
+    architecture: str,
+    hidden: tuple[int, ...],
+    code: int,
+    latent: int,
+    *,
+    latent_option: str = "latent",
+) -> None:
     """Refuse a model whose fully connected layers would not fit in memory (a traceback from
     torch's allocator otherwise): an encoder to ``code`` outputs and a decoder from ``latent``,
-    on 28x28 images; the message names --hidden or --latent, whichever is wider."""
+    on 28x28 images; the message names --hidden or ``latent_option``, whichever is wider."""
     outer = IMAGE_SIDE**2 if architecture == "mlp" else CONV_CHANNELS[1] * 49
     parameters = sum(
         a * b + b
         for sizes in ([outer, *hidden, code], [latent, *reversed(hidden), outer])
         for a, b in itertools.pairwise(sizes)
     )
-    option = "hidden" if max(hidden, default=0) >= latent else "latent"
+    option = "hidden" if max(hidden, default=0) >= latent else latent_option
     check_memory(option, PARAMETER_BYTES * parameters, f"a model of {parameters:,} parameters")
+
+
+def check_vae_size(
+    architecture: str, hidden: tuple[int, ...], latent: int, *, option: str = "latent"
+) -> None:
+    """Refuse a VAE (:class:`VAEConfig`'s fields) beyond memory; the message names --hidden or
+    ``option`` (a sweep's ``latents``), whichever is wider."""
+    _check_size(architecture, hidden, 2 * latent, latent, latent_option=option)
 
 
 @dataclass(frozen=True)
@@ -121,7 +136,7 @@ class VAEConfig:
         check_choice("architecture", self.architecture, ARCHITECTURES)
         check_choice("likelihood", self.likelihood, LIKELIHOODS)
         check_range("beta", self.beta, 0)
-        _check_size(self.architecture, self.hidden, 2 * self.latent, self.latent)
+        check_vae_size(self.architecture, self.hidden, self.latent)
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ from rlgen.executors import ExecutorOptions, map_jobs
 from rlgen.files import read_json
 from rlgen.generative import plots
 from rlgen.generative.command import CHECKPOINT, VAETrainConfig, check_resume_dir, plot, train_vae
+from rlgen.generative.models import check_vae_size
 from rlgen.generative.scoring import IMAGES
 from rlgen.runs import Command, Run, default_run_dir
 from rlgen.training import NonFiniteLoss
@@ -107,6 +108,8 @@ class LatentSweepConfig(_Sweep):
     def __post_init__(self) -> None:
         check_config_types(self)
         _check_sweep_values("latents", self.latents, 1)
+        model = self.train.model  # each member's own check would name --latent
+        check_vae_size(model.architecture, model.hidden, max(self.latents), option="latents")
 
     @property
     def values(self) -> tuple[int, ...]:
