@@ -18,6 +18,7 @@ import torch
 
 from rlgen.checkpoints import Checkpoint
 from rlgen.cli import main
+from rlgen.errors import UserError
 from rlgen.generative import command
 from rlgen.generative.command import VAETrainConfig
 from rlgen.generative.evaluate import load_vae
@@ -161,6 +162,16 @@ def test_latent_sweep(synthetic_dir, tmp_path, capsys):
     assert "active" in capsys.readouterr().out
 
 
+def test_from_python_a_sweep_refuses_the_option_it_replaces(tmp_path):
+    from rlgen.generative.sweeps import LatentSweepConfig, run_latent_sweep
+
+    nowhere = DataConfig(data_dir=tmp_path / "no-data")
+    config = LatentSweepConfig(train=VAETrainConfig(data=nowhere, model=VAEConfig(latent=5)))
+    with pytest.raises(UserError, match="--latent: the sweep replaces it by each of --latents"):
+        run_latent_sweep(config, tmp_path / "sweep", quiet=True)
+    assert not (tmp_path / "sweep").exists()
+
+
 def test_dynamic_binarization_scores_binary_test_images(synthetic_dir, tmp_path):
     config = VAETrainConfig(
         model=VAEConfig(latent=2, hidden=(16,)),
@@ -289,6 +300,16 @@ def test_resume_refuses_options_and_other_directories(vae_run, tmp_path, capsys)
         (["vae", "latent-sweep", "--latents", "0"], "--latents must be >= 1"),
         # named --latent, which the sweep replaces: its own option instead
         (["vae", "latent-sweep", "--latents", "2", str(10**11)], "--latents: a model of "),
+        # the option each sweep replaces by its values, even typed at its default (refused
+        # before the data is looked for: without the check these would train on it)
+        (
+            ["vae", "latent-sweep", "--latent", "20", "--data-dir", "/nonexistent"],
+            "--latent: the sweep replaces it by each of --latents; leave it out",
+        ),
+        (
+            ["vae", "beta-sweep", "--beta=1", "--data-dir", "/nonexistent"],
+            "--beta: the sweep replaces it by each of --betas",
+        ),
     ],
 )
 def test_bad_options_are_one_error_line(args, message, capsys):
