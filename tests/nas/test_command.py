@@ -268,7 +268,9 @@ def test_a_worker_killed_between_batches_costs_no_trial(tmp_path):
     plan = Plan(8, 4, RewardConfig(), ExecutorOptions(workers=2))
     run_search(make_search("reinforce", space, ControllerConfig(), 0), store, plan, job,
                on_batch=kill_a_worker)  # fmt: skip
-    assert killed and store.counts() == {"pending": 0, "running": 0, "finished": 8, "failed": 0}
+    trials = [(t.id, t.batch, t.status, t.worker, t.error) for t in store.trials()]
+    counts = {"pending": 0, "running": 0, "finished": 8, "failed": 0}
+    assert killed and store.counts() == counts, (killed, trials)
     assert f"pid {killed[0]}" not in {t.worker for t in store.trials(batch=1)}
 
 
