@@ -184,8 +184,8 @@ def _flag_key(flag: str) -> str:
 
 def _flags(cls: type, prefix: str = "") -> Iterator[tuple[str, str, str]]:
     """``(top-level field, flag, key)`` of every option of the config class ``cls``, nested
-    configs field by field (spelled as :func:`changed_options` spells them), booleans also as
-    ``--no-...``."""
+    configs field by field (spelled as :func:`changed_options` spells them), each also under the
+    key of ``--no-...`` (tyro's false boolean; no other option is spelled so)."""
     import typing
 
     from rlgen.errors import option_name

@@ -52,7 +52,7 @@ from rlgen.mdp.model import MDP, uniform_policy
 from rlgen.mdp.plots import plot_solution, plot_sweeps
 from rlgen.mdp.policy_gradient import POLICIES, TheoremCheck, check_theorem
 from rlgen.metrics import metrics_columns
-from rlgen.runs import Command, Run, make_rng
+from rlgen.runs import MAX_SEED, Command, Run, make_rng
 
 EXAMPLE_NAMES = (*EXAMPLES, "random")
 METHODS = ("evaluate-random", "value-iteration", "policy-iteration", "backward-induction")
@@ -75,10 +75,6 @@ MIN_END_PROB = 2 / dp.MAX_EXPECTED_STEPS
 """smallest --end-prob of a random MDP with gamma = 1: a step ends the episode with probability at
 least end_prob / 2, so episodes last at most 2 / end_prob steps on average, which must stay within
 what float64 can sum (:data:`rlgen.mdp.dp.MAX_EXPECTED_STEPS`)"""
-
-MAX_SEED = 2**63 - 1
-"""largest seed (torch generators take 64-bit seeds; the report adds small offsets)"""
-
 
 # Memory estimates, in bytes, measured with tracemalloc on random MDPs and rounded up.
 OUTCOME_BYTES = 300

@@ -336,13 +336,18 @@ def _finished(trials: list[Trial]) -> list[Trial]:
     return [t for t in trials if t.status == "finished" and t.reward is not None]
 
 
+def _every_trial(real: dict[str, list[Path]]) -> list[Trial]:
+    """The trials of every search of every variant."""
+    return [t for dirs in real.values() for d in dirs for t in _trials(d)]
+
+
 def draw_real(ctx: Context, real: dict[str, list[Path]]) -> None:
     """The first seed's reward curves together, the Pareto front of every child, the best."""
     first = {f"{name} (seed {ctx.seed})": _trials(dirs[0]) for name, dirs in real.items()}
     window = max(4, min(16, max(len(t) for t in first.values()) // 4))
     plot_rewards(first, ctx.dir / "real_rewards.png", window=window)
     ctx.figures.append("real_rewards.png")
-    everything = [t for dirs in real.values() for d in dirs for t in _trials(d)]
+    everything = _every_trial(real)
     if plot_pareto(everything, ctx.dir / "pareto.png", title="every child trained") is not None:
         ctx.figures.append("pareto.png")
     best = max(_finished(everything), key=lambda t: float(t.accuracy or 0), default=None)
@@ -370,7 +375,7 @@ def children_learn(real: dict[str, list[Path]], child: ChildConfig) -> Claim:
         for dirs in real.values()
         for d in dirs
     ]
-    failed = sum(t.status == "failed" for dirs in real.values() for d in dirs for t in _trials(d))
+    failed = sum(t.status == "failed" for t in _every_trial(real))
     return Claim(
         "nas.children-learn",
         "Each child is trained and scored on held-out data: the reward the controller gets is a "
@@ -404,7 +409,7 @@ def quick_comparison(real: dict[str, list[Path]], setup: Setup) -> str:
 
 def _selection_note(real: dict[str, list[Path]]) -> str:
     """What the soft reward would pick among the children already trained."""
-    done = [t for dirs in real.values() for d in dirs for t in _finished(_trials(d))]
+    done = _finished(_every_trial(real))
     if not done:
         return ""
     macs = np.array([t.metrics["macs"] for t in done], dtype=float)
@@ -423,7 +428,7 @@ def _selection_note(real: dict[str, list[Path]]) -> str:
 
 def signal_note(real: dict[str, list[Path]], child: ChildConfig) -> str:
     """How much of the children's accuracy their architecture predicts (rlgen.nas.analysis)."""
-    done = [t for dirs in real.values() for d in dirs for t in _finished(_trials(d))]
+    done = _finished(_every_trial(real))
     if len(done) < 50:
         return ""
     s = architecture_signal(
