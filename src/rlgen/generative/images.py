@@ -9,8 +9,12 @@ Binarisation:
 - ``static``: one fixed Bernoulli sample of every image (pixel = 1 with probability its grey
   level), drawn once with a fixed seed (Salakhutdinov & Murray 2008);
 - ``dynamic``: a fresh Bernoulli sample of every training image each epoch (drawn by the
-  training loop's seeded generator, on the device); validation and test images are binarised
-  once, with a fixed seed, so that every evaluation scores the same binary images.
+  training loop's seeded generator, on the device); validation and test images are those of
+  ``static``, so that every evaluation scores the same binary images.
+
+The fixed samples are drawn from the whole training file and the whole test file, each with its
+own seed, before they are split: static and dynamic runs, and runs with any ``--validation``,
+``--train-size`` or ``--test-size``, score the same binary test images.
 """
 
 from __future__ import annotations
@@ -97,6 +101,11 @@ def dynamic_binarization(
     return (torch.bernoulli(images, generator=generator), *rest)
 
 
+def binarized(images: Tensor, seed: int) -> Tensor:
+    """A fixed Bernoulli sample of ``images``: each pixel 1 with probability its grey level."""
+    return torch.bernoulli(images, generator=torch.Generator().manual_seed(seed))
+
+
 def load_images(config: DataConfig, device: torch.device | str = "cpu") -> Images:
     """The splits of ``config`` on ``device``.
 
@@ -137,12 +146,18 @@ def load_images(config: DataConfig, device: torch.device | str = "cpu") -> Image
         flat = images.reshape(len(images), side * side).astype(np.float32)
         return torch.from_numpy(flat / 255.0)
 
-    splits = [tensor(x_train[train_index]), tensor(x_train[val_index]), tensor(x_test[:test_n])]
-    if config.binarize != "none":
-        g = torch.Generator().manual_seed(SPLIT_SEED)
-        first = 0 if config.binarize == "static" else 1  # dynamic: training images stay grey
-        for i in range(first, 3):
-            splits[i] = torch.bernoulli(splits[i], generator=g)
+    if config.binarize == "none":
+        splits = [tensor(x_train[train_index]), tensor(x_train[val_index]), tensor(x_test[:test_n])]
+    else:
+        # Each file is binarised whole, by its own generator, before it is split: every run of a
+        # dataset scores the same binary test (and validation) images, whatever its --binarize,
+        # --validation, --train-size or --test-size (a --test-size is a prefix of them).
+        test = binarized(tensor(x_test), SPLIT_SEED)[:test_n]
+        train_file = binarized(tensor(x_train), SPLIT_SEED + 1)
+        if config.binarize == "static":
+            splits = [train_file[train_index], train_file[val_index], test]
+        else:  # dynamic: the training images stay grey, the loop binarises them each epoch
+            splits = [tensor(x_train[train_index]), train_file[val_index], test]
     labels = [y_train[train_index], y_train[val_index], y_test[:test_n]]
     train, validation, test = (s.to(device) for s in splits)
     ytrain, yval, ytest = (torch.from_numpy(y.astype(np.int64)).to(device) for y in labels)
