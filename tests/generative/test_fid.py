@@ -63,3 +63,29 @@ def test_a_corrupt_cache_entry_is_replaced(images, tmp_path):
     model = fid.cached_classifier(x, y, epochs=1, directory=tmp_path)
     assert fid.accuracy(model, x, y) > 0.3
     assert path.read_bytes() != b"garbage"
+
+
+@pytest.mark.parametrize("rank", [1, 3])
+def test_frechet_distance_of_rank_deficient_covariances_matches_the_textbook_formula(rank):
+    rng = np.random.default_rng(3)
+    a = rng.normal(size=(200, rank)) @ rng.normal(size=(rank, 12))
+    b = rng.normal(size=(150, rank)) @ rng.normal(size=(rank, 12)) + 0.5
+    a[:, :4] = b[:, :4] = 0.0  # dead ReLU units: zero variance in both sets
+    assert fid.frechet_distance(a, b) == pytest.approx(reference_frechet(a, b), rel=1e-6)
+    assert fid.frechet_distance(a, a[::-1].copy()) == pytest.approx(0.0, abs=1e-9)
+
+
+@pytest.mark.parametrize("bad", ["one row", "nan", "inf"])
+def test_frechet_distance_refuses_what_has_no_covariance(bad):
+    # a single row has no sample covariance, and non-finite features (a diverged model's
+    # samples) none either: both were a LinAlgError ("Eigenvalues did not converge")
+    rng = np.random.default_rng(4)
+    a, b = rng.normal(size=(50, 4)), rng.normal(size=(40, 4))
+    if bad == "one row":
+        b = b[:1]
+    else:
+        b[3, 1] = np.nan if bad == "nan" else np.inf
+    with pytest.raises(ValueError, match="second set"):
+        fid.frechet_distance(a, b)
+    with pytest.raises(ValueError, match="first set"):
+        fid.frechet_distance(b, a)

@@ -136,7 +136,16 @@ def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
     tr((S_a S_b)^(1/2)) is the sum of the square roots of the eigenvalues of the symmetric
     S_a^(1/2) S_b S_a^(1/2) (same eigenvalues as S_a S_b), so no non-symmetric square root and
     no complex rounding residue.
+
+    Raises:
+        ValueError: a set has fewer than two rows or a non-finite feature (no covariance).
     """
+    for which, x in (("first", a), ("second", b)):
+        if len(x) < 2 or not np.isfinite(x).all():
+            raise ValueError(
+                f"frechet_distance: the {which} set needs at least 2 rows of finite features, got "
+                f"{len(x)} rows{'' if np.isfinite(x).all() else ' with NaN or infinite values'}"
+            )
     mu_a, mu_b = a.mean(0), b.mean(0)
     cov_a = np.atleast_2d(np.cov(a, rowvar=False))  # (F, F), also for F = 1
     cov_b = np.atleast_2d(np.cov(b, rowvar=False))
