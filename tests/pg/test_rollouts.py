@@ -11,7 +11,7 @@ from gymnasium.vector import AutoresetMode
 
 from rlgen.errors import UserError
 from rlgen.pg.estimators import discounted_returns
-from rlgen.pg.rollouts import Rollout, finished_episodes, make_env
+from rlgen.pg.rollouts import Rollout, finished_episodes, make_env, raw_observation_space
 
 
 def test_discounted_returns_by_hand_with_truncation_mid_batch():
@@ -99,6 +99,10 @@ class DictEnv(gym.Env):
         return {"x": np.zeros(2, dtype=np.float32)}, 0.0, True, False, {}
 
 
+class SequenceEnv(DictEnv):
+    observation_space = gym.spaces.Sequence(gym.spaces.Discrete(3))  # of any length
+
+
 class ShiftedActions(gym.Env):
     observation_space = gym.spaces.Box(-1.0, 1.0, (2,), np.float32)
     action_space = gym.spaces.Discrete(2, start=1)
@@ -114,8 +118,8 @@ class ShiftedActions(gym.Env):
 def test_unsupported_environments_are_user_errors():
     with pytest.raises(UserError, match="discrete action space"):
         make_env("Pendulum-v1")
-    with pytest.raises(UserError, match="must be a Box"):
-        make_env(DictEnv())
+    with pytest.raises(UserError, match="must flatten to a vector of numbers"):
+        make_env(SequenceEnv())
     with pytest.raises(UserError, match="--env NoSuchEnv-v0"):
         make_env("NoSuchEnv-v0")
     with pytest.raises(UserError, match="actions must be numbered from 0"):
@@ -279,3 +283,23 @@ def test_lunar_lander_without_box2d_names_the_extra(monkeypatch):
     assert "\n" not in message and "swig" not in message
     # other environments are not affected
     make_env("CartPole-v1").close()
+
+
+def test_discrete_and_composite_observations_are_flattened_by_gymnasium():
+    env = make_env("FrozenLake-v1", 3)  # Discrete(16) states: one-hot vectors
+    assert env.single_observation_space.shape == (16,)
+    assert raw_observation_space(env) == gym.spaces.Discrete(16)
+    rollout = Rollout(env, 1.0)
+    rollout.restart(0)
+    batch = rollout.collect(lambda obs: np.zeros(len(obs), dtype=np.int64), episodes=3)
+    assert batch.obs.shape[1] == 16 and np.all(batch.obs.sum(axis=1) == 1)
+    states = set(batch.obs.argmax(axis=1).tolist())  # where an action was taken: never in a
+    assert 0 in states and not states & {5, 7, 11, 12, 15}  # hole or at the goal (terminal)
+    env.close()
+    mixed = make_env(DictEnv())  # a Dict of a Box: its one entry, as a vector
+    assert mixed.single_observation_space.shape == (2,)
+    assert raw_observation_space(mixed) == DictEnv.observation_space
+    mixed.close()
+    blackjack = make_env("Blackjack-v1")  # Tuple(Discrete(32), Discrete(11), Discrete(2))
+    assert blackjack.single_observation_space.shape == (45,)
+    blackjack.close()

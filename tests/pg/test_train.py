@@ -106,7 +106,7 @@ def test_solving_stops_training_and_reports_it(tmp_path):
     ("args", "message"),
     [
         (["--env", "Pendulum-v1"], "--env Pendulum-v1: REINFORCE here needs a discrete action"),
-        (["--env", "Blackjack-v1", "--threshold", "1"], "must be a Box"),
+        (["--env", "CliffWalking-v1", "--max-episode-steps", "0"], "--max-episode-steps"),
         (["--env", "NoSuchEnv-v0"], "--env NoSuchEnv-v0"),
         (["--gamma", "1.5"], "--gamma must be in [0, 1]"),
         (["--seeds", "5-2"], "--seeds"),
@@ -121,6 +121,35 @@ def test_bad_input_is_one_error_line(args, message):
     last = out.stderr.strip().splitlines()[-1]
     assert last.startswith("rlgen: error: ") and message in last, out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_an_environment_without_threshold_or_time_limit_trains_under_the_limit_given(tmp_path):
+    # CliffWalking: Discrete states (one-hot), no reward threshold, no time limit of its own
+    out = tmp_path / "cliff"
+    argv = ["--env", "CliffWalking-v1", "--max-episode-steps", "30", "--total-steps", "3000"]
+    done = rlgen("reinforce", *argv, "--eval-every", "1000", "--eval-episodes", "4",
+                 "--out", str(out))  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["threshold"] is None and summary["solved"] is False
+    assert summary["env_steps"] >= 3000 and summary["evaluations"] >= 3  # no early stop
+    # every episode is cut at 30 steps at the latest; the 8 copies' last ones may be unfinished
+    assert summary["episodes"] >= 3000 // 30 - 8
+    assert -30 * 100 <= summary["final_return_greedy"] <= -13  # at best the 13-step path
+    assert "no reward threshold" in done.stdout
+    evaluated = rlgen("reinforce", "evaluate", str(out), "--episodes", "3")
+    assert evaluated.returncode == 0, evaluated.stderr  # under the time limit trained with
+    returns = json.loads((out / "evaluation.json").read_text())["return_greedy"]
+    assert returns == summary["final_return_greedy"] or returns >= -30 * 100
+
+
+def test_a_run_whose_episodes_never_end_says_why_nothing_was_learned(tmp_path):
+    out = tmp_path / "never"
+    done = rlgen("reinforce", "--env", "CliffWalking-v1", "--total-steps", "200",
+                 "--out", str(out))  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "no episode ended within" in done.stdout and "--max-episode-steps" in done.stdout
+    assert (out / "learning_curve.png").is_file() and "Warning" not in done.stderr
 
 
 def test_evaluate_needs_a_run_directory(tmp_path):

@@ -73,7 +73,7 @@ class TrainConfig:
     """environment step budget"""
     threshold: float | None = None
     """solved when the evaluation mean return reaches this; default: the environment's reward
-    threshold (475 for CartPole-v1)"""
+    threshold (475 for CartPole-v1); an environment without one trains for --total-steps"""
     criterion: Literal["greedy", "sampled"] = "greedy"
     """which evaluated policy the stop criterion uses: greedy (argmax) or sampled from pi"""
     eval_every: Annotated[Int, per_env("eval_every", EVAL_EVERY_HINT)] = None
@@ -141,7 +141,9 @@ class TrainConfig:
         return dataclasses.replace(
             self,
             total_steps=_given(self.total_steps, zoo.default(self.env, "total_steps")),
-            eval_every=_given(self.eval_every, zoo.eval_every(self.env)),
+            eval_every=_given(
+                self.eval_every, zoo.eval_every(self.env, self.agent.max_episode_steps)
+            ),
             eval_both=_given(self.eval_both, zoo.default(self.env, "eval_both")),
             # a screen is a part of the full evaluation: at most half of it
             eval_screen=_given(
@@ -200,7 +202,8 @@ def run(
         if run_dir is not None and Path(run_dir).resolve() != config.resume.resolve():
             raise UserError("--resume continues the run in its own directory; leave out --out")
         return resume(config, quiet=quiet)
-    make_env(config.env).close()  # unknown ids and unsupported spaces fail here, once
+    # unknown ids and unsupported spaces fail here, once
+    make_env(config.env, max_episode_steps=config.agent.max_episode_steps).close()
     reward_threshold(config.env, config.threshold)
     config = config.resolved()  # the environment's defaults for the options not given
     if config.seeds is not None:
@@ -260,10 +263,15 @@ def as_saved(config: TrainConfig) -> TrainConfig:
 def describe(summary: dict) -> str:
     """A few lines for the terminal."""
     if "runs" in summary:
-        lines = [
-            f"{summary['env']} ({'with' if summary['baseline'] else 'no'} baseline): solved "
-            f"{summary['solved']} of {len(summary['runs'])} seeds"
-        ]
+        head = f"{summary['env']} ({'with' if summary['baseline'] else 'no'} baseline): "
+        if summary["threshold"] is None:
+            finals = [r["final_return_greedy"] for r in summary["runs"]]
+            finals = [f"{r:.1f}" if r is not None else "-" for r in finals]
+            return head + (
+                f"{len(summary['runs'])} seeds trained (no reward threshold); final greedy "
+                f"returns {', '.join(finals)}"
+            )
+        lines = [head + f"solved {summary['solved']} of {len(summary['runs'])} seeds"]
         if summary["solved"]:
             lines.append(
                 f"median to solve: {summary['median_steps_to_solve']:.0f} env steps, "
@@ -280,8 +288,18 @@ def describe(summary: dict) -> str:
             f"{summary['seconds_to_solve']:.2f} s of training "
             f"(+ {summary['eval_seconds']:.2f} s evaluating)"
         )
+    elif summary["threshold"] is None:
+        head += (
+            f"trained for {summary['env_steps']} env steps ({summary['status']}; no reward "
+            "threshold: give --threshold to stop once solved)"
+        )
     else:
         head += f"not solved in {summary['env_steps']} env steps ({summary['status']})"
+    if summary["episodes"] == 0:
+        head += (
+            f"\nno episode ended within {summary['env_steps']} env steps, so nothing was "
+            "learned: an environment without a time limit? give --max-episode-steps"
+        )
     if summary["final_return_greedy"] is not None:
         head += (
             f"\nfinal evaluation over {summary['eval_episodes']} episodes: greedy "

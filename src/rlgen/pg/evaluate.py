@@ -27,7 +27,14 @@ from gymnasium.vector import SyncVectorEnv, VectorEnv
 
 from rlgen.checkpoints import Every
 from rlgen.errors import UserError
-from rlgen.pg.rollouts import finished_episodes, make_env, observation_size
+from rlgen.pg.rollouts import (
+    env_spec,
+    finished_episodes,
+    flatten_observation,
+    make_env,
+    observation_size,
+    time_limit,
+)
 
 EVAL_SEED_OFFSET = 1_000_003
 """Evaluation environments of seed s are reset with s + this: never the training seed."""
@@ -40,6 +47,7 @@ def evaluate(
     seed: int = 0,
     *,
     max_steps: int | None = None,
+    max_episode_steps: int | None = None,
     env: VectorEnv | None = None,
 ) -> np.ndarray:
     """Returns of ``episodes`` evaluation episodes of the batch policy ``act``.
@@ -51,6 +59,7 @@ def evaluate(
         seed: seed of the evaluation environments.
         max_steps: safety cap on the steps per episode (default: the environment's time limit,
             else 100,000).
+        max_episode_steps: the environment's time limit instead of its registered one.
         env: ``make_env(env_id, episodes)`` to reuse (it is reset with ``seed``); default: one
             made and closed here.
 
@@ -58,17 +67,17 @@ def evaluate(
         (episodes,) undiscounted returns, in sub-environment order.
     """
     own = env is None
-    vec = make_env(env_id, episodes) if env is None else env
+    vec = make_env(env_id, episodes, max_episode_steps=max_episode_steps) if env is None else env
     try:
-        cap = max_steps or gym.spec(env_id).max_episode_steps or 100_000
+        cap = max_steps or time_limit(vec) or 100_000
         if isinstance(vec.unwrapped, SyncVectorEnv):
-            returns = _play_running(act, vec.unwrapped, seed, cap)
+            returns = _play_running(act, vec, seed, cap)
         else:
             returns = _play_all(act, vec, seed, cap)
         if np.isnan(returns).any():
             raise UserError(
                 f"--env {env_id}: evaluation episodes did not end within {cap} steps (an "
-                "environment without a time limit?); wrap it in a TimeLimit"
+                "environment without a time limit?); give --max-episode-steps"
             )
         return returns
     finally:
@@ -98,12 +107,15 @@ def _play_all(
 
 
 def _play_running(
-    act: Callable[[np.ndarray], np.ndarray], env: SyncVectorEnv, seed: int, cap: int
+    act: Callable[[np.ndarray], np.ndarray], env: VectorEnv, seed: int, cap: int
 ) -> np.ndarray:
-    """Each copy steps until its episode ends, the others no longer; NaN for unfinished ones."""
+    """Each copy of a ``SyncVectorEnv`` (``env.unwrapped``) steps until its episode ends, the
+    others no longer; NaN for unfinished ones."""
     n, size = env.num_envs, observation_size(env)
     obs, _ = env.reset(seed=seed)  # copy i is seeded with seed + i
     obs = np.asarray(obs, dtype=np.float32).reshape(n, size).copy()
+    copies = env.unwrapped
+    assert isinstance(copies, SyncVectorEnv)
     returns = np.zeros(n)
     running = np.ones(n, dtype=bool)
     for _ in range(cap + 1):
@@ -111,9 +123,10 @@ def _play_running(
         if live.size == 0:
             break
         for i, action in zip(live, act(obs[live]), strict=True):
-            o, reward, terminated, truncated, _ = env.envs[i].step(int(action))
+            sub = copies.envs[i]  # its observations as the environment gives them
+            o, reward, terminated, truncated, _ = sub.step(int(action))
             returns[i] += float(reward)
-            obs[i] = np.asarray(o, dtype=np.float32).reshape(size)
+            obs[i] = flatten_observation(sub.observation_space, o)
             if terminated or truncated:
                 running[i] = False
     returns[running] = np.nan
@@ -143,6 +156,7 @@ def record_gif(
     *,
     max_frames: int = 1000,
     fps: int | None = None,
+    max_episode_steps: int | None = None,
 ) -> tuple[float, int]:
     """Play one episode with ``render_mode="rgb_array"`` and write it as an animated GIF.
 
@@ -160,13 +174,13 @@ def record_gif(
     # sound device (and from printing "error:" lines about them).
     os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
     os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
-    env = gym.make(env_id, render_mode="rgb_array")
+    env = gym.make(env_spec(env_id, max_episode_steps), render_mode="rgb_array")
     try:
         obs, _ = env.reset(seed=seed)
         frames = [env.render()]
         total = 0.0
         for _ in range(max_frames - 1):
-            action = act(np.asarray(obs, dtype=np.float32).reshape(1, -1))[0]
+            action = act(flatten_observation(env.observation_space, obs)[None])[0]
             obs, reward, terminated, truncated, _ = env.step(int(action))
             total += float(reward)
             frames.append(env.render())
@@ -208,13 +222,15 @@ class Evaluator:
         env_id: gymnasium id.
         episodes: evaluation episodes per policy.
         seed: the run's seed; evaluation environments use ``seed + EVAL_SEED_OFFSET``.
-        threshold: solved when the ``criterion`` policy's mean return is at least this.
+        threshold: solved when the ``criterion`` policy's mean return is at least this; None:
+            never solved (no screen either: there is nothing to screen against).
         criterion: ``greedy`` or ``sampled``.
         every: evaluate at the first call of :meth:`due` at or after each multiple of this.
         screen: :meth:`screen` plays the criterion policy's episodes in chunks of this many
             (0: no screen, every evaluation plays them all at once).
         both_every_time: evaluate both policies at every evaluation; else the other policy
             than the criterion's only at the final evaluation and at the one that solves.
+        max_episode_steps: the environment's time limit instead of its registered one.
 
     Screening: an evaluation plays ``episodes`` whole episodes, which on an environment stepped
     in Python (Acrobot, LunarLander) costs about as much as the training between two
@@ -235,13 +251,15 @@ class Evaluator:
         *,
         episodes: int,
         seed: int,
-        threshold: float,
+        threshold: float | None,
         criterion: str = "greedy",
         every: int = 2000,
         screen: int = 0,
         both_every_time: bool = True,
+        max_episode_steps: int | None = None,
     ) -> None:
         self.env_id = env_id
+        self.max_episode_steps = max_episode_steps
         self.episodes = episodes
         self.seed = seed
         self.threshold = threshold
@@ -259,7 +277,9 @@ class Evaluator:
 
     def _env(self, episodes: int) -> VectorEnv:
         if episodes not in self._envs:
-            self._envs[episodes] = make_env(self.env_id, episodes)
+            self._envs[episodes] = make_env(
+                self.env_id, episodes, max_episode_steps=self.max_episode_steps
+            )
         return self._envs[episodes]
 
     def close(self) -> None:
@@ -296,17 +316,17 @@ class Evaluator:
         all were played: :meth:`evaluate` at the same ``env_steps`` then uses their returns.
         """
         self._played = None
-        if self.screen_episodes == 0:
+        if self.screen_episodes == 0 or self.threshold is None:
             return True
         start = time.perf_counter()
         act = greedy if self.criterion == "greedy" or sampled is None else sampled
-        total, seed = self.episodes, self.seed + EVAL_SEED_OFFSET
+        total, seed, threshold = self.episodes, self.seed + EVAL_SEED_OFFSET, self.threshold
         chunks: list[np.ndarray] = []
         for first in range(0, total, self.screen_episodes):
             n = min(self.screen_episodes, total - first)
             chunks.append(evaluate(act, self.env_id, n, seed + first, env=self._env(n)))
             returns = np.concatenate(chunks)
-            if returns.size < total and cannot_reach(returns, total, self.threshold):
+            if returns.size < total and cannot_reach(returns, total, threshold):
                 break
         passed = returns.size == total
         if passed:
@@ -359,7 +379,9 @@ class Evaluator:
             act = policies[self.criterion]
             returns = {self.criterion: evaluate(act, self.env_id, self.episodes, seed, env=env)}
         self._played = None
-        solved = bool(returns[self.criterion].mean() >= self.threshold)
+        solved = self.threshold is not None and bool(
+            returns[self.criterion].mean() >= self.threshold
+        )
         if self.both_every_time or final or solved:
             returns[other] = evaluate(policies[other], self.env_id, self.episodes, seed, env=env)
         seconds = time.perf_counter() - start

@@ -71,9 +71,12 @@ def run_evaluate(config: EvaluateConfig) -> dict[str, Any]:
     env_id = model.env_id
     assert env_id is not None
     rng = np.random.default_rng(np.random.SeedSequence([config.seed, 4]))
+    limit = model.config.max_episode_steps  # the time limit it was trained under
     try:
-        g = evaluate(model.act_fn(True), env_id, config.episodes, config.seed)
-        s = evaluate(model.act_fn(False, rng), env_id, config.episodes, config.seed)
+        g = evaluate(model.act_fn(True), env_id, config.episodes, config.seed,
+                     max_episode_steps=limit)  # fmt: skip
+        s = evaluate(model.act_fn(False, rng), env_id, config.episodes, config.seed,
+                     max_episode_steps=limit)  # fmt: skip
         result: dict[str, Any] = {
             "run_dir": str(config.run_dir),
             "env": env_id,
@@ -88,8 +91,9 @@ def run_evaluate(config: EvaluateConfig) -> dict[str, Any]:
         }
         if config.gif is not None:
             total, frames = record_gif(
-                model.act_fn(True), env_id, config.gif, config.seed, max_frames=config.gif_frames
-            )
+                model.act_fn(True), env_id, config.gif, config.seed,
+                max_frames=config.gif_frames, max_episode_steps=limit,
+            )  # fmt: skip
             result.update(gif=str(config.gif), gif_return=total, gif_frames=frames)
     finally:
         model.close()

@@ -37,15 +37,19 @@ def plot(run_dir: str | Path, *, threshold: float | None = None) -> Path:
     plt = pyplot()
     cols = metrics_columns(run_dir / "metrics.csv")
     fig, ax = plt.subplots(figsize=(7, 4))
+    drawn = 0
     for key, name, style in CURVES:
-        if key in cols:
-            m = ~np.isnan(cols[key])
+        if key in cols and (m := ~np.isnan(cols[key])).any():
             line_style = {"lw": 1, "alpha": 0.7} if style == "-" else {"ms": 3, "lw": 1}
             ax.plot(cols["step"][m], cols[key][m], style, label=name, **line_style)
+            drawn += 1
+    if not drawn:  # e.g. an environment without a time limit whose episodes never ended
+        ax.text(0.5, 0.5, "no episode ended yet", transform=ax.transAxes, ha="center")
     _threshold_line(ax, threshold)
     ax.set_xlabel("environment steps")
     ax.set_ylabel("episode return")
-    ax.legend(frameon=False, fontsize=8)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(frameon=False, fontsize=8)
     return save_figure(fig, run_dir / "learning_curve.png", dpi=110)
 
 

@@ -49,8 +49,10 @@ from rlgen.pg.rollouts import (
     Rollout,
     _name,
     action_count,
+    flatten_observation,
     make_env,
     observation_size,
+    raw_observation_space,
     time_limit,
 )
 
@@ -127,6 +129,10 @@ class ReinforceConfig:
     bootstrap_truncated: bool = False
     """at a time-limit truncation add gamma * v(s_T) to the return (needs --baseline); off:
     the episode ends there, as the task's time limit says"""
+    max_episode_steps: int | None = None
+    """the episodes' time limit (truncated after this many steps); default: the environment's
+    registered one. Needed where it has none and a policy may never end an episode (a random
+    walk in CliffWalking)"""
     device: str = "cpu"
     """torch device: auto, cpu or cuda"""
 
@@ -157,6 +163,8 @@ class ReinforceConfig:
             weights = sum(a * b for a, b in itertools.pairwise(widths)) + 64 * widths[0]
             # float32 weights of two networks, their gradients and Adam's two moments
             check_memory("hidden", 2 * 4 * 4 * weights, "networks of these sizes")
+        if self.max_episode_steps is not None:
+            check_range("max_episode_steps", self.max_episode_steps, 1)
         if self.bootstrap_truncated and not self.baseline:
             raise UserError("--bootstrap-truncated needs --baseline (a value network)")
         if self.baseline_time and not self.baseline:
@@ -196,6 +204,7 @@ class Hyperparameters:
     weight_by_gamma_t: bool
     bootstrap_truncated: bool
     device: str
+    max_episode_steps: int | None = None  # the environment's own unless given
 
     def options(self) -> ReinforceConfig:
         """The same values as a :class:`ReinforceConfig` (checked, and nothing left unset)."""
@@ -329,7 +338,9 @@ class Reinforce:
         self.config = (config or ReinforceConfig()).resolved(self.env_name)
         self.seed = seed
         self.device = torch.device(resolve_device(self.config.device))
-        self.env = make_env(env, self.config.num_envs)
+        self.env = make_env(
+            env, self.config.num_envs, max_episode_steps=self.config.max_episode_steps
+        )
         self.obs_size = observation_size(self.env)
         self.actions = action_count(self.env)
         self.rollout = Rollout(self.env, self.config.gamma)
@@ -363,12 +374,20 @@ class Reinforce:
     ) -> np.ndarray | int:
         """Actions for one observation (an int) or a batch (B, ...) -> (B,).
 
+        Observations are given as the environment gives them: a Discrete state as its number (a
+        batch: an array of numbers), a Tuple's as a tuple (a batch: a list of tuples).
         ``deterministic``: the most probable action (greedy); else a sample from pi(. | s), drawn
         with ``rng`` (default: a generator seeded from this model's seed).
         """
-        obs = np.asarray(obs, dtype=np.float32)
-        single = obs.ndim == len(self.env.single_observation_space.shape or ())
-        batch = obs.reshape(-1, self.obs_size)
+        space = raw_observation_space(self.env)
+        if isinstance(space, gym.spaces.Box):
+            obs = np.asarray(obs, dtype=np.float32)
+            single = obs.ndim == len(space.shape or ())
+            batch = obs.reshape(-1, self.obs_size)
+        else:  # flattened here as make_env's wrapper flattens what the rollouts see
+            single = _contains(space, obs)
+            observations = [obs] if single else list(obs)
+            batch = np.stack([flatten_observation(space, o) for o in observations])
         if not deterministic and rng is None:
             rng = self.predict_rng
         actions = self.fast_policy.act(batch, rng, deterministic)
@@ -691,3 +710,11 @@ def _callbacks(callback: Callback | Sequence[Callback] | Callable | None) -> lis
     if callable(callback):
         return [FunctionCallback(callback)]
     return [c if isinstance(c, Callback) else FunctionCallback(c) for c in callback]
+
+
+def _contains(space: gym.Space, obs: Any) -> bool:
+    """Whether ``obs`` is one observation of ``space`` (not a batch of them)."""
+    try:
+        return bool(space.contains(obs))
+    except Exception:  # a batch that the space's check cannot even read as one
+        return False

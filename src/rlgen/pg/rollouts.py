@@ -3,7 +3,9 @@
 The plumbing every policy-gradient method here shares, one helper each (``STYLE.md``):
 
 - :func:`make_env`: ``gymnasium.make_vec`` with the space checks REINFORCE needs (discrete actions,
-  a Box observation space) and episode statistics recorded by gymnasium's own wrapper;
+  observations that flatten to a vector: gymnasium's ``FlattenObservation`` one-hot encodes a
+  Discrete state, as in FrozenLake or Taxi) and episode statistics recorded by gymnasium's own
+  wrapper;
 - :func:`finished_episodes`: the one place episode returns and lengths are read from ``info``;
 - :class:`Rollout`: steps a vector environment with a policy until enough whole episodes are
   complete and hands them over as one flat batch.
@@ -30,7 +32,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 from gymnasium.vector import AutoresetMode, VectorEnv
-from gymnasium.wrappers.vector import RecordEpisodeStatistics
+from gymnasium.wrappers.vector import FlattenObservation, RecordEpisodeStatistics
 
 from rlgen.errors import UserError, option_name
 from rlgen.pg.estimators import discounted_returns, episode_time
@@ -45,6 +47,7 @@ def make_env(
     num_envs: int = 1,
     *,
     render_mode: str | None = None,
+    max_episode_steps: int | None = None,
     option: str = "env",
 ) -> VectorEnv:
     """A vector environment with episode statistics, checked for REINFORCE.
@@ -55,11 +58,17 @@ def make_env(
             a single environment (wrapped as a vector environment of one).
         num_envs: sub-environments, for an id.
         render_mode: passed to the environment (``rgb_array`` for GIFs).
+        max_episode_steps: the time limit of an id's episodes instead of its registered one
+            (CliffWalking has none: a random policy's episodes may practically never end).
         option: the command-line option named in errors.
 
+    Observations that are not a Box (Discrete, MultiDiscrete, MultiBinary, a Tuple or Dict of
+    spaces) are flattened by gymnasium's vector ``FlattenObservation`` wrapper: a Discrete state
+    becomes its one-hot vector. :func:`raw_observation_space` gives the space before it.
+
     Raises:
-        UserError: unknown id, continuous actions, an observation space that is not a Box, or
-            a vector environment without autoreset.
+        UserError: unknown id, continuous actions, an observation space that does not flatten
+            to a vector (Graph, Sequence, Text), or a vector environment without autoreset.
     """
     if isinstance(env, str):
         try:
@@ -67,7 +76,9 @@ def make_env(
             # refused id is one line; passed on when the environment is made
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
-                vec = gym.make_vec(env, num_envs=num_envs, render_mode=render_mode)
+                vec = gym.make_vec(
+                    env_spec(env, max_episode_steps), num_envs=num_envs, render_mode=render_mode
+                )
         except gym.error.DependencyNotInstalled as e:
             if _needs_box2d(env):  # gymnasium's own hint names swig and its extra, not ours
                 raise UserError(
@@ -92,6 +103,11 @@ def make_env(
                 warning.message, warning.category, warning.filename, warning.lineno
             )
         name = env
+    elif max_episode_steps is not None:
+        raise UserError(
+            "max_episode_steps applies to an environment id; wrap an environment object in "
+            "gymnasium's TimeLimit instead"
+        )
     elif isinstance(env, VectorEnv):
         vec = env
         name = _name(env)
@@ -111,9 +127,23 @@ def make_env(
     except UserError:
         vec.close()
         raise
+    if not isinstance(vec.single_observation_space, gym.spaces.Box):
+        vec = FlattenObservation(vec)
     if not _has_episode_statistics(vec):
         vec = RecordEpisodeStatistics(vec)
     return vec
+
+
+def env_spec(
+    env_id: str, max_episode_steps: int | None = None
+) -> str | gym.envs.registration.EnvSpec:
+    """``env_id``, or its registered spec with another time limit (``gymnasium.make_vec`` and
+    ``gymnasium.make`` take either)."""
+    if max_episode_steps is None:
+        return env_id
+    import dataclasses
+
+    return dataclasses.replace(gym.spec(env_id), max_episode_steps=max_episode_steps)
 
 
 def _needs_box2d(env_id: str) -> bool:
@@ -126,7 +156,8 @@ def _needs_box2d(env_id: str) -> bool:
 
 
 def check_spaces(observation: gym.Space, action: gym.Space, name: str, option: str = "env") -> None:
-    """Raise :class:`UserError` unless actions are Discrete from 0 and observations a Box."""
+    """Raise :class:`UserError` unless actions are Discrete from 0 and observations flatten to a
+    vector (:func:`flat_space`)."""
     if not isinstance(action, gym.spaces.Discrete):
         raise UserError(
             f"{option_name(option)} {name}: REINFORCE here needs a discrete action space "
@@ -137,12 +168,41 @@ def check_spaces(observation: gym.Space, action: gym.Space, name: str, option: s
             f"{option_name(option)} {name}: the actions must be numbered from 0 (the policy "
             f"picks 0..n-1), but they start at {int(action.start)}"
         )
-    if not isinstance(observation, gym.spaces.Box):
+    if flat_space(observation) is None:
         raise UserError(
-            f"{option_name(option)} {name}: the observation space must be a Box (a vector of "
-            f"numbers), but it is {type(observation).__name__}; flatten it with a gymnasium "
-            "wrapper (e.g. FlattenObservation) and pass the environment itself"
+            f"{option_name(option)} {name}: the observations must flatten to a vector of numbers "
+            "(a Box, Discrete, MultiDiscrete or MultiBinary space, or a Tuple or Dict of them), "
+            f"but they are {observation}"
         )
+
+
+def flat_space(space: gym.Space) -> gym.spaces.Box | None:
+    """The Box that gymnasium flattens ``space`` into; None where it cannot (Graph, Text, ...)."""
+    if isinstance(space, gym.spaces.Box):
+        return space
+    try:
+        flat = gym.spaces.flatten_space(space)
+    except (NotImplementedError, TypeError, ValueError):
+        return None
+    return flat if isinstance(flat, gym.spaces.Box) else None
+
+
+def raw_observation_space(env: Any) -> gym.Space:
+    """A vector environment's single observation space as the environment itself has it,
+    before the flattening :func:`make_env` adds (the space of one observation a user holds)."""
+    inner = env
+    while inner is not None:
+        if isinstance(inner, FlattenObservation):
+            return inner.env.single_observation_space
+        inner = getattr(inner, "env", None)
+    return env.single_observation_space
+
+
+def flatten_observation(space: gym.Space, obs: Any) -> np.ndarray:
+    """One observation of ``space`` as a flat float32 vector (one-hot for a Discrete state)."""
+    if not isinstance(space, gym.spaces.Box):
+        obs = gym.spaces.flatten(space, obs)
+    return np.asarray(obs, dtype=np.float32).reshape(-1)
 
 
 def _name(env: Any) -> str:

@@ -27,8 +27,9 @@ CHECKPOINT = "checkpoint.pt"
 CHECKPOINT_KIND = "rlgen.reinforce-run/1"
 
 
-def reward_threshold(env: str, threshold: float | None) -> float:
-    """``--threshold`` or the environment's registered reward threshold."""
+def reward_threshold(env: str, threshold: float | None) -> float | None:
+    """``--threshold`` or the environment's registered reward threshold; None where neither is
+    (CliffWalking, Blackjack): the run then trains for its whole budget and is never solved."""
     if threshold is not None:
         return threshold
     import gymnasium as gym
@@ -37,9 +38,7 @@ def reward_threshold(env: str, threshold: float | None) -> float:
         spec = gym.spec(env)
     except gym.error.Error as e:
         raise UserError(f"--env {env}: {e}") from None
-    if spec.reward_threshold is None:
-        raise UserError(f"--env {env} has no registered reward threshold; give --threshold")
-    return float(spec.reward_threshold)
+    return None if spec.reward_threshold is None else float(spec.reward_threshold)
 
 
 class SeedRun:
@@ -67,6 +66,7 @@ class SeedRun:
             every=config.eval_every,
             screen=config.eval_screen,
             both_every_time=bool(config.eval_both),
+            max_episode_steps=config.agent.max_episode_steps,
         )
         self.checkpoints = Every(config.checkpoint_every)
         self.checkpoint = Checkpoint(
@@ -125,7 +125,7 @@ class SeedRun:
 
     def screen(self) -> bool:
         """The evaluator's screen (its episodes chunk by chunk): whether the evaluation may pass."""
-        if self.evaluator.screen_episodes == 0:
+        if self.evaluator.screen_episodes == 0 or self.threshold is None:
             return True
         c = self.model.counters
         passed = self.evaluator.screen(

@@ -161,16 +161,18 @@ def reasons(env_id: str | None) -> dict[str, str]:
     return out
 
 
-def eval_every(env_id: str) -> int:
+def eval_every(env_id: str, max_episode_steps: int | None = None) -> int:
     """The default ``eval_every`` of ``env_id``: its own, else ``EVAL_EPISODES_WORTH`` episodes'
-    worth of its ``max_episode_steps`` (1,000 when it has no time limit)."""
+    worth of ``max_episode_steps`` (default: its registered time limit; 1,000 when it has
+    none)."""
     own = ENVIRONMENTS.get(env_id, {}).get("eval_every")
     if own is not None:
         return int(own.value)
     import gymnasium as gym
 
+    length = max_episode_steps
     try:
-        length = gym.spec(env_id).max_episode_steps
+        length = length or gym.spec(env_id).max_episode_steps
     except gym.error.Error:
         length = None
     return EVAL_EPISODES_WORTH * (length or 1_000)
