@@ -125,6 +125,10 @@ def test_pg_check_with_too_few_episodes_still_prints_its_summary(tmp_path, capsy
             "rlgen: error: value iteration did not converge",
         ),
         (["mdp", "solve", "--example", "mars"], "rlgen: error: --example: invalid choice 'mars'"),
+        (
+            ["mdp", "solve", "--method", "policy-iteration", "--gamma", "0.999999999999999"],
+            "rlgen: error: gamma = 0.999999999999999 (1 - 9.99e-16) barely discounts",
+        ),
         (["mdp", "pg-check", "--policy", "tree"], "rlgen: error: --policy: invalid choice"),
         (["mdp", "pg-check", "--episodes", "3"], "rlgen: error: --episodes must be >= 4, got 3"),
         (["mdp", "pg-check", "--terminals", "0"], "rlgen: error: --terminals must be in [1, 7]"),

@@ -355,3 +355,27 @@ def test_value_iteration_refuses_values_only_a_never_ending_cycle_attains():
     with pytest.raises(MDPError, match=r"gamma = 1 and .* never terminate.* 2 state\(s\) \(0, 1\)"):
         dp.value_iteration(m)
     np.testing.assert_allclose(dp.policy_iteration(m).v, [-1.0, -1.0, 0.0], atol=1e-12)
+
+
+@pytest.mark.parametrize("gamma", [1 - 1e-12, 1 - 1e-15])
+def test_a_discount_so_close_to_one_that_the_values_are_lost_to_rounding_is_refused(gamma):
+    # a continuing task with gamma < 1 but 1 / (1 - gamma) > MAX_EXPECTED_STEPS: the linear solve
+    # returned values about 1e13 with a 2% error (1 - 1e-15), and policy iteration called the
+    # random policy optimal, every action tied
+    m = gridworld_3_5(gamma=gamma)
+    with pytest.raises(MDPError, match=r"barely discounts: .* about 1\S*e\+1[25] discounted"):
+        dp.evaluate_linear(m, uniform_policy(m))
+    with pytest.raises(MDPError, match="barely discounts"):
+        dp.policy_iteration(m)
+
+
+def test_a_discount_close_to_one_is_fine_where_episodes_end():
+    # the same gamma on an episodic task: the discounted episode length is the episode's length
+    m = gridworld_4_1(gamma=1 - 1e-15)
+    v = dp.evaluate_linear(m, uniform_policy(m))
+    assert v.reshape(4, 4)[0, 3] == pytest.approx(-22.0, rel=1e-12)
+    # and up to MAX_EXPECTED_STEPS a continuing task's values are computed, and right
+    # (Example 3.5's random policy earns -0.45 per step on average, wherever it starts)
+    m = gridworld_3_5(gamma=1 - 1e-9)
+    v = dp.evaluate_linear(m, uniform_policy(m))
+    assert np.ptp(v) == pytest.approx(10.9, abs=0.05)

@@ -139,23 +139,33 @@ def evaluate_linear(mdp: MDP, policy: np.ndarray) -> np.ndarray:
     check_no_horizon(mdp)
     p_pi, r_pi = policy_dynamics(mdp, policy)
     check_terminates(mdp, p_pi)
-    if mdp.gamma == 1.0:
+    if mdp.gamma > 1.0 - 1.0 / MAX_EXPECTED_STEPS:
         # Terminating with probability 1 is not enough: an episode of 1e17 steps on average
-        # terminates, yet its values are lost to rounding. The expected number of steps from
-        # each state solves the same system with reward 1 per step.
-        steps = _solve(1.0, p_pi, (~mdp.terminal).astype(float))
-        check_episode_length(steps)
+        # terminates, yet its values are lost to rounding; so is a discount that barely
+        # discounts (1 - 1e-15 on a continuing task: values about 1e15, 2% off). The expected
+        # (discounted) number of steps from each state solves the same system with reward 1 per
+        # step; below this gamma it is at most 1 / (1 - gamma) <= MAX_EXPECTED_STEPS anyway.
+        steps = _solve(mdp.gamma, p_pi, (~mdp.terminal).astype(float))
+        check_episode_length(steps, mdp.gamma)
     return _solve(mdp.gamma, p_pi, r_pi)
 
 
-def check_episode_length(steps: np.ndarray) -> None:
+def check_episode_length(steps: np.ndarray, gamma: float = 1.0) -> None:
     """Raise :class:`MDPError` unless the expected episode lengths ``steps`` (one per state, or
-    one from the initial distribution) are finite, >= 0 and at most :data:`MAX_EXPECTED_STEPS`."""
+    one from the initial distribution; discounted by ``gamma``: sum_t gamma^t P(alive at t)) are
+    finite, >= 0 and at most :data:`MAX_EXPECTED_STEPS`."""
     steps = np.atleast_1d(steps)
     bad = ~np.isfinite(steps) | (steps < 0) | (steps > MAX_EXPECTED_STEPS)
     if bad.any():
         s = int(np.argmax(np.where(np.isfinite(steps), np.abs(steps), np.inf)))
         size = "beyond float64" if not np.isfinite(steps[s]) else f"about {abs(steps[s]):.3g}"
+        if gamma < 1.0:
+            raise MDPError(
+                f"gamma = {gamma!r} (1 - {1.0 - gamma:.3g}) barely discounts: the policy's "
+                f"returns are sums over {size} discounted steps (more than "
+                f"{MAX_EXPECTED_STEPS:.0e}), so the values are lost to rounding; use gamma <= "
+                f"1 - {1.0 / MAX_EXPECTED_STEPS:.0e} or make episodes end sooner"
+            )
         raise MDPError(
             f"gamma = 1 and the policy practically never terminates: episodes last {size} steps "
             f"on average (more than {MAX_EXPECTED_STEPS:.0e}), so the values are lost to "
