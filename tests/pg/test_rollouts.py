@@ -303,3 +303,32 @@ def test_discrete_and_composite_observations_are_flattened_by_gymnasium():
     blackjack = make_env("Blackjack-v1")  # Tuple(Discrete(32), Discrete(11), Discrete(2))
     assert blackjack.single_observation_space.shape == (45,)
     blackjack.close()
+
+
+def time_limited_lakes(limits, mode):
+    """FrozenLakes without slipping cut by different time limits (Discrete states)."""
+    makers = [
+        lambda k=k: gym.make("FrozenLake-v1", is_slippery=False, max_episode_steps=k)
+        for k in limits
+    ]
+    return gym.vector.SyncVectorEnv(makers, autoreset_mode=mode)
+
+
+def test_discrete_states_in_same_step_mode_are_flattened_final_observations_included():
+    # gymnasium 1.4's vector observation wrappers refuse SAME_STEP environments; the final
+    # observation of a truncated episode (info["final_obs"]) must be one-hot like the others
+    batches = {}
+    for mode in (AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP):
+        env = make_env(time_limited_lakes((2, 3), mode))
+        assert env.single_observation_space.shape == (16,)
+        assert raw_observation_space(env) == gym.spaces.Discrete(16)
+        rollout = Rollout(env, gamma=1.0)
+        rollout.restart(seed=0)
+        # right: 0 -> 1 -> 2 -> 3 along the top row, no hole
+        batches[mode] = rollout.collect(lambda obs: np.full(len(obs), 2, np.int64), episodes=2)
+        env.close()
+    a, b = batches[AutoresetMode.NEXT_STEP], batches[AutoresetMode.SAME_STEP]
+    np.testing.assert_array_equal(a.episode_lengths, [2, 3])
+    for name in ("obs", "actions", "returns", "truncated", "final_obs"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
+    np.testing.assert_array_equal(b.final_obs[b.truncated], np.eye(16)[[2, 3]])

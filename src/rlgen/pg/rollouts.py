@@ -31,7 +31,8 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
-from gymnasium.vector import AutoresetMode, VectorEnv
+from gymnasium.vector import AutoresetMode, VectorEnv, VectorWrapper
+from gymnasium.vector.utils import batch_space, iterate
 from gymnasium.wrappers.vector import FlattenObservation, RecordEpisodeStatistics
 
 from rlgen.errors import UserError, option_name
@@ -63,8 +64,9 @@ def make_env(
         option: the command-line option named in errors.
 
     Observations that are not a Box (Discrete, MultiDiscrete, MultiBinary, a Tuple or Dict of
-    spaces) are flattened by gymnasium's vector ``FlattenObservation`` wrapper: a Discrete state
-    becomes its one-hot vector. :func:`raw_observation_space` gives the space before it.
+    spaces) are flattened by gymnasium's vector ``FlattenObservation`` wrapper (by
+    :class:`FlattenSameStep` in ``SAME_STEP`` mode): a Discrete state becomes its one-hot vector.
+    :func:`raw_observation_space` gives the space before it.
 
     Raises:
         UserError: unknown id, continuous actions, an observation space that does not flatten
@@ -128,7 +130,8 @@ def make_env(
         vec.close()
         raise
     if not isinstance(vec.single_observation_space, gym.spaces.Box):
-        vec = FlattenObservation(vec)
+        same_step = autoreset_mode(vec) == AutoresetMode.SAME_STEP
+        vec = FlattenSameStep(vec) if same_step else FlattenObservation(vec)
     if not _has_episode_statistics(vec):
         vec = RecordEpisodeStatistics(vec)
     return vec
@@ -187,12 +190,47 @@ def flat_space(space: gym.Space) -> gym.spaces.Box | None:
     return flat if isinstance(flat, gym.spaces.Box) else None
 
 
+class FlattenSameStep(VectorWrapper):
+    """gymnasium's vector ``FlattenObservation`` for a ``SAME_STEP`` vector environment, which
+    gymnasium's vector observation wrappers refuse (1.4): the observations are flattened, and so
+    is each final observation in ``info["final_obs"]`` (bootstrapped from at a truncation)."""
+
+    def __init__(self, env: VectorEnv) -> None:
+        super().__init__(env)
+        self.single_observation_space = gym.spaces.flatten_space(env.single_observation_space)
+        self.observation_space = batch_space(self.single_observation_space, env.num_envs)
+
+    def _flatten(self, observations: Any) -> np.ndarray:
+        space = self.env.single_observation_space
+        return np.stack(
+            [
+                gym.spaces.flatten(space, o)
+                for o in iterate(self.env.observation_space, observations)
+            ]
+        )
+
+    def reset(self, *, seed: Any = None, options: Any = None) -> tuple[np.ndarray, dict[str, Any]]:
+        observations, info = self.env.reset(seed=seed, options=options)
+        return self._flatten(observations), info
+
+    def step(self, actions: Any) -> tuple[np.ndarray, Any, Any, Any, dict[str, Any]]:
+        observations, rewards, terminated, truncated, info = self.env.step(actions)
+        if "final_obs" in info:
+            final = np.full(self.num_envs, None, dtype=object)  # where no episode ended
+            for i in np.flatnonzero(info["_final_obs"]):
+                final[i] = gym.spaces.flatten(
+                    self.env.single_observation_space, info["final_obs"][i]
+                )
+            info = {**info, "final_obs": final}
+        return self._flatten(observations), rewards, terminated, truncated, info
+
+
 def raw_observation_space(env: Any) -> gym.Space:
     """A vector environment's single observation space as the environment itself has it,
     before the flattening :func:`make_env` adds (the space of one observation a user holds)."""
     inner = env
     while inner is not None:
-        if isinstance(inner, FlattenObservation):
+        if isinstance(inner, (FlattenObservation, FlattenSameStep)):
             return inner.env.single_observation_space
         inner = getattr(inner, "env", None)
     return env.single_observation_space
