@@ -468,3 +468,19 @@ def test_a_seed_stopped_before_its_first_row_does_not_break_the_sweep_figure(tmp
     train_one(TrainConfig(seed=1, total_steps=300, **QUICK_CONFIG), tmp_path / "seed-1", quiet=True)
     assert plots.plot(tmp_path, threshold=1.0) == tmp_path / "learning_curve.png"
     assert (tmp_path / "learning_curve.png").is_file()
+
+
+def test_a_changed_time_limit_drops_the_registered_reward_threshold(tmp_path):
+    # Acrobot's -100 is set for its 500-step limit: cut at 60 steps, a policy that never swings
+    # up scores -60 and would be "solved"; the threshold given, or the same limit, still count
+    from rlgen.pg.reinforce import ReinforceConfig
+
+    assert seed_run.reward_threshold("Acrobot-v1", None, 60) is None
+    assert seed_run.reward_threshold("Acrobot-v1", None, 500) == -100
+    assert seed_run.reward_threshold("Acrobot-v1", -50, 60) == -50
+    config = TrainConfig(env="Acrobot-v1", total_steps=1500, eval_every=500, eval_episodes=2,
+                         agent=ReinforceConfig(max_episode_steps=60))  # fmt: skip
+    summary = train.run(config, tmp_path / "short", quiet=True)
+    assert summary["threshold"] is None and not summary["solved"]
+    assert summary["env_steps"] >= 1500 and summary["final_return_greedy"] >= -60
+    assert "no reward threshold" in train.describe(summary)

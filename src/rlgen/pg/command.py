@@ -73,7 +73,8 @@ class TrainConfig:
     """environment step budget"""
     threshold: float | None = None
     """solved when the evaluation mean return reaches this; default: the environment's reward
-    threshold (475 for CartPole-v1); an environment without one trains for --total-steps"""
+    threshold (475 for CartPole-v1), set for its registered time limit (none under another
+    --max-episode-steps); an environment without one trains for --total-steps"""
     criterion: Literal["greedy", "sampled"] = "greedy"
     """which evaluated policy the stop criterion uses: greedy (argmax) or sampled from pi"""
     eval_every: Annotated[Int, per_env("eval_every", EVAL_EVERY_HINT)] = None
@@ -204,7 +205,7 @@ def run(
         return resume(config, quiet=quiet)
     # unknown ids and unsupported spaces fail here, once
     make_env(config.env, max_episode_steps=config.agent.max_episode_steps).close()
-    reward_threshold(config.env, config.threshold)
+    reward_threshold(config.env, config.threshold, config.agent.max_episode_steps)
     config = config.resolved()  # the environment's defaults for the options not given
     if config.seeds is not None:
         check_available(config.jobs)  # Ray asked for but missing: say so before writing

@@ -27,9 +27,16 @@ CHECKPOINT = "checkpoint.pt"
 CHECKPOINT_KIND = "rlgen.reinforce-run/1"
 
 
-def reward_threshold(env: str, threshold: float | None) -> float | None:
+def reward_threshold(
+    env: str, threshold: float | None, max_episode_steps: int | None = None
+) -> float | None:
     """``--threshold`` or the environment's registered reward threshold; None where neither is
-    (CliffWalking, Blackjack): the run then trains for its whole budget and is never solved."""
+    (CliffWalking, Blackjack): the run then trains for its whole budget and is never solved.
+
+    The registered threshold is set for the registered time limit: under another
+    ``max_episode_steps`` it does not apply (cut at 60 steps, Acrobot's episodes all score at
+    least -60, above its -100), so there is none unless ``threshold`` is given.
+    """
     if threshold is not None:
         return threshold
     import gymnasium as gym
@@ -38,6 +45,8 @@ def reward_threshold(env: str, threshold: float | None) -> float | None:
         spec = gym.spec(env)
     except gym.error.Error as e:
         raise UserError(f"--env {env}: {e}") from None
+    if max_episode_steps is not None and max_episode_steps != spec.max_episode_steps:
+        return None
     return None if spec.reward_threshold is None else float(spec.reward_threshold)
 
 
@@ -55,7 +64,9 @@ class SeedRun:
         self.config = config
         self.total_steps = config.total_steps
         self.run = run
-        self.threshold = reward_threshold(config.env, config.threshold)
+        self.threshold = reward_threshold(
+            config.env, config.threshold, config.agent.max_episode_steps
+        )
         self.model = Reinforce(config.env, config.agent, seed=config.seed)
         self.evaluator = Evaluator(
             config.env,

@@ -133,7 +133,7 @@ def failed_seed(job: tuple[TrainConfig, str, str], error: Any) -> dict[str, Any]
         "seed": config.seed,
         "status": "failed",
         "error": str(error),
-        "threshold": reward_threshold(config.env, config.threshold),
+        "threshold": reward_threshold(config.env, config.threshold, config.agent.max_episode_steps),
         "eval_seconds": None,
         **{k: False if k == "solved" else None for k in SWEEP_KEYS},
     }
