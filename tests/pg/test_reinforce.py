@@ -368,3 +368,48 @@ def test_networks_only_loads_a_policy_onto_any_number_of_environments(tmp_path):
     assert loaded.counters.env_steps == model.counters.env_steps
     model.close()
     loaded.close()
+
+
+class BeyondItsBounds(gym.Env):
+    """A Dict observation whose Box part lies outside the bounds its space declares (as many
+    environments' observations do at times), in float64 where the space says float32."""
+
+    observation_space = gym.spaces.Dict(
+        {"x": gym.spaces.Box(-1.0, 1.0, (2,), np.float32), "d": gym.spaces.Discrete(3)}
+    )
+    action_space = gym.spaces.Discrete(2)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        return {"x": np.array([2.0, -3.0]), "d": 1}, {}
+
+    def step(self, action):
+        return {"x": np.array([0.5, 4.0]), "d": 2}, 1.0, True, False, {}
+
+
+def test_predict_reads_the_environments_observations_outside_their_declared_bounds():
+    model = Reinforce(BeyondItsBounds(), SMALL, seed=0)
+    obs, _ = BeyondItsBounds().reset(seed=0)
+    flat = np.array([[0.0, 1.0, 0.0, 2.0, -3.0]], np.float32)  # d one-hot, then x
+    assert model.predict(obs) == int(model.fast_policy.act(flat, None, True)[0])
+    other = {"x": np.array([0.5, 4.0]), "d": 2}
+    assert model.predict([obs, other]).tolist() == [model.predict(obs), model.predict(other)]
+    model.close()
+
+
+def test_predict_takes_a_vector_environments_batched_observations():
+    # gymnasium's vector form of a Tuple space: a tuple of batches (one array per part), of a
+    # Dict space: a dict of batches; predicted one by one, the same actions
+    model = Reinforce("Blackjack-v1", SMALL, seed=0)
+    vec = gym.make_vec("Blackjack-v1", 3)
+    obs, _ = vec.reset(seed=4)
+    assert isinstance(obs, tuple) and obs[0].shape == (3,)
+    one_by_one = [model.predict(tuple(int(part[i]) for part in obs)) for i in range(3)]
+    assert model.predict(obs).tolist() == one_by_one
+    vec.close()
+    model.close()
+    dicts = Reinforce(BeyondItsBounds(), SMALL, seed=0)
+    batched = {"x": np.array([[2.0, -3.0], [0.5, 4.0]]), "d": np.array([1, 2])}
+    singles = [{"x": batched["x"][i], "d": int(batched["d"][i])} for i in range(2)]
+    assert dicts.predict(batched).tolist() == [dicts.predict(o) for o in singles]
+    dicts.close()

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Annotated, Any
@@ -375,7 +375,9 @@ class Reinforce:
         """Actions for one observation (an int) or a batch (B, ...) -> (B,).
 
         Observations are given as the environment gives them: a Discrete state as its number (a
-        batch: an array of numbers), a Tuple's as a tuple (a batch: a list of tuples).
+        batch: an array of numbers), a Tuple's as a tuple (a batch: a list of tuples, or a tuple
+        of arrays as a vector environment gives them), a Dict's as a dict (a batch: a list of
+        dicts, or a dict of arrays).
         ``deterministic``: the most probable action (greedy); else a sample from pi(. | s), drawn
         with ``rng`` (default: a generator seeded from this model's seed).
         """
@@ -385,8 +387,13 @@ class Reinforce:
             single = obs.ndim == len(space.shape or ())
             batch = obs.reshape(-1, self.obs_size)
         else:  # flattened here as make_env's wrapper flattens what the rollouts see
-            single = _contains(space, obs)
-            observations = [obs] if single else list(obs)
+            single = _is_one(space, obs)
+            if single:
+                observations = [obs]
+            elif _is_batched(space, obs):  # a vector environment's: a tuple / dict of arrays
+                observations = _unbatch(space, obs)
+            else:
+                observations = list(obs)
             batch = np.stack([flatten_observation(space, o) for o in observations])
         if not deterministic and rng is None:
             rng = self.predict_rng
@@ -712,9 +719,60 @@ def _callbacks(callback: Callback | Sequence[Callback] | Callable | None) -> lis
     return [c if isinstance(c, Callback) else FunctionCallback(c) for c in callback]
 
 
-def _contains(space: gym.Space, obs: Any) -> bool:
-    """Whether ``obs`` is one observation of ``space`` (not a batch of them)."""
+_ARRAYS = (gym.spaces.Box, gym.spaces.Discrete, gym.spaces.MultiDiscrete, gym.spaces.MultiBinary)
+
+
+def _is_one(space: gym.Space, obs: Any) -> bool:
+    """Whether ``obs`` has the structure of one observation of ``space`` (not a batch of them).
+
+    By shape, not ``space.contains``: an environment's observation may lie outside the bounds or
+    the dtype its Box declares, and is still one observation.
+    """
+    if isinstance(space, gym.spaces.Tuple):
+        return (
+            isinstance(obs, tuple | list | np.ndarray)
+            and len(obs) == len(space.spaces)
+            and all(_is_one(s, o) for s, o in zip(space.spaces, obs, strict=True))
+        )
+    if isinstance(space, gym.spaces.Dict):
+        return isinstance(obs, Mapping) and all(
+            k in obs and _is_one(s, obs[k]) for k, s in space.spaces.items()
+        )
+    if isinstance(space, _ARRAYS):
+        return np.ndim(obs) == len(space.shape or ())
     try:
         return bool(space.contains(obs))
     except Exception:  # a batch that the space's check cannot even read as one
         return False
+
+
+def _is_batched(space: gym.Space, obs: Any) -> bool:
+    """Whether ``obs`` is a batch in a vector environment's form: a Tuple's as a tuple of
+    batches, a Dict's as a dict of batches, an array with one more (leading) dimension."""
+    if isinstance(space, gym.spaces.Tuple):
+        return (
+            isinstance(obs, tuple)
+            and len(obs) == len(space.spaces)
+            and all(_is_batched(s, o) for s, o in zip(space.spaces, obs, strict=True))
+        )
+    if isinstance(space, gym.spaces.Dict):
+        return isinstance(obs, Mapping) and all(
+            k in obs and _is_batched(s, obs[k]) for k, s in space.spaces.items()
+        )
+    return (
+        isinstance(space, _ARRAYS)
+        and isinstance(obs, np.ndarray)
+        and obs.ndim == len(space.shape or ()) + 1
+    )
+
+
+def _unbatch(space: gym.Space, obs: Any) -> list[Any]:
+    """A batch in a vector environment's form (:func:`_is_batched`) as a list of observations."""
+    if isinstance(space, gym.spaces.Tuple):
+        parts = [_unbatch(s, o) for s, o in zip(space.spaces, obs, strict=True)]
+        return [tuple(one) for one in zip(*parts, strict=True)]
+    if isinstance(space, gym.spaces.Dict):
+        keys = list(space.spaces)
+        parts = [_unbatch(space.spaces[k], obs[k]) for k in keys]
+        return [dict(zip(keys, one, strict=True)) for one in zip(*parts, strict=True)]
+    return list(obs)
