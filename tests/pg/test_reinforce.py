@@ -413,3 +413,25 @@ def test_predict_takes_a_vector_environments_batched_observations():
     singles = [{"x": batched["x"][i], "d": int(batched["d"][i])} for i in range(2)]
     assert dicts.predict(batched).tolist() == [dicts.predict(o) for o in singles]
     dicts.close()
+
+
+def test_a_model_trained_under_a_time_limit_it_set_loads_onto_an_environment_object(tmp_path):
+    # --max-episode-steps applies to an id; an environment object brings its own time limit
+    config = ReinforceConfig(hidden=(8,), num_envs=1, episodes_per_update=2, max_episode_steps=20)
+    model = Reinforce("CliffWalking-v1", config, seed=0)
+    model.learn(200)
+    model.save(tmp_path / "m.pt")
+    acting = Reinforce.load(tmp_path / "m.pt", env=gym.make("CliffWalking-v1"), networks_only=True)
+    assert [acting.predict(s) for s in range(48)] == [model.predict(s) for s in range(48)]
+    acting.close()
+    # training continues exactly on an object under the same limit
+    same = Reinforce.load(tmp_path / "m.pt", env=gym.make("CliffWalking-v1", max_episode_steps=20))
+    same.learn(400)
+    model.learn(400)
+    assert torch.equal(same.policy.net[0].weight, model.policy.net[0].weight)
+    same.close()
+    again = Reinforce.load(tmp_path / "m.pt")  # by its id: under the limit it was trained with
+    assert again.env.spec.max_episode_steps == 20
+    again.close()
+    with pytest.raises(UserError, match="max_episode_steps applies to an environment id"):
+        Reinforce(gym.make("CliffWalking-v1"), config)

@@ -652,7 +652,8 @@ class Reinforce:
     ) -> Reinforce:
         """A model from :meth:`save` (``torch.load(weights_only=True)``).
 
-        ``env`` defaults to the saved environment id. Training continues where it stopped, with
+        ``env`` defaults to the saved environment id (under the saved ``max_episode_steps``; an
+        environment object keeps its own time limit). Training continues where it stopped, with
         the saved environments replayed (:class:`~rlgen.pg.rollouts.Rollout`);
         ``networks_only`` loads just the networks, to act or evaluate (no replay, and any
         environment of the same spaces and any number of copies will do).
@@ -689,6 +690,8 @@ class Reinforce:
         env = env if env is not None else state["env_id"]
         if env is None:
             raise UserError(f"{where}: the model was trained on an environment object; pass env=")
+        if not isinstance(env, str):  # --max-episode-steps applies to an id; an object has its own
+            config = replace(config, max_episode_steps=None)
         model = cls(env, config, seed=int(state["seed"]))
         try:
             model._check_fits(state, where)
