@@ -131,6 +131,23 @@ def test_all_ties_are_kept_and_every_optimal_policy_has_value_v_star():
         np.testing.assert_allclose(v, sol.v, atol=1e-9)
 
 
+def test_ties_are_judged_on_the_spread_of_q_not_on_a_common_offset():
+    # A continuing task with gamma = 1 - 1e-7: every q is about 1e7 (1 per step, forever), but
+    # action 1 costs 1e-3 per step more. A tolerance relative to |q| (1e-9 * 1e7 = 1e-2) called
+    # it optimal, and policy iteration returned the uniform policy's values, 5000 below v*.
+    gamma = 1 - 1e-7
+    outcomes = [(0, 0, 1.0, 0, 1.0), (0, 1, 1.0, 0, 1.0 - 1e-3)]
+    m = MDP.from_outcomes(1, 2, outcomes, gamma=gamma)
+    sol = dp.policy_iteration(m)
+    assert sol.optimal_actions.tolist() == [[True, False]]
+    assert sol.v[0] == pytest.approx(1.0 / (1.0 - gamma), rel=1e-12)
+    assert dp.greedy_actions(m, dp.q_from_v(m, sol.v)).tolist() == [[True, False]]
+    # an exact tie at that offset stays a tie (the two q differ only by rounding)
+    outcomes = [(0, 0, 1.0, 0, 1.0), (0, 1, 1.0, 1, 1.0), (1, 0, 1.0, 0, 1.0), (1, 1, 1.0, 1, 1.0)]
+    m = MDP.from_outcomes(2, 2, outcomes, gamma=gamma)
+    assert dp.policy_iteration(m).optimal_actions.all()
+
+
 def test_policy_iteration_on_the_undiscounted_gridworld():
     m = gridworld_4_1()
     sol = dp.policy_iteration(m)

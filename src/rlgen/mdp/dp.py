@@ -275,14 +275,36 @@ class Solution:
     deltas: list[float] = field(default_factory=list)
 
 
+ROUNDING_TOL = 1e-13
+"""relative rounding error of q allowed for on top of ``tie_tol`` (float64's is about 1e-16 times
+a few; the linear solves keep the differences of values to about that, measured up to values of
+1e10)"""
+
+
 def greedy_actions(mdp: MDP, q: np.ndarray, tie_tol: float = 1e-9) -> np.ndarray:
-    """(S, A) bool: the actions whose q(s, a) is within ``tie_tol * (1 + |max q|)`` of the max.
+    """(S, A) bool: the actions whose q(s, a) is within ``tie_tol * (1 + min(|max q|, spread))
+    + ROUNDING_TOL * |max q|`` of the max, where ``spread`` is the range of q over all live
+    states and actions (and 0, the value of terminal states, if there are any).
 
     All ties are kept: an optimal policy may pick any of them (the policy need not be unique,
     while v* is). Terminal states have no actions to choose.
+
+    The tolerance is relative to how much q varies, not to |q| itself: on a continuing task with
+    gamma near 1 every q carries a common offset of about r / (1 - gamma) (1e7 for 1 - 1e-7),
+    and a tolerance of 1e-9 |q| would call an action optimal that loses 1e-3 per step. Where q
+    varies as much as it is large (every episodic task: terminal states are worth 0) the two
+    are the same.
     """
     best = max_over_actions(q)[:, None]
-    out = q >= best - tie_tol * (1.0 + np.abs(best))
+    live = q[~mdp.terminal]
+    spread = 0.0
+    if live.size:
+        high, low = float(live.max()), float(live.min())
+        if mdp.terminal.any():
+            high, low = max(high, 0.0), min(low, 0.0)
+        spread = high - low
+    window = tie_tol * (1.0 + np.minimum(np.abs(best), spread)) + ROUNDING_TOL * np.abs(best)
+    out = q >= best - window
     out[mdp.terminal] = False
     return out
 
