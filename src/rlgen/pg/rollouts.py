@@ -204,7 +204,7 @@ class FlattenSameStep(VectorWrapper):
         space = self.env.single_observation_space
         return np.stack(
             [
-                gym.spaces.flatten(space, o)
+                flatten_observation(space, o)
                 for o in iterate(self.env.observation_space, observations)
             ]
         )
@@ -218,7 +218,7 @@ class FlattenSameStep(VectorWrapper):
         if "final_obs" in info:
             final = np.full(self.num_envs, None, dtype=object)  # where no episode ended
             for i in np.flatnonzero(info["_final_obs"]):
-                final[i] = gym.spaces.flatten(
+                final[i] = flatten_observation(
                     self.env.single_observation_space, info["final_obs"][i]
                 )
             info = {**info, "final_obs": final}
