@@ -64,7 +64,8 @@ class TrainConfig:
     """Train REINFORCE (optionally with a learned baseline) on a gymnasium environment."""
 
     env: str = "CartPole-v1"
-    """gymnasium environment id: discrete actions, Box observations"""
+    """gymnasium environment id: discrete actions, observations that flatten to a vector (a Box;
+    Discrete states one-hot, as in FrozenLake or Taxi; MultiDiscrete, Tuple, Dict...)"""
     seed: int = 0
     """random seed (networks, sampling, environments); the same seed gives the same run on CPU"""
     seeds: str | None = None

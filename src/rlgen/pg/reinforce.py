@@ -306,7 +306,8 @@ class Counters:
 
 
 class Reinforce:
-    """REINFORCE on a gymnasium environment with discrete actions and a Box observation space.
+    """REINFORCE on a gymnasium environment with discrete actions and observations that flatten
+    to a vector (:func:`~rlgen.pg.rollouts.make_env`).
 
     Example::
 
