@@ -284,19 +284,22 @@ def test_resume_refuses_options_and_other_directories(vae_run, tmp_path, capsys)
 # Bad input: one line, exit status 2
 # ---------------------------------------------------------------------------------------------
 
+NO_DATA = ("--data-dir", "/nonexistent", "--out", "/nonexistent/run")
+"""an option refused before the data is looked for; without the check these fail on the data"""
+
 
 @pytest.mark.parametrize(
     ("args", "message"),
     [
         (["vae", "--latent", "0"], "--latent must be >= 1, got 0"),
-        (["vae", "--beta", "-1"], "--beta must be >= 0, got -1"),
+        (["vae", "--beta", "-1"], "--beta must be in [0, 1e+30], got -1"),
         (["vae", "--lr", "0"], "--lr must be > 0"),
         (["vae", "--iwae-k", "-1"], "--iwae-k must be >= 0"),
         (["vae", "--likelihood", "gaussian"], "--likelihood"),
         (["vae", "--binarize", "sometimes"], "--binarize"),
         (["ae", "--kind", "sparse"], "--kind"),
         (["ae", "--kind", "linear", "--architecture", "conv"], "--kind linear"),
-        (["vae", "beta-sweep", "--betas", "1", "-2"], "--betas must be >= 0"),
+        (["vae", "beta-sweep", "--betas", "1", "-2"], "--betas must be in [0, 1e+30], got -2"),
         (["vae", "latent-sweep", "--latents", "0"], "--latents must be >= 1"),
         # named --latent, which the sweep replaces: its own option instead
         (["vae", "latent-sweep", "--latents", "2", str(10**11)], "--latents: a model of "),
@@ -309,6 +312,17 @@ def test_resume_refuses_options_and_other_directories(vae_run, tmp_path, capsys)
         (
             ["vae", "beta-sweep", "--beta=1", "--data-dir", "/nonexistent"],
             "--beta: the sweep replaces it by each of --betas",
+        ),
+        # k importance weights per image, held at once: --iwae-k 1e30 ran until memory ran out
+        (["vae", "--iwae-k", str(10**30), *NO_DATA], "--iwae-k: the importance weights of "),
+        (["vae", "evaluate", "/nonexistent", "--iwae-k", str(10**30)], "--iwae-k: the importance"),
+        # beta * KL overflowed float32: a non-finite loss whose message blamed --lr
+        (["vae", "--beta", "1e300", *NO_DATA], "--beta must be in [0, 1e+30], got 1e+300"),
+        (["vae", "beta-sweep", "--betas", "1", "1e31", *NO_DATA], "--betas must be in [0, 1e+30]"),
+        # two members in one directory beta-1: the second failed after the first had trained
+        (
+            ["vae", "beta-sweep", "--betas", "1", "1.0000001", *NO_DATA],
+            "--betas: 1 and 1.0000001 would share the directory beta-1",
         ),
     ],
 )

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from rlgen.errors import UserError
-from rlgen.generative import VAE, AEConfig, Autoencoder, VAEConfig
+from rlgen.generative import VAE, AEConfig, Autoencoder, VAEConfig, models
 from rlgen.generative.measures import column_cosines, pca_basis, principal_angles
 from rlgen.training import LoopConfig, NonFiniteLoss
 
@@ -296,7 +296,7 @@ def test_denoising_autoencoder_trains_on_fresh_noise_against_the_clean_target(im
     ("make", "message"),
     [
         (lambda: VAEConfig(latent=0), "--latent must be >= 1, got 0"),
-        (lambda: VAEConfig(beta=-0.5), "--beta must be >= 0, got -0.5"),
+        (lambda: VAEConfig(beta=-0.5), r"--beta must be in \[0, 1e\+30\], got -0.5"),
         (lambda: VAEConfig(beta=float("nan")), "--beta must be a finite number"),
         (lambda: VAEConfig(hidden=(0,)), "--hidden must be >= 1"),
         (lambda: VAEConfig(likelihood="gaussian"), "--likelihood: unknown value 'gaussian'"),
@@ -327,10 +327,18 @@ def test_an_undercomplete_autoencoder_needs_a_code_narrower_than_the_image(kind)
     assert overcomplete.encode(torch.rand(3, 12)).shape == (3, 20)
 
 
-def test_bad_iwae_k_and_conv_image_size():
+def test_bad_iwae_k_and_conv_image_size(monkeypatch):
     model = VAE(TINY)
     with pytest.raises(UserError, match="--iwae-k must be >= 1"):
         model.iwae(torch.rand(2, 784), 0)
+
+    def no_sampling(*args, **kwargs):
+        raise AssertionError("sampled before refusing --iwae-k")
+
+    # refused at once: it sampled (and kept every log-weight) until memory ran out
+    monkeypatch.setattr(models, "reparameterize", no_sampling)
+    with pytest.raises(UserError, match="--iwae-k: the importance weights of 2 images"):
+        model.iwae(torch.rand(2, 784), 10**30)
     with pytest.raises(UserError, match="28x28"):
         VAE(VAEConfig(architecture="conv"), pixels=100)
 

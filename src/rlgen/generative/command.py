@@ -45,6 +45,7 @@ from rlgen.generative.images import DataConfig, Images, load_images
 from rlgen.generative.models import VAE, AEConfig, Autoencoder, VAEConfig
 from rlgen.generative.scoring import (
     ae_summary,
+    check_iwae_k,
     save_ae_images,
     save_vae_images,
     score_ae,
@@ -99,6 +100,7 @@ class VAETrainConfig:
         check_range("lr", self.lr, 0, low_open=True)
         check_choice("lr_schedule", self.lr_schedule, ("constant", "cosine"))
         check_range("iwae_k", self.iwae_k, 0)
+        check_iwae_k(self.iwae_k)
         if self.iwae_examples is not None:
             check_range("iwae_examples", self.iwae_examples, 1)
         check_choice("device", self.device, ("auto", "cpu", "cuda"))

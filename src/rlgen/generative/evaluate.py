@@ -33,7 +33,7 @@ from rlgen.generative.command import (
 from rlgen.generative.images import Images, load_images
 from rlgen.generative.likelihoods import normalised
 from rlgen.generative.models import VAE, Autoencoder
-from rlgen.generative.scoring import iwae_batch
+from rlgen.generative.scoring import check_iwae_k, iwae_batch
 from rlgen.runs import MAX_SEED, Command, resolve_device
 from rlgen.training import load_model
 
@@ -60,6 +60,7 @@ class EvaluateConfig:
     def __post_init__(self) -> None:
         check_config_types(self)
         check_range("iwae_k", self.iwae_k, 1)
+        check_iwae_k(self.iwae_k)
         if self.examples is not None:
             check_range("examples", self.examples, 1)
         check_range("seed", self.seed, 0, MAX_SEED)

@@ -110,6 +110,26 @@ def check_vae_size(
     _check_size(architecture, hidden, 2 * latent, latent, latent_option=option)
 
 
+IWAE_BYTES = 16
+"""bytes per importance weight while IWAE_k is computed: the k float32 log-weights of each image
+of a batch, their concatenation and the two temporaries of their log-sum-exp"""
+
+BETA_MAX = 1e30
+"""the largest --beta: the training loss adds beta * KL in float32 (at most 3.4e38), so with a
+larger beta a KL of 3.4e8 nats (a log-std at its clamp) overflows it, and the message of the
+non-finite loss would blame --lr"""
+
+
+def check_iwae_size(k: int, images: int, *, option: str = "iwae_k") -> None:
+    """Refuse an IWAE_k whose log-weights (``k`` for each of ``images`` images at once) would not
+    fit in memory, before any sample is drawn."""
+    check_memory(
+        option,
+        IWAE_BYTES * k * images,
+        f"the importance weights of {images:,} image{'s' if images > 1 else ''} at k = {k:,}",
+    )
+
+
 @dataclass(frozen=True)
 class VAEConfig:
     """The variational autoencoder: its networks, likelihood and loss weight."""
@@ -127,7 +147,7 @@ class VAEConfig:
     continuous-bernoulli (a normalised density on [0, 1], for grey levels)"""
     beta: float = 1.0
     """weight of the KL term in the training loss (1: the ELBO; larger: closer to the prior,
-    smaller: closer to a plain autoencoder)"""
+    smaller: closer to a plain autoencoder), at most 1e30"""
 
     def __post_init__(self) -> None:
         check_config_types(self)
@@ -135,7 +155,7 @@ class VAEConfig:
         _check_widths(self.hidden)
         check_choice("architecture", self.architecture, ARCHITECTURES)
         check_choice("likelihood", self.likelihood, LIKELIHOODS)
-        check_range("beta", self.beta, 0)
+        check_range("beta", self.beta, 0, BETA_MAX)
         check_vae_size(self.architecture, self.hidden, self.latent)
 
 
@@ -450,6 +470,7 @@ class VAE(_Model):
         """
         if k < 1:
             raise UserError(f"--iwae-k must be >= 1, got {k}")
+        check_iwae_size(k, x.shape[0])
         mean, log_std = self.encode(x)  # (B, m)
         chunk = max(1, max_elements // (x.shape[0] * self.pixels))
         log_weights = []

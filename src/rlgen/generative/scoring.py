@@ -23,7 +23,7 @@ import numpy as np
 from rlgen.generative import figures
 from rlgen.generative.images import Images
 from rlgen.generative.likelihoods import normalised
-from rlgen.generative.models import VAE, Autoencoder
+from rlgen.generative.models import VAE, Autoencoder, check_iwae_size
 
 if TYPE_CHECKING:
     from rlgen.generative.command import AETrainConfig, Fitted, VAETrainConfig
@@ -106,6 +106,13 @@ def score_vae(model: VAE, config: VAETrainConfig, images: Images) -> dict[str, A
 def iwae_batch(k: int) -> dict[str, int]:
     """Test images per IWAE batch: about 50,000 decoded samples at a time."""
     return {"batch_size": max(1, min(500, 50_000 // k))}
+
+
+def check_iwae_k(k: int) -> None:
+    """Refuse an ``--iwae-k`` whose log-weights would not fit in memory (checked with the
+    options, before training: :meth:`VAE.iwae` would refuse it only when scoring)."""
+    if k >= 1:
+        check_iwae_size(k, iwae_batch(k)["batch_size"])
 
 
 def save_vae_images(run_dir: Path, model: VAE, images: Images, seed: int) -> None:

@@ -29,7 +29,7 @@ from rlgen.executors import ExecutorOptions, map_jobs
 from rlgen.files import read_json
 from rlgen.generative import plots
 from rlgen.generative.command import CHECKPOINT, VAETrainConfig, check_resume_dir, plot, train_vae
-from rlgen.generative.models import check_vae_size
+from rlgen.generative.models import BETA_MAX, check_vae_size
 from rlgen.generative.scoring import IMAGES
 from rlgen.runs import Command, Run, default_run_dir
 from rlgen.training import NonFiniteLoss
@@ -37,14 +37,31 @@ from rlgen.training import NonFiniteLoss
 BETA_SWEEP, LATENT_SWEEP = "vae beta-sweep", "vae latent-sweep"
 
 
-def _check_sweep_values(option: str, values: tuple[float, ...], low: float) -> None:
-    """``--<option>``: at least one value, each at least ``low``, no value twice."""
+def _check_sweep_values(
+    option: str,
+    values: tuple[float, ...],
+    low: float,
+    high: float | None = None,
+    label: Callable[[float], str] | None = None,
+) -> None:
+    """``--<option>``: at least one value, each in [``low``, ``high``], no value twice, and no
+    two values whose members' directories (``label``) would be the same one."""
     if not values:
         raise UserError(f"--{option}: give at least one value")
     for value in values:
-        check_range(option, value, low)
+        check_range(option, value, low, high)
     if len(set(values)) != len(values):
         raise UserError(f"--{option}: give distinct values, got {list(values)}")
+    if label is not None:
+        seen: dict[str, float] = {}
+        for value in values:
+            other = seen.setdefault(label(value), value)
+            if other != value:
+                a, b = (repr(v).removesuffix(".0") for v in (other, value))
+                raise UserError(
+                    f"--{option}: {a} and {b} would share the directory {label(value)}; give "
+                    "values that differ in their first 6 significant digits"
+                )
 
 
 class _Sweep:
@@ -75,7 +92,7 @@ class BetaSweepConfig(_Sweep):
 
     def __post_init__(self) -> None:
         check_config_types(self)
-        _check_sweep_values("betas", self.betas, 0)
+        _check_sweep_values("betas", self.betas, 0, BETA_MAX, self.label)
 
     @property
     def values(self) -> tuple[float, ...]:
