@@ -365,6 +365,34 @@ def test_validation_larger_than_the_training_set(synthetic_dir, tmp_path, capsys
     assert "--validation 320 leaves no training images" in last_error(capsys)
 
 
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["ae", "--kind", "linear", "--hidden", "400"], "--hidden: --kind linear has no hidden"),
+        (["ae", "--noise-level", "0.3"], "--noise-level is for --kind denoising only"),
+        (["ae", "--kind", "linear", "--noise", "masking"], "--noise is for --kind denoising"),
+        (["vae", "--iwae-k", "0", "--iwae-examples", "5"], "--iwae-examples: --iwae-k 0 skips"),
+    ],
+)
+def test_an_option_the_run_ignores_is_one_error_line(args, message, tmp_path, capsys):
+    # they were silently dropped: the run trained without them
+    out = tmp_path / "r"
+    assert main([*args, "--data-dir", str(tmp_path / "none"), "--out", str(out)]) == 2
+    line = last_error(capsys)
+    assert line.startswith(f"rlgen: error: {message}") and line.endswith("; leave it out"), line
+    assert not out.exists()
+
+
+def test_options_at_their_defaults_from_python_are_not_refused_as_ignored():
+    from rlgen.generative.command import AETrainConfig, refuse_ignored
+    from rlgen.generative.models import AEConfig
+
+    refuse_ignored(AETrainConfig(model=AEConfig(kind="linear")))
+    refuse_ignored(VAETrainConfig(iwae_k=0))
+    with pytest.raises(UserError, match="--hidden"):
+        refuse_ignored(AETrainConfig(model=AEConfig(kind="linear", hidden=(10,))))
+
+
 def test_a_linear_autoencoder_wider_than_the_image_is_refused(synthetic_dir, tmp_path, capsys):
     # it was accepted, and its pca_max_angle was trivially 0
     out = tmp_path / "r"

@@ -37,7 +37,7 @@ from typing import Annotated, Any, Literal
 import numpy as np
 import tyro
 
-from rlgen.configs import check_resume_options, load_run_config
+from rlgen.configs import check_resume_options, given_options, load_run_config
 from rlgen.errors import UserError, check_choice, check_config_types, check_range
 from rlgen.files import read_json
 from rlgen.generative import plots
@@ -307,6 +307,29 @@ def _train_and_score(
     return written
 
 
+def refuse_ignored(config: VAETrainConfig | AETrainConfig) -> None:
+    """Refuse an option the run would ignore: ``rlgen ae``'s --hidden with --kind linear,
+    --noise and --noise-level without --kind denoising; ``rlgen vae``'s --iwae-examples with
+    --iwae-k 0. On the command line one typed at its default counts too
+    (:func:`rlgen.configs.given_options`); from Python, one away from its default."""
+    given = given_options(config)
+    if isinstance(config, VAETrainConfig):
+        if config.iwae_k == 0 and "--iwae-examples" in given:
+            raise UserError("--iwae-examples: --iwae-k 0 skips the IWAE; leave it out")
+        return
+    kind = config.model.kind
+    if kind == "linear" and "--hidden" in given:
+        raise UserError(
+            "--hidden: --kind linear has no hidden layers (one linear layer each way); leave it out"
+        )
+    for option in ("--noise", "--noise-level"):
+        if kind != "denoising" and option in given:
+            raise UserError(
+                f"{option} is for --kind denoising only: --kind {kind} would ignore it; "
+                "leave it out"
+            )
+
+
 def run_vae(
     config: VAETrainConfig,
     run_dir: str | Path | None = None,
@@ -315,6 +338,8 @@ def run_vae(
     overwrite: bool = False,
 ) -> dict[str, Any]:
     """``rlgen vae``: one model into ``run_dir``, or continue ``--resume``."""
+    if config.resume is None:
+        refuse_ignored(config)
     if config.resume is not None:
         check_resume_dir(config.resume, run_dir)
         check_resume_options(config, config.resume)
@@ -403,6 +428,8 @@ def run_ae(
     overwrite: bool = False,
 ) -> dict[str, Any]:
     """``rlgen ae``: one autoencoder into ``run_dir``, or continue ``--resume``."""
+    if config.resume is None:
+        refuse_ignored(config)
     if config.resume is not None:
         check_resume_dir(config.resume, run_dir)
         check_resume_options(config, config.resume)
