@@ -38,6 +38,12 @@ def small(data_dir: Path, *extra: str) -> list[str]:
     ]  # fmt: skip
 
 
+def without_hidden(args: list[str]) -> list[str]:
+    """``args`` without --hidden and its value (an autoencoder of --kind linear has none)."""
+    i = args.index("--hidden")
+    return args[:i] + args[i + 2 :]
+
+
 def summary(run_dir: Path) -> dict:
     return json.loads((run_dir / "summary.json").read_text())
 
@@ -121,9 +127,10 @@ def test_load_vae_gives_the_trained_model(vae_run):
 @pytest.mark.parametrize("kind", ["compressive", "linear", "denoising"])
 def test_ae_kinds(kind, synthetic_dir, tmp_path, capsys):
     out = tmp_path / kind
-    assert (
-        main(["ae", "--kind", kind, *small(synthetic_dir, "--latent", "3"), "--out", str(out)]) == 0
-    )
+    args = small(synthetic_dir, "--latent", "3")
+    if kind == "linear":
+        args = without_hidden(args)
+    assert main(["ae", "--kind", kind, *args, "--out", str(out)]) == 0
     s = summary(out)
     assert s["kind"] == kind and s["status"] == "finished" and s["test_mse"] > 0
     for name in ("reconstructions.png", "random_codes.png", "learning_curve.png"):
@@ -396,7 +403,8 @@ def test_options_at_their_defaults_from_python_are_not_refused_as_ignored():
 def test_a_linear_autoencoder_wider_than_the_image_is_refused(synthetic_dir, tmp_path, capsys):
     # it was accepted, and its pca_max_angle was trivially 0
     out = tmp_path / "r"
-    args = small(synthetic_dir, "--kind", "linear", "--latent", "5000", "--out", str(out))
+    args = without_hidden(small(synthetic_dir, "--kind", "linear", "--latent", "5000"))
+    args += ["--out", str(out)]
     assert main(["ae", *args]) == 2
     assert last_error(capsys).startswith(
         "rlgen: error: --latent 5000: --kind linear compresses an image, so it needs fewer code "
