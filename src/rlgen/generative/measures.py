@@ -16,6 +16,16 @@ def pca_basis(data: np.ndarray, m: int) -> np.ndarray:
     return vt[:m].T
 
 
+def sampled_pca_basis(probabilities: np.ndarray, m: int) -> np.ndarray:
+    """The top-``m`` principal directions (d, m) of Bernoulli samples of ``probabilities``
+    (N, d) in [0, 1], each row sampled afresh (dynamic binarisation): the eigenvectors of
+    Cov(p) + diag(mean(p (1 - p))), the covariance of the samples (law of total covariance)."""
+    p = np.asarray(probabilities, np.float64)
+    cov = np.atleast_2d(np.cov(p, rowvar=False, bias=True)) + np.diag((p * (1 - p)).mean(0))
+    _, vectors = np.linalg.eigh(cov)  # ascending eigenvalues
+    return vectors[:, ::-1][:, :m]
+
+
 def principal_angles(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Principal angles (radians, ascending) between the column spans of ``a`` and ``b``."""
     from scipy.linalg import subspace_angles

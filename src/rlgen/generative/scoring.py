@@ -5,7 +5,8 @@ checkpoint: its ``summary.json`` entries and the ``images.npz`` arrays its figur
   ``score_vae`` / ``score_ae`` fill them (a run whose loss became non-finite keeps the Nones);
 - ``score_vae``: the test ELBO, its terms and the active units; the IWAE bound on the first
   ``--iwae-examples`` test images; ``score_ae``: test reconstruction errors and, for the linear
-  kind, the principal angles between the decoder's columns and the top PCA subspace;
+  kind, the principal angles between the decoder's columns and the top PCA subspace (of the
+  training images as it saw them: with ``--binarize dynamic``, of their Bernoulli samples);
 - ``save_vae_images`` / ``save_ae_images``: test inputs and their reconstructions, prior samples
   (VAE) or decoded random codes (autoencoder), the 2-D manifold grid and encoded test set (VAE
   with two latents), noisy inputs and their denoising (denoising autoencoder).
@@ -184,7 +185,12 @@ def ae_summary(
 
 def score_ae(model: Autoencoder, config: AETrainConfig, images: Images) -> dict[str, Any]:
     """Test reconstruction errors; the linear kind's principal angles to the PCA subspace."""
-    from rlgen.generative.measures import column_cosines, pca_basis, principal_angles
+    from rlgen.generative.measures import (
+        column_cosines,
+        pca_basis,
+        principal_angles,
+        sampled_pca_basis,
+    )
 
     start = time.perf_counter()
     test = model.evaluate(images.test, seed=config.seed)
@@ -196,7 +202,10 @@ def score_ae(model: Autoencoder, config: AETrainConfig, images: Images) -> dict[
     }
     if model.linear:
         w = _numpy(model.decoder.weight).astype(np.float64)  # (P, m)
-        angles = principal_angles(w, pca_basis(_numpy(images.train), model.config.latent))
+        # the subspace of what it trained on: with --binarize dynamic, fresh Bernoulli samples
+        # of the grey training images, whose covariance adds each pixel's Bernoulli variance
+        pca = sampled_pca_basis if images.binarize == "dynamic" else pca_basis
+        angles = principal_angles(w, pca(_numpy(images.train), model.config.latent))
         out |= {
             "pca_max_angle": float(angles.max()),
             "pca_angles": angles.tolist(),
