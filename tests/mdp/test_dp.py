@@ -88,6 +88,40 @@ def test_sparse_and_dense_solves_agree(monkeypatch):
     np.testing.assert_allclose(dp.evaluate_linear(m, uniform_policy(m)), dense, atol=1e-12)
 
 
+def test_large_random_mdps_are_solved_without_a_sparse_factorisation(monkeypatch):
+    # a random MDP's sparse LU fills in to a dense one: 20,000 states would take about 10 minutes
+    # per solve without a sign of progress; GMRES needs a few dozen products with P_pi
+    m = random_mdp(300, 3, 3, np.random.default_rng(1), gamma=1.0, terminals=1)
+    policy = uniform_policy(m)
+    dense = dp.evaluate_linear(m, policy)
+    eta = dp.on_policy_distribution(m, policy).eta
+    monkeypatch.setattr(dp, "DENSE_LIMIT", 10)
+
+    def no_factorisation(*args, **kwargs):
+        raise AssertionError("spsolve called")
+
+    monkeypatch.setattr(dp.spla, "spsolve", no_factorisation)
+    np.testing.assert_allclose(dp.evaluate_linear(m, policy), dense, rtol=1e-12)
+    np.testing.assert_allclose(dp.on_policy_distribution(m, policy).eta, eta, rtol=1e-11)
+
+
+def test_where_gmres_falls_short_the_sparse_solve_takes_over(monkeypatch):
+    # a long corridor mixes slowly: GMRES does not reach a direct solve's accuracy, the sparse
+    # LU (no fill-in here) does
+    n = 400
+    outcomes = [(s, 0, 1.0, s - 1, -1.0) for s in range(1, n)]
+    outcomes += [(s, 1, 1.0, min(s + 1, n - 1), -1.0) for s in range(1, n)]
+    m = MDP.from_outcomes(n, 2, outcomes, terminal=[0], gamma=1.0)
+    policy = uniform_policy(m)
+    dense = dp.evaluate_linear(m, policy)
+    monkeypatch.setattr(dp, "DENSE_LIMIT", 10)
+    calls = []
+    spsolve = dp.spla.spsolve
+    monkeypatch.setattr(dp.spla, "spsolve", lambda *a, **k: calls.append(1) or spsolve(*a, **k))
+    np.testing.assert_allclose(dp.evaluate_linear(m, policy), dense, rtol=1e-12)
+    assert calls
+
+
 # ---------------------------------------------------------------------------------------------
 # Optimality: value iteration = policy iteration (property-based)
 # ---------------------------------------------------------------------------------------------

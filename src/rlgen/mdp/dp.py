@@ -187,9 +187,14 @@ def _solve(gamma: float, p_pi: sp.csr_array, b: np.ndarray, transpose: bool = Fa
             x = np.linalg.solve(m.T if transpose else m, b)
         else:
             m = sp.identity(S, format="csc") - gamma * sp.csc_array(p_pi)
-            with warnings.catch_warnings():
-                warnings.simplefilter("error", spla.MatrixRankWarning)
-                x = np.asarray(spla.spsolve(m.T.tocsc() if transpose else m, b))
+            m = m.T.tocsc() if transpose else m
+            krylov = _krylov_solve(m, b)
+            if krylov is not None:
+                x = krylov
+            else:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("error", spla.MatrixRankWarning)
+                    x = np.asarray(spla.spsolve(m, b))
     except (np.linalg.LinAlgError, spla.MatrixRankWarning):
         x = np.full(S, np.inf)
     if not np.isfinite(x).all():
@@ -201,6 +206,37 @@ def _solve(gamma: float, p_pi: sp.csr_array, b: np.ndarray, transpose: bool = Fa
             "gamma < 1 or make episodes end sooner"
         )
     return x
+
+
+KRYLOV_RESTART = 50
+"""GMRES restarts after this many iterations..."""
+KRYLOV_RESTARTS = 40
+"""...and gives up after this many restarts (2,000 products with P_pi), for the sparse LU"""
+KRYLOV_RESIDUAL = 1e-15
+"""the largest residual ||b - M x|| accepted from GMRES, relative to ||b|| + ||x|| (2-norms):
+within a few times what a direct solve leaves"""
+
+
+def _krylov_solve(m: sp.csc_array, b: np.ndarray) -> np.ndarray | None:
+    """x with M x = b by GMRES, or None where it does not reach :data:`KRYLOV_RESIDUAL`.
+
+    A random MDP mixes fast, so GMRES converges in a few dozen products with P_pi, while a
+    sparse LU of its matrix fills in to a dense one (O(S^3): 17 s at 6,000 states, so about 10
+    minutes at 20,000). A task that mixes slowly (a long corridor) is left to the sparse LU,
+    which then has little fill-in.
+    """
+    if not b.any():
+        return np.zeros_like(b)
+    with np.errstate(all="ignore"):
+        x, _ = spla.gmres(
+            m, b, rtol=KRYLOV_RESIDUAL, atol=0.0, restart=KRYLOV_RESTART, maxiter=KRYLOV_RESTARTS
+        )
+        if not np.isfinite(x).all():
+            return None
+        residual = np.linalg.norm(b - m @ x)
+    if residual > KRYLOV_RESIDUAL * (np.linalg.norm(b) + np.linalg.norm(x)):
+        return None
+    return np.asarray(x, dtype=float)
 
 
 def evaluate_iterative(
