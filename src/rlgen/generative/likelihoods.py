@@ -65,12 +65,33 @@ def log_prob(likelihood: str, logits: Tensor, x: Tensor) -> Tensor:
 
 def mean(likelihood: str, logits: Tensor) -> Tensor:
     """E[x | z]: sigmoid(logits) for the Bernoulli; the continuous Bernoulli's own mean
-    l / (2l - 1) + 1 / (2 artanh(1 - 2l)), which is pulled towards 1/2 compared with l."""
+    l / (2l - 1) + 1 / (2 artanh(1 - 2l)), which is pulled towards 1/2 compared with l
+    (:func:`continuous_bernoulli_mean`)."""
     if likelihood == "bernoulli":
         return torch.sigmoid(logits)
     if likelihood == "continuous-bernoulli":
-        return torch.distributions.ContinuousBernoulli(logits=logits, validate_args=False).mean
+        return continuous_bernoulli_mean(logits)
     raise ValueError(f"unknown likelihood {likelihood!r}")
+
+
+_MEAN_SERIES_BELOW = 0.1
+"""|eta| under which the continuous Bernoulli's mean uses its series (the closed form subtracts
+two numbers near 1 / eta; the series' next term, eta^7 / 1209600, is below 1e-13 here)"""
+
+
+def continuous_bernoulli_mean(logits: Tensor) -> Tensor:
+    """The continuous Bernoulli's mean in logits eta, stable for every eta:
+    1 / (1 - exp(-eta)) - 1 / eta, and 1/2 + eta / 12 - eta^3 / 720 + eta^5 / 30240 near 0.
+
+    (``torch.distributions.ContinuousBernoulli(logits=...).mean`` clamps its probabilities away
+    from 0 and 1, so its mean stops at 0.937 and 0.063 in float32 beyond |eta| = 16.)
+    """
+    a = logits
+    small = a.abs() < _MEAN_SERIES_BELOW
+    safe = torch.where(small, torch.ones_like(a), a)
+    exact = -1 / torch.expm1(-safe) - 1 / safe
+    series = 0.5 + a / 12 - a.pow(3) / 720 + a.pow(5) / 30240
+    return torch.where(small, series, exact)
 
 
 def normalised(likelihood: str, binarized: bool) -> bool:
