@@ -71,6 +71,16 @@ def test_solve_writes_the_run_directory(tmp_path, capsys, example, method):
     assert config["config"]["example"] == example
 
 
+def test_a_discount_just_below_one_is_printed_as_it_is(tmp_path, capsys):
+    # "γ = 1" (format :g) for 0.999999999999999, where 1 and below 1 are different tasks
+    out = tmp_path / "run"
+    args = ["mdp", "solve", "--example", "gridworld-4.1", "--gamma", "0.999999999999999"]
+    assert main([*args, "--out", str(out), "--quiet"]) == 0
+    assert "(γ = 0.999999999999999)" in capsys.readouterr().out
+    assert main(["mdp", "solve", "--out", str(tmp_path / "book"), "--quiet"]) == 0
+    assert "(γ = 0.9)" in capsys.readouterr().out
+
+
 def test_solve_gridworld_3_5_summary_values(tmp_path):
     out = tmp_path / "run"
     assert main(["mdp", "solve", "--out", str(out), "--quiet"]) == 0

@@ -105,6 +105,12 @@ def _check_ends(end_prob: float, alternatives: str) -> None:
         )
 
 
+def gamma_text(gamma: float) -> str:
+    """``gamma`` as short as it reads back exactly: 0.9, 1, 0.999999999999999 (not 1)."""
+    short = f"{gamma:g}"
+    return short if float(short) == gamma else repr(float(gamma))
+
+
 RANDOM_MDP_OPTIONS = ("states", "actions", "successors", "terminals", "end_prob")
 """the options that set up a random MDP (both commands; also solve's --seed, and pg-check's
 --reward-mean and --gamma, which the book gridworlds keep their own of)"""
@@ -387,7 +393,7 @@ def plot_solve(run_dir: str | Path) -> list[Path]:
             grid=(len(grid), len(grid[0])) if grid else None,
             terminal=terminal,
             action_names=names,
-            title=f"{s['name']}, γ = {s['gamma']:g}: {what}",
+            title=f"{s['name']}, γ = {gamma_text(s['gamma'])}: {what}",
             actions_title="greedy actions (all ties)"
             if evaluation
             else "optimal actions (all ties)",
@@ -411,7 +417,7 @@ def plot_solve(run_dir: str | Path) -> list[Path]:
 def describe_solve(summary: dict) -> str:
     """The values (as a grid when the task is one) and the count of tied optimal actions."""
     lines = [
-        f"{summary['name']} (γ = {summary['gamma']:g}), {summary['method']}: "
+        f"{summary['name']} (γ = {gamma_text(summary['gamma'])}), {summary['method']}: "
         f"{summary['iterations']} sweeps/iterations, start value {summary['start_value']:.4g}"
     ]
     grid = summary.get("values_grid")
@@ -619,7 +625,8 @@ def run_pg_check(
 
 def describe_pg_check(summary: dict) -> str:
     """One block per policy: the theorem's figures and REINFORCE's."""
-    lines = [f"{summary['name']} (γ = {summary['gamma']:g}), {summary['episodes']} episodes"]
+    gamma = gamma_text(summary["gamma"])
+    lines = [f"{summary['name']} (γ = {gamma}), {summary['episodes']} episodes"]
     for kind, s in summary["policies"].items():
         lines.append(
             f"  {kind:8} cosine {s['cosine']:.15f}  ratio {s['ratio']:.10g}  expected length "
