@@ -400,6 +400,39 @@ def test_options_at_their_defaults_from_python_are_not_refused_as_ignored():
         refuse_ignored(AETrainConfig(model=AEConfig(kind="linear", hidden=(10,))))
 
 
+@pytest.mark.parametrize("name", ["vae", "ae"])
+def test_a_batch_beyond_memory_is_refused_before_training(name, tmp_path, monkeypatch, capsys):
+    # the model fits, a batch of its activations does not: --batch-size 60000 --hidden 20000
+    # needed about 36 GB on Fashion-MNIST, and torch's allocator failed (or the system killed it)
+    from rlgen import errors
+    from rlgen.data import make_synthetic
+
+    data = make_synthetic(tmp_path / "data", train=2000, test=20)
+    monkeypatch.setattr(errors, "total_memory", lambda: 400 * 10**6)  # 200 MB may be asked for
+    out = tmp_path / "r"
+    args = [name, "--data-dir", str(data), "--validation", "0", "--hidden", "4000", "--quiet"]
+    assert main([*args, "--batch-size", "100000", "--device", "cpu", "--out", str(out)]) == 2
+    line = last_error(capsys)
+    assert line.startswith("rlgen: error: --batch-size: a batch of 2,000 images through "), line
+    assert not (out / "checkpoint.pt").exists()
+    assert (
+        main(
+            [
+                *args,
+                "--batch-size",
+                "64",
+                "--epochs",
+                "1",
+                "--device",
+                "cpu",
+                "--out",
+                str(tmp_path / "s"),
+            ]
+        )
+        == 0
+    )
+
+
 def test_a_linear_autoencoder_wider_than_the_image_is_refused(synthetic_dir, tmp_path, capsys):
     # it was accepted, and its pca_max_angle was trivially 0
     out = tmp_path / "r"

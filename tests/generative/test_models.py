@@ -155,6 +155,58 @@ def test_iwae_in_chunks_estimates_the_same_bound(tiny_vae, images):
     torch.testing.assert_close(whole, chunked, rtol=2e-3, atol=0)
 
 
+@pytest.mark.parametrize("max_elements", [1 << 40, 4 * 784 * 5, 4 * 784])
+def test_iwae_is_the_log_mean_exp_of_its_log_weights_in_float64(max_elements):
+    # brute force on the same draws (one chunk of c samples after another): log p(x | z) from
+    # torch.distributions, the log-mean-exp by scipy
+    from scipy.special import logsumexp
+    from torch.distributions import Bernoulli, Independent, Normal
+
+    torch.manual_seed(0)
+    model = VAE(VAEConfig(latent=3, hidden=(8,))).double().eval()
+    x = torch.bernoulli(torch.rand(4, 784, dtype=torch.float64) * 0.6)
+    k = 37
+    with torch.no_grad():
+        got = model.iwae(
+            x, k, generator=torch.Generator().manual_seed(5), max_elements=max_elements
+        )
+        mean, log_std = model.encode(x)
+        g = torch.Generator().manual_seed(5)
+        chunk = max(1, max_elements // (4 * 784))
+        eps = torch.cat(
+            [
+                torch.randn((min(chunk, k - s), 4, 3), generator=g, dtype=torch.float64)
+                for s in range(0, k, chunk)
+            ]
+        )
+        z = mean + log_std.exp() * eps  # (k, 4, 3)
+        q = Independent(Normal(mean, log_std.exp()), 1)
+        prior = Independent(Normal(torch.zeros(3, dtype=torch.float64), 1.0), 1)
+        log_w = torch.stack(
+            [
+                Independent(Bernoulli(logits=model.decoder(z_i)), 1).log_prob(x)
+                + prior.log_prob(z_i)
+                - q.log_prob(z_i)
+                for z_i in z
+            ]
+        ).numpy()
+    expected = logsumexp(log_w, axis=0) - math.log(k)
+    np.testing.assert_allclose(got.numpy(), expected, rtol=0, atol=1e-9)
+
+
+def test_iwae_chunks_are_sized_by_the_widest_layer(monkeypatch):
+    # with a hidden layer wider than the image, chunks sized by the pixels alone held
+    # max_elements * width / pixels activations at once
+    model = VAE(VAEConfig(latent=2, hidden=(7840,)))
+    shapes = []
+    decode = model.decode
+    monkeypatch.setattr(model, "decode", lambda z: shapes.append(z.shape) or decode(z))
+    with torch.no_grad():
+        model.iwae(torch.rand(3, 784), 100, max_elements=3 * 7840 * 10)
+    assert sum(s[0] for s in shapes) == 100
+    assert max(s[0] * s[1] for s in shapes) * 7840 <= 3 * 7840 * 10
+
+
 def test_evaluate_reports_the_summary_terms(tiny_vae, images):
     out = tiny_vae.evaluate(images[0][:50], iwae_k=20)
     assert out["elbo"] == pytest.approx(-(out["reconstruction"] + out["kl"]))

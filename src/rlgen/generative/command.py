@@ -42,7 +42,7 @@ from rlgen.errors import UserError, check_choice, check_config_types, check_rang
 from rlgen.files import read_json
 from rlgen.generative import plots
 from rlgen.generative.images import DataConfig, Images, load_images
-from rlgen.generative.models import VAE, AEConfig, Autoencoder, VAEConfig
+from rlgen.generative.models import VAE, AEConfig, Autoencoder, VAEConfig, check_batch_size
 from rlgen.generative.scoring import (
     ae_summary,
     check_iwae_k,
@@ -289,6 +289,8 @@ def _train_and_score(
         overwrite=overwrite,
     ) as r:
         images = load_images(config.data, device)
+        batch = min(config.loop.batch_size, len(images.train))
+        check_batch_size(config.model, images.pixels, batch)
         _seed_everything(config.seed)
         model = model_class(config.model, pixels=images.pixels).to(device)
         model.init_output_bias(images.train)  # (a resumed run loads its own weights)

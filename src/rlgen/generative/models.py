@@ -120,6 +120,34 @@ larger beta a KL of 3.4e8 nats (a log-std at its clamp) overflows it, and the me
 non-finite loss would blame --lr"""
 
 
+ACTIVATION_BYTES = 16
+"""bytes per unit and example in a training step: float32 layer outputs kept for the backward
+pass, their gradients and the ReLU / likelihood temporaries (about four copies)"""
+
+
+def layer_units(config: VAEConfig | AEConfig, pixels: int) -> list[int]:
+    """The widths of every layer output of ``config``'s networks for one image of ``pixels``
+    (the input, the encoder's, the code, the decoder's), convolutional feature maps included."""
+    if isinstance(config, VAEConfig):
+        hidden, code = config.hidden, [2 * config.latent, config.latent]
+    else:
+        hidden = () if config.kind == "linear" else config.hidden
+        code = [config.latent]
+    conv = [CONV_CHANNELS[0] * 196, CONV_CHANNELS[1] * 49] if config.architecture == "conv" else []
+    return [pixels, *conv, *hidden, *code, *hidden, *conv, pixels]
+
+
+def check_batch_size(config: VAEConfig | AEConfig, pixels: int, batch: int) -> None:
+    """Refuse a training batch whose activations would not fit in memory (the model's own size
+    is checked by its config); the message names --batch-size."""
+    units = sum(layer_units(config, pixels))
+    check_memory(
+        "batch_size",
+        ACTIVATION_BYTES * batch * units,
+        f"a batch of {batch:,} images through {units:,} units",
+    )
+
+
 def check_iwae_size(k: int, images: int, *, option: str = "iwae_k") -> None:
     """Refuse an IWAE_k whose log-weights (``k`` for each of ``images`` images at once) would not
     fit in memory, before any sample is drawn."""
@@ -464,15 +492,16 @@ class VAE(_Model):
     ) -> Tensor:
         """The importance-weighted bound IWAE_k on log p(x) per example, (B,) nats.
 
-        The k samples are decoded in chunks of at most ``max_elements`` logits, so k = 5000
-        fits in memory; the k log-weights of each example are combined by a stable
+        The k samples are decoded in chunks of at most ``max_elements`` outputs of the widest
+        layer (the logits, unless a hidden layer or the code is wider than the image), so
+        k = 5000 fits in memory; the k log-weights of each example are combined by a stable
         log-mean-exp.
         """
         if k < 1:
             raise UserError(f"--iwae-k must be >= 1, got {k}")
         check_iwae_size(k, x.shape[0])
         mean, log_std = self.encode(x)  # (B, m)
-        chunk = max(1, max_elements // (x.shape[0] * self.pixels))
+        chunk = max(1, max_elements // (x.shape[0] * max(layer_units(self.config, self.pixels))))
         log_weights = []
         for start in range(0, k, chunk):
             z = reparameterize(mean, log_std, min(chunk, k - start), generator=generator)
