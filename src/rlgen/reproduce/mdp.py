@@ -174,9 +174,9 @@ def figure_3_5_optimal_values_and_arrows(ctx: Context) -> list[Claim]:
             measured=float(policy_diff),
             expected=0.0,
             tolerance=0.0,
-            how="number of cells whose set of optimal actions (q* within 1e-9 relative of the "
-            "max) differs from the book's arrows; exact (ties are exact in the model, other "
-            "actions are ≥ 0.1 worse)",
+            how="number of cells whose set of optimal actions (q* within 1e-9 of the max, "
+            "relative to the spread of q*) differs from the book's arrows; exact (ties are "
+            "exact in the model, other actions are ≥ 0.1 worse)",
             figure="figure-3.5.png",
             details={"states_with_ties": fig35["states_with_ties"]},
         ),
@@ -294,7 +294,7 @@ def value_and_policy_iteration_agree(ctx: Context) -> list[Claim]:
             expected=0.0,
             tolerance=0.0,
             how="number of states, over all tasks, whose set of optimal actions (q within 1e-9 "
-            "relative of the max) differs; exact",
+            "of the max, relative to the spread of q) differs; exact",
         ),
     ]
 
@@ -349,8 +349,8 @@ def optimal_policy_not_unique_but_v_star_is(ctx: Context) -> list[Claim]:
             expected=1.0,
             tolerance=0.0,
             comparison="at_least",
-            how="states with ≥ 2 actions whose q* is within 1e-9 relative of the max; ties are "
-            "exact (equal paths), non-optimal actions are ≥ 0.1 worse",
+            how="states with ≥ 2 actions whose q* is within 1e-9 of the max (relative to the "
+            "spread of q*); ties are exact (equal paths), non-optimal actions are ≥ 0.1 worse",
             figure="figure-3.5.png",
             details={"distinct_optimal_deterministic_policies_tried": len(distinct)},
         ),
