@@ -132,3 +132,53 @@ def test_elbo_of_linear_gaussian_matches_a_monte_carlo_estimate():
     estimate = log_px_z + log_normal(z) - log_normal(z, mean, log_std)
     se = estimate.std() / math.sqrt(estimate.shape[0])
     assert abs(estimate.mean() - model.elbo(x, mean, log_std)) < 5 * se
+
+
+def linear_gaussian_log_weights(model: LinearGaussian, x, z, log_q):
+    """log p(x, z) - log q(z | x) for samples z (k, B, m) of q with densities log_q (k, B)."""
+    log_px_z = log_normal(x, z @ model.weight.T + model.bias, math.log(model.sigma))
+    return log_px_z + log_normal(z) - log_q
+
+
+def test_iwae_with_the_true_posterior_is_log_px_for_every_k():
+    # every importance weight p(x, z) / p(z | x) is p(x) itself
+    model = random_linear_gaussian(4)
+    g = torch.Generator().manual_seed(7)
+    x = torch.randn(5, 6, generator=g, dtype=torch.float64) * 2
+    post = model.posterior(x)
+    for k in (1, 2, 10, 1000):
+        z = (
+            post.mean
+            + torch.randn(k, 5, 3, generator=g, dtype=torch.float64)
+            @ torch.linalg.cholesky(post.covariance_matrix[0]).T
+        )
+        bound = iwae_bound(linear_gaussian_log_weights(model, x, z, post.log_prob(z)))
+        torch.testing.assert_close(bound, model.log_marginal(x), rtol=0, atol=1e-10)
+
+
+def test_iwae_rises_to_log_px_with_k():
+    # a diagonal q away from the posterior: the ELBO gap is several nats; IWAE_k's mean gap
+    # shrinks with k, to within its standard error at k = 10,000
+    model = random_linear_gaussian(5)
+    g = torch.Generator().manual_seed(8)
+    x = torch.randn(4, 6, generator=g, dtype=torch.float64) * 2
+    post = model.posterior(x)
+    mean = post.mean + 0.3
+    log_std = torch.full((4, 3), math.log(0.8), dtype=torch.float64)
+    log_px = model.log_marginal(x)
+    gaps = []
+    for k in (1, 10, 100, 10_000):
+        bounds = []
+        for _ in range(20):
+            z = reparameterize(mean, log_std, k, generator=g)
+            log_w = linear_gaussian_log_weights(model, x, z, log_normal(z, mean, log_std))
+            bounds.append(iwae_bound(log_w))
+        b = torch.stack(bounds)  # (20, 4)
+        gap, se = (log_px - b.mean(0)), b.std(0) / math.sqrt(20)
+        gaps.append(gap)
+        if k == 10_000:
+            assert (gap.abs() < 4 * se + 1e-3).all(), (gap, se)
+    elbo_gap = log_px - model.elbo(x, mean, log_std)
+    assert (elbo_gap > 1).all()
+    assert (gaps[0] - elbo_gap).abs().max() < 3 * elbo_gap.max()  # k = 1: the ELBO, noisily
+    assert (gaps[1] < elbo_gap).all() and (gaps[2] < gaps[1]).all()
