@@ -48,7 +48,11 @@ def knn_accuracy(
     k: int = 10,
     batch: int = 1000,
 ) -> float:
-    """Accuracy of a k-nearest-neighbour majority vote (Euclidean) on the codes."""
+    """Accuracy of a k-nearest-neighbour majority vote (Euclidean) on the codes; ``k`` is at
+    most the number of training codes (a tied vote goes to the lowest class)."""
+    if len(train_codes) == 0 or len(test_codes) == 0:
+        raise ValueError("knn_accuracy needs at least one training and one test code")
+    k = min(k, len(train_codes))
     train_codes = np.asarray(train_codes, np.float64)
     classes = int(max(train_labels.max(), test_labels.max())) + 1
     correct = 0
