@@ -409,3 +409,14 @@ def test_a_resumable_section_gets_its_directory_back_and_others_start_clean(monk
     assert main(["reproduce", "--resume", str(out), "--quiet"]) == 0
     assert seen["long"] == [(False, []), (True, ["partial-1"])]  # continues from what it left
     assert seen["short"] == [(False, []), (False, [])]  # starts again, clean
+
+
+def test_options_typed_for_the_report_are_not_typed_for_the_runs_of_its_sections(tmp_path):
+    # `--seed` belongs to the report; the mdp section's `mdp solve --example gridworld-3.5`,
+    # which refuses a --seed typed for it, must not see it as its own
+    out = tmp_path / "r"
+    assert (
+        main(["reproduce", "--sections", "mdp", "--seed", "0", "--quiet", "--out", str(out)]) == 0
+    )
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["errors"] == [] and summary["failed"] == []

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from rlgen.configs import check_resume_options, load_run_config
+from rlgen.configs import check_resume_options, load_run_config, typed_options
 from rlgen.errors import UserError, check_config_types, check_range
 from rlgen.files import read_json, write_json
 from rlgen.reproduce.claims import SECTIONS, Claim, Context
@@ -186,7 +186,10 @@ def _run_section(
     claims: list[Claim] = []
     error = None
     try:
-        claims = module.run(context)
+        # the report's command line says nothing of the runs its sections make: `--seed` typed
+        # for the report is no --seed typed for a section's `mdp solve --example gridworld-3.5`
+        with typed_options(()):
+            claims = module.run(context)
     except UserError:
         raise
     except Exception:  # a broken section must not hide the others' results
