@@ -351,3 +351,12 @@ def test_type_hints_are_resolved_once_per_class():
     before = _field_hints.cache_info().hits
     LoopConfig(epochs=3)
     assert _field_hints.cache_info().hits == before + 1
+
+
+def test_a_value_beside_its_bound_is_shown_as_given_not_rounded_onto_it():
+    with pytest.raises(UserError, match=r"^--gamma must be in \[0, 1\], got 1\.0000001$"):
+        check_range("gamma", 1.0000001, 0, 1)
+    with pytest.raises(UserError, match=r"^--tol must be <= 0\.01, got 0\.010000001$"):
+        check_range("tol", np.float32(0.010000001), high=0.01)
+    with pytest.raises(UserError, match=r"^--lr must be <= 1, got 1\.5$"):  # %g where exact
+        check_range("lr", 1.5, high=1)

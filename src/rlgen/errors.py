@@ -79,10 +79,19 @@ def check_range(
 
 
 def _number(value: float) -> str:
-    """A number as a message shows it: floats as ``%g``, ints in full (``1234567``, not
-    ``1.23457e+06``) unless they have more than 16 digits (``1.000e+400``)."""
+    """A number as a message shows it: floats as ``%g`` where that reads back as the same
+    number, else in full (``1.0000001``, not ``1`` beside a bound of 1); ints in full
+    (``1234567``, not ``1.23457e+06``) unless they have more than 16 digits (``1.000e+400``)."""
     if not isinstance(value, numbers.Integral):
-        return f"{value:g}"
+        try:
+            short = f"{value:g}"
+        except (TypeError, ValueError):  # a number type without %g (Fraction)
+            return str(value)
+        try:
+            same = bool(type(value)(short) == value)  # read back in the value's own type
+        except (OverflowError, TypeError, ValueError):
+            same = True
+        return short if same or value != value else str(value)
     digits = str(abs(int(value)))
     if len(digits) <= 16:
         return str(int(value))
