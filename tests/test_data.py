@@ -183,3 +183,32 @@ def test_a_corrupt_gzip_stream_and_an_overflowing_header_are_user_errors(tmp_pat
     (tmp_path / "cut.idx").write_bytes(bytes([0, 0, 8, 3, 0, 0]))
     with pytest.raises(UserError, match="header is cut short"):
         data.read_idx(tmp_path / "cut.idx")
+
+
+def test_a_gzip_file_that_inflates_past_its_shape_is_not_read_beyond_it(tmp_path, monkeypatch):
+    # 64 MB of zeros compress to 64 kB: read only as far as the header's shape needs (+1 byte)
+    header = bytes([0, 0, 8, 1]) + (10).to_bytes(4, "big")
+    with gzip.open(tmp_path / "bomb.idx.gz", "wb") as f:
+        f.write(header + bytes(64 << 20))
+    reads: list[int] = []
+    real = data._read_up_to
+    monkeypatch.setattr(data, "_read_up_to", lambda f, n: reads.append(n) or real(f, n))
+    with pytest.raises(UserError, match=r"shape \(10,\) needs 18 bytes, found more than 18"):
+        data.read_idx(tmp_path / "bomb.idx.gz")
+    assert reads == [11]
+    claims = bytes([0, 0, 8, 3]) + (2**32 - 1).to_bytes(4, "big") * 3  # 2^96 bytes
+    with gzip.open(tmp_path / "huge.idx.gz", "wb") as f:
+        f.write(claims + bytes(100))
+    with pytest.raises(UserError, match=r"--data-dir: huge\.idx\.gz's shape .* would need more"):
+        data.read_idx(tmp_path / "huge.idx.gz")
+
+
+def test_idx_files_round_trip_plain_and_gzipped_and_a_plain_one_with_extra_bytes_is_corrupt(
+    tmp_path,
+):
+    array = np.arange(24, dtype=np.int32).reshape(2, 3, 4)
+    for name in ("a.idx", "a.idx.gz"):
+        assert np.array_equal(data.read_idx(data.write_idx(tmp_path / name, array)), array)
+    (tmp_path / "b.idx").write_bytes((tmp_path / "a.idx").read_bytes() + b"\x00")
+    with pytest.raises(UserError, match=r"needs 112 bytes, found 113"):
+        data.read_idx(tmp_path / "b.idx")

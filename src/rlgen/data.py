@@ -30,10 +30,11 @@ import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from rlgen.errors import UserError
+from rlgen.errors import UserError, check_memory
 
 # IDX type codes (the third byte of the magic number) and their big-endian dtypes.
 _IDX_DTYPES: dict[int, np.dtype] = {
@@ -141,28 +142,44 @@ def read_idx(path: str | Path) -> np.ndarray:
     try:
         opener = gzip.open if path.suffix == ".gz" else open
         with opener(path, "rb") as f:
-            data = f.read()
+            # the header first: its shape bounds what is read, so a small compressed file
+            # that inflates without end (or claims a huge shape) cannot exhaust the memory
+            magic = f.read(4)
+            if len(magic) < 4 or magic[0] != 0 or magic[1] != 0 or magic[2] not in _IDX_DTYPES:
+                raise UserError(f"{path}: not an IDX file (bad magic number)")
+            dtype, ndim = _IDX_DTYPES[magic[2]], magic[3]
+            dims = f.read(4 * ndim)
+            if len(dims) < 4 * ndim:
+                raise UserError(f"{path}: corrupt IDX file: the header is cut short")
+            shape = tuple(int.from_bytes(dims[4 * i : 4 * i + 4], "big") for i in range(ndim))
+            size = math.prod(shape) * dtype.itemsize  # Python ints: no overflow
+            header = 4 + 4 * ndim
+            if opener is open:  # a plain file's size is known: no shape beyond it is read
+                found = str(os.fstat(f.fileno()).st_size)
+                data = _read_up_to(f, size + 1) if found == str(header + size) else None
+            else:
+                check_memory("data_dir", size, f"{path.name}'s shape {shape}")
+                data = _read_up_to(f, size + 1)  # one byte more than needed: trailing data
+                more = len(data) > size
+                found = f"more than {header + size}" if more else str(header + len(data))
     except FileNotFoundError:
         raise UserError(f"{path}: no such file") from None
     except (OSError, EOFError, zlib.error) as e:
         raise UserError(f"{path}: cannot read it ({e}); the file is corrupt") from None
-    if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] not in _IDX_DTYPES:
-        raise UserError(f"{path}: not an IDX file (bad magic number)")
-    dtype, ndim = _IDX_DTYPES[data[2]], data[3]
-    header = 4 + 4 * ndim
-    if len(data) < header:
-        raise UserError(f"{path}: corrupt IDX file: the header is cut short")
-    shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
-    expected = header + math.prod(shape) * dtype.itemsize  # Python ints: no overflow
-    if len(data) != expected:
+    if data is None or len(data) != size:
         raise UserError(
-            f"{path}: corrupt IDX file: shape {shape} needs {expected} bytes, found {len(data)}"
+            f"{path}: corrupt IDX file: shape {shape} needs {header + size} bytes, found {found}"
         )
-    return (
-        np.frombuffer(data, dtype=dtype, offset=header)
-        .reshape(shape)
-        .astype(dtype.newbyteorder("="))
-    )
+    return np.frombuffer(data, dtype=dtype).reshape(shape).astype(dtype.newbyteorder("="))
+
+
+def _read_up_to(f: Any, n: int, chunk: int = 1 << 24) -> bytes:
+    """At most ``n`` bytes of ``f``, read in chunks (``f.read(n)`` allocates ``n`` up front)."""
+    parts: list[bytes] = []
+    while n > 0 and (part := f.read(min(n, chunk))):
+        parts.append(part)
+        n -= len(part)
+    return b"".join(parts)
 
 
 def write_idx(path: str | Path, array: np.ndarray) -> Path:
