@@ -166,11 +166,11 @@ def test_all_ties_are_kept_and_every_optimal_policy_has_value_v_star():
 
 
 def test_ties_are_judged_on_the_spread_of_q_not_on_a_common_offset():
-    # A continuing task with gamma = 1 - 1e-7: every q is about 1e7 (1 per step, forever), but
-    # action 1 costs 1e-3 per step more. A tolerance relative to |q| (1e-9 * 1e7 = 1e-2) called
-    # it optimal, and policy iteration returned the uniform policy's values, 5000 below v*.
-    gamma = 1 - 1e-7
-    outcomes = [(0, 0, 1.0, 0, 1.0), (0, 1, 1.0, 0, 1.0 - 1e-3)]
+    # A continuing task with gamma = 1 - 1e-5: every q is about 1e5 (1 per step, forever), but
+    # action 1 costs 3e-5 per step more. A tolerance relative to |q| (1e-9 * 1e5 = 1e-4) called
+    # it optimal, and policy iteration returned the uniform policy's values, 1.5 below v*.
+    gamma = 1 - 1e-5
+    outcomes = [(0, 0, 1.0, 0, 1.0), (0, 1, 1.0, 0, 1.0 - 3e-5)]
     m = MDP.from_outcomes(1, 2, outcomes, gamma=gamma)
     sol = dp.policy_iteration(m)
     assert sol.optimal_actions.tolist() == [[True, False]]
@@ -178,8 +178,65 @@ def test_ties_are_judged_on_the_spread_of_q_not_on_a_common_offset():
     assert dp.greedy_actions(m, dp.q_from_v(m, sol.v)).tolist() == [[True, False]]
     # an exact tie at that offset stays a tie (the two q differ only by rounding)
     outcomes = [(0, 0, 1.0, 0, 1.0), (0, 1, 1.0, 1, 1.0), (1, 0, 1.0, 0, 1.0), (1, 1, 1.0, 1, 1.0)]
-    m = MDP.from_outcomes(2, 2, outcomes, gamma=gamma)
-    assert dp.policy_iteration(m).optimal_actions.all()
+    for gamma in (1 - 1e-5, 1 - 1e-7):
+        m = MDP.from_outcomes(2, 2, outcomes, gamma=gamma)
+        assert dp.policy_iteration(m).optimal_actions.all()
+    # what float64 cannot resolve is a tie: at 1 - 1e-7 (|q| = 1e7) the solve's rounding
+    # between recurrent classes reaches 4e-3 (see CONDITIONING_TOL), beyond a loss of 1e-3
+    m = MDP.from_outcomes(1, 2, [(0, 0, 1.0, 0, 1.0), (0, 1, 1.0, 0, 1.0 - 1e-3)], gamma=1 - 1e-7)
+    assert dp.policy_iteration(m).optimal_actions.tolist() == [[True, True]]
+
+
+def twin_mdp(n: int, gamma: float, seed: int, reward_mean: float) -> tuple[MDP, int]:
+    """Two copies of one random continuing MDP, the second with its states relabelled, and a
+    state (the last) whose two actions enter one copy or the other: an exact tie, whose q are
+    computed along different paths (so they differ by rounding), into two recurrent classes."""
+    rng = np.random.default_rng(seed)
+    m = random_mdp(n, 2, 3, rng, gamma=gamma, terminals=0, reward_mean=reward_mean)
+    rows = np.repeat(np.arange(2 * n), np.diff(m.row_start))
+    s, a = rows // 2, rows % 2
+    relabel = rng.permutation(n) + n
+    one = np.column_stack([s, a, m.prob, m.next_state, m.reward])
+    two = np.column_stack([relabel[s], a, m.prob, relabel[m.next_state], m.reward])
+    choose = [(2 * n, 0, 1.0, 0, 0.0), (2 * n, 1, 1.0, relabel[0], 0.0)]
+    return MDP.from_outcomes(2 * n + 1, 2, np.vstack([one, two, choose]), gamma=gamma), 2 * n
+
+
+@pytest.mark.parametrize("gamma", [0.999, 1 - 1e-4, 1 - 1e-5, 1 - 1e-6])
+@pytest.mark.parametrize("reward_mean", [1.0, -0.5])
+def test_an_exact_tie_between_two_recurrent_classes_survives_rounding(gamma, reward_mean):
+    # The linear solve's rounding error along each recurrent class grows like eps |v| / (1 -
+    # gamma) (measured up to 0.54 of it, LU, dense or sparse, and GMRES), and it differs between
+    # the two copies. A tolerance of 1e-13 |q| lost this tie for a third of such MDPs at gamma =
+    # 0.9999 and for nearly all at 1 - 1e-5, and policy iteration then never stabilised on some
+    # (the tied action flipped with every evaluation).
+    for seed in range(10):
+        m, choice = twin_mdp(8, gamma, seed, reward_mean)
+        sol = dp.policy_iteration(m, max_iterations=100)
+        assert sol.optimal_actions[choice].all(), seed
+        assert sol.v[0] == pytest.approx(sol.v[choice] / gamma, rel=1e-9)
+
+
+@pytest.mark.parametrize("gamma", [1 - 1e-7, 1 - 1e-8])
+def test_policy_iteration_stops_where_rounding_makes_the_policies_cycle(gamma):
+    # beyond what float64 resolves, a near tie's greedy set flips with every evaluation (seed 4
+    # at 1 - 1e-7: states 6 and 12); policy iteration stops at the first greedy set seen before
+    for seed in range(10):
+        m, _ = twin_mdp(8, gamma, seed, 1.0)
+        sol = dp.policy_iteration(m, max_iterations=100)
+        q = dp.q_from_v(m, sol.v)
+        # the policy returned is greedy in its own q within the rounding, 4 eps |q| / (1 - gamma)
+        used = sol.policy > 0
+        rounding = dp.CONDITIONING_TOL * np.abs(q).max() / (1 - gamma)
+        assert (q[used] >= np.repeat(q.max(axis=1), used.sum(axis=1)) - rounding).all()
+        assert (sol.optimal_actions | ~used).all()  # and its actions are among the optimal ones
+
+
+def test_an_exact_tie_between_recurrent_classes_survives_the_krylov_solve(monkeypatch):
+    monkeypatch.setattr(dp, "DENSE_LIMIT", 10)
+    for seed in range(3):
+        m, choice = twin_mdp(200, 1 - 1e-5, seed, 1.0)
+        assert dp.policy_iteration(m, max_iterations=100).optimal_actions[choice].all(), seed
 
 
 def test_policy_iteration_on_the_undiscounted_gridworld():
