@@ -118,6 +118,12 @@ def test_gamma_outside_unit_interval_is_rejected(gamma):
         gridworld_3_5(gamma=gamma)
 
 
+def test_a_gamma_just_outside_the_unit_interval_is_shown_as_it_is():
+    # ':g' printed 1.0000000000000002 as 1: "must be in [0, 1], got 1"
+    with pytest.raises(MDPError, match=r"got 1\.0000000000000002$"):
+        gridworld_3_5(gamma=1.0000000000000002)
+
+
 def test_gamma_one_on_a_continuing_task_is_rejected():
     with pytest.raises(MDPError, match=r"gamma = 1 on a continuing task .* values are undefined"):
         gridworld_3_5(gamma=1.0)

@@ -242,7 +242,7 @@ class MDP:
         if S < 1 or A < 1:
             raise MDPError(f"an MDP needs at least one state and one action; got S={S}, A={A}")
         if not 0.0 <= self.gamma <= 1.0 or np.isnan(self.gamma):
-            raise MDPError(f"the discount gamma must be in [0, 1], got {self.gamma:g}")
+            raise MDPError(f"the discount gamma must be in [0, 1], got {float(self.gamma)!r}")
         if self.horizon is not None and self.horizon < 1:
             raise MDPError(f"the horizon H must be >= 1 (or None), got {self.horizon}")
         if self.row_start.shape != (S * A + 1,):
