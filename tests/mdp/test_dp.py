@@ -311,6 +311,9 @@ def test_discounted_visits_of_a_continuing_task_sum_to_one_over_one_minus_gamma(
     assert visits.expected_length == pytest.approx(10.0)
     with pytest.raises(MDPError, match="never terminates"):
         dp.on_policy_distribution(m, uniform_policy(m))
+    barely = gridworld_3_5(gamma=1 - 1e-15)  # 1e15 discounted visits: lost to rounding
+    with pytest.raises(MDPError, match="barely discounts"):
+        dp.on_policy_distribution(barely, uniform_policy(barely), discounted=True)
 
 
 # ---------------------------------------------------------------------------------------------

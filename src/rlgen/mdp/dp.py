@@ -630,7 +630,7 @@ def on_policy_distribution(mdp: MDP, policy: np.ndarray, *, discounted: bool = F
             x = c * (p_pi.T @ x)
     else:
         eta = _solve(c, p_pi, h, transpose=True)
-        if c == 1.0:
-            check_episode_length(eta.sum())
+        if c > 1.0 - 1.0 / MAX_EXPECTED_STEPS:  # as in evaluate_linear: lost to rounding
+            check_episode_length(eta.sum(), c)
     eta = np.where(live, eta, 0.0)
     return OnPolicy(eta, eta / eta.sum())
