@@ -30,6 +30,7 @@ import numpy as np
 import torch
 import tyro
 from gymnasium.vector import VectorEnv
+from gymnasium.vector.utils import batch_space, iterate
 
 from rlgen.checkpoints import GlobalRNG, load_checkpoint, save_checkpoint
 from rlgen.configs import config_from_dict
@@ -392,7 +393,8 @@ class Reinforce:
             if single:
                 observations = [obs]
             elif _is_batched(space, obs):  # a vector environment's: a tuple / dict of arrays
-                observations = _unbatch(space, obs)
+                # gymnasium's own unbatching; the batch size plays no part in it
+                observations = list(iterate(batch_space(space, 1), obs))
             else:
                 observations = list(obs)
             batch = np.stack([flatten_observation(space, o) for o in observations])
@@ -768,15 +770,3 @@ def _is_batched(space: gym.Space, obs: Any) -> bool:
         and isinstance(obs, np.ndarray)
         and obs.ndim == len(space.shape or ()) + 1
     )
-
-
-def _unbatch(space: gym.Space, obs: Any) -> list[Any]:
-    """A batch in a vector environment's form (:func:`_is_batched`) as a list of observations."""
-    if isinstance(space, gym.spaces.Tuple):
-        parts = [_unbatch(s, o) for s, o in zip(space.spaces, obs, strict=True)]
-        return [tuple(one) for one in zip(*parts, strict=True)]
-    if isinstance(space, gym.spaces.Dict):
-        keys = list(space.spaces)
-        parts = [_unbatch(space.spaces[k], obs[k]) for k in keys]
-        return [dict(zip(keys, one, strict=True)) for one in zip(*parts, strict=True)]
-    return list(obs)
