@@ -293,6 +293,12 @@ class Evaluator:
         return self.solved_at is not None
 
     @property
+    def screening(self) -> bool:
+        """Whether :meth:`screen` plays anything: a screen size, and a threshold to screen
+        against."""
+        return self.screen_episodes > 0 and self.threshold is not None
+
+    @property
     def best(self) -> float | None:
         key = f"return_{self.criterion}"
         return max((h[key] for h in self.history), default=None)
@@ -316,11 +322,12 @@ class Evaluator:
         all were played: :meth:`evaluate` at the same ``env_steps`` then uses their returns.
         """
         self._played = None
-        if self.screen_episodes == 0 or self.threshold is None:
+        if not self.screening:
             return True
         start = time.perf_counter()
         act = greedy if self.criterion == "greedy" or sampled is None else sampled
         total, seed, threshold = self.episodes, self.seed + EVAL_SEED_OFFSET, self.threshold
+        assert threshold is not None  # screening
         chunks: list[np.ndarray] = []
         for first in range(0, total, self.screen_episodes):
             n = min(self.screen_episodes, total - first)

@@ -136,7 +136,7 @@ class SeedRun:
 
     def screen(self) -> bool:
         """The evaluator's screen (its episodes chunk by chunk): whether the evaluation may pass."""
-        if self.evaluator.screen_episodes == 0 or self.threshold is None:
+        if not self.evaluator.screening:
             return True
         c = self.model.counters
         passed = self.evaluator.screen(
