@@ -155,8 +155,9 @@ def read_idx(path: str | Path) -> np.ndarray:
             size = math.prod(shape) * dtype.itemsize  # Python ints: no overflow
             header = 4 + 4 * ndim
             if opener is open:  # a plain file's size is known: no shape beyond it is read
-                found = str(os.fstat(f.fileno()).st_size)
-                data = _read_up_to(f, size + 1) if found == str(header + size) else None
+                length = os.fstat(f.fileno()).st_size
+                data = _read_up_to(f, size + 1) if length == header + size else None
+                found = str(length)
             else:
                 check_memory("data_dir", size, f"{path.name}'s shape {shape}")
                 data = _read_up_to(f, size + 1)  # one byte more than needed: trailing data
