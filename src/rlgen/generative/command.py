@@ -340,14 +340,13 @@ def run_vae(
     overwrite: bool = False,
 ) -> dict[str, Any]:
     """``rlgen vae``: one model into ``run_dir``, or continue ``--resume``."""
-    if config.resume is None:
-        refuse_ignored(config)
     if config.resume is not None:
         check_resume_dir(config.resume, run_dir)
         check_resume_options(config, config.resume)
         original = load_run_config(config.resume, VAE_NAME, VAETrainConfig)
         _check_checkpoint(config.resume)
         return train_vae(original, config.resume, quiet=quiet, resume=True)
+    refuse_ignored(config)
     run_dir = Path(run_dir) if run_dir is not None else default_run_dir(VAE_NAME, config.seed)
     return train_vae(config, run_dir, quiet=quiet, overwrite=overwrite)
 
@@ -430,14 +429,13 @@ def run_ae(
     overwrite: bool = False,
 ) -> dict[str, Any]:
     """``rlgen ae``: one autoencoder into ``run_dir``, or continue ``--resume``."""
-    if config.resume is None:
-        refuse_ignored(config)
     if config.resume is not None:
         check_resume_dir(config.resume, run_dir)
         check_resume_options(config, config.resume)
         original = load_run_config(config.resume, AE_NAME, AETrainConfig)
         _check_checkpoint(config.resume)
         return train_ae(original, config.resume, quiet=quiet, resume=True)
+    refuse_ignored(config)
     run_dir = Path(run_dir) if run_dir is not None else default_run_dir(AE_NAME, config.seed)
     return train_ae(config, run_dir, quiet=quiet, overwrite=overwrite)
 
