@@ -66,19 +66,18 @@ def check_range(
         ok = ok and (value < high if high_open else value <= high)
     if ok:
         return
-    name, got = option_name(field), _number(value)
+    name, got = option_name(field), number_text(value)
     if low is not None and high is not None:
-        interval = (
-            f"{'(' if low_open else '['}{_number(low)}, {_number(high)}{')' if high_open else ']'}"
-        )
+        opening, closing = "(" if low_open else "[", ")" if high_open else "]"
+        interval = f"{opening}{number_text(low)}, {number_text(high)}{closing}"
         raise UserError(f"{name} must be in {interval}, got {got}")
     if low is not None:
-        raise UserError(f"{name} must be {'>' if low_open else '>='} {_number(low)}, got {got}")
+        raise UserError(f"{name} must be {'>' if low_open else '>='} {number_text(low)}, got {got}")
     assert high is not None
-    raise UserError(f"{name} must be {'<' if high_open else '<='} {_number(high)}, got {got}")
+    raise UserError(f"{name} must be {'<' if high_open else '<='} {number_text(high)}, got {got}")
 
 
-def _number(value: float) -> str:
+def number_text(value: float) -> str:
     """A number as a message shows it: floats as ``%g`` where that reads back as the same
     number, else in full (``1.0000001``, not ``1`` beside a bound of 1); ints in full
     (``1234567``, not ``1.23457e+06``) unless they have more than 16 digits (``1.000e+400``)."""

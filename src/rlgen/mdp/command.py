@@ -35,6 +35,7 @@ from rlgen.errors import (
     check_config_types,
     check_memory,
     check_range,
+    number_text,
     option_name,
 )
 from rlgen.figures import pyplot, save_figure
@@ -103,12 +104,6 @@ def _check_ends(end_prob: float, alternatives: str) -> None:
             f"(its values are lost to rounding); use --end-prob >= {MIN_END_PROB:g}"
             f"{alternatives}"
         )
-
-
-def gamma_text(gamma: float) -> str:
-    """``gamma`` as short as it reads back exactly: 0.9, 1, 0.999999999999999 (not 1)."""
-    short = f"{gamma:g}"
-    return short if float(short) == gamma else repr(float(gamma))
 
 
 RANDOM_MDP_OPTIONS = ("states", "actions", "successors", "terminals", "end_prob")
@@ -393,7 +388,7 @@ def plot_solve(run_dir: str | Path) -> list[Path]:
             grid=(len(grid), len(grid[0])) if grid else None,
             terminal=terminal,
             action_names=names,
-            title=f"{s['name']}, γ = {gamma_text(s['gamma'])}: {what}",
+            title=f"{s['name']}, γ = {number_text(s['gamma'])}: {what}",
             actions_title="greedy actions (all ties)"
             if evaluation
             else "optimal actions (all ties)",
@@ -417,7 +412,7 @@ def plot_solve(run_dir: str | Path) -> list[Path]:
 def describe_solve(summary: dict) -> str:
     """The values (as a grid when the task is one) and the count of tied optimal actions."""
     lines = [
-        f"{summary['name']} (γ = {gamma_text(summary['gamma'])}), {summary['method']}: "
+        f"{summary['name']} (γ = {number_text(summary['gamma'])}), {summary['method']}: "
         f"{summary['iterations']} sweeps/iterations, start value {summary['start_value']:.4g}"
     ]
     grid = summary.get("values_grid")
@@ -625,7 +620,7 @@ def run_pg_check(
 
 def describe_pg_check(summary: dict) -> str:
     """One block per policy: the theorem's figures and REINFORCE's."""
-    gamma = gamma_text(summary["gamma"])
+    gamma = number_text(summary["gamma"])
     lines = [f"{summary['name']} (γ = {gamma}), {summary['episodes']} episodes"]
     for kind, s in summary["policies"].items():
         lines.append(

@@ -32,7 +32,7 @@ import gymnasium
 import numpy as np
 import scipy.sparse as sp
 
-from rlgen.errors import UserError, check_config_types
+from rlgen.errors import UserError, check_config_types, number_text
 
 PROB_TOL = 1e-8
 """allowed deviation of a row of probabilities from summing to 1 (and below 0)"""
@@ -242,7 +242,7 @@ class MDP:
         if S < 1 or A < 1:
             raise MDPError(f"an MDP needs at least one state and one action; got S={S}, A={A}")
         if not 0.0 <= self.gamma <= 1.0 or np.isnan(self.gamma):
-            raise MDPError(f"the discount gamma must be in [0, 1], got {float(self.gamma)!r}")
+            raise MDPError(f"the discount gamma must be in [0, 1], got {number_text(self.gamma)}")
         if self.horizon is not None and self.horizon < 1:
             raise MDPError(f"the horizon H must be >= 1 (or None), got {self.horizon}")
         if self.row_start.shape != (S * A + 1,):
