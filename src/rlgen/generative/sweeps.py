@@ -24,7 +24,7 @@ import numpy as np
 import tyro
 
 from rlgen.configs import check_resume_options, given_options, load_run_config
-from rlgen.errors import UserError, check_config_types, check_range
+from rlgen.errors import UserError, check_config_types, check_range, number_text
 from rlgen.executors import ExecutorOptions, map_jobs
 from rlgen.files import read_json
 from rlgen.generative import plots
@@ -57,7 +57,7 @@ def _check_sweep_values(
         for value in values:
             other = seen.setdefault(label(value), value)
             if other != value:
-                a, b = (repr(v).removesuffix(".0") for v in (other, value))
+                a, b = (number_text(v) for v in (other, value))
                 raise UserError(
                     f"--{option}: {a} and {b} would share the directory {label(value)}; give "
                     "values that differ in their first 6 significant digits"
