@@ -364,9 +364,14 @@ def greedy_actions(mdp: MDP, q: np.ndarray, tie_tol: float = 1e-9) -> np.ndarray
 
 def greedy_policy(mdp: MDP, q: np.ndarray, tie_tol: float = 1e-9) -> np.ndarray:
     """(S, A) the policy uniform over the greedy actions of ``q`` (uniform at terminal states)."""
-    ties = greedy_actions(mdp, q, tie_tol).astype(float)
-    ties[mdp.terminal] = 1.0
-    return ties / ties.sum(axis=1, keepdims=True)
+    return uniform_over(mdp, greedy_actions(mdp, q, tie_tol))
+
+
+def uniform_over(mdp: MDP, ties: np.ndarray) -> np.ndarray:
+    """(S, A) the policy uniform over the actions ``ties`` marks (uniform at terminal states)."""
+    weights = ties.astype(float)
+    weights[mdp.terminal] = 1.0
+    return weights / weights.sum(axis=1, keepdims=True)
 
 
 def terminating_tie_break(mdp: MDP, ties: np.ndarray) -> np.ndarray:
@@ -493,28 +498,23 @@ def policy_iteration(
     pi = np.full((mdp.n_states, mdp.n_actions), 1.0 / mdp.n_actions) if policy is None else policy
     v = evaluate_linear(mdp, pi)
     deltas: list[float] = []
-    seen: dict[bytes, int] = {}  # greedy set -> its index in greedy_sets
-    greedy_sets: list[bytes] = []
+    seen: dict[bytes, int] = {}  # a greedy set's bytes -> its index in greedy_sets
+    greedy_sets: list[np.ndarray] = []
     for k in range(1, max_iterations + 1):
         q = q_from_v(mdp, v)
-        new_pi = greedy_policy(mdp, q, tie_tol)
-        stable = np.allclose(new_pi, pi, rtol=0.0, atol=1e-12)
         ties = greedy_actions(mdp, q, tie_tol)
-        key = np.packbits(ties).tobytes()
+        new_pi = uniform_over(mdp, ties)
+        stable = np.allclose(new_pi, pi, rtol=0.0, atol=1e-12)
+        key = ties.tobytes()
         if stable or key in seen:
             deltas.append(0.0)
             if callback:
                 callback(k, 0.0)
             if not stable:  # a cycle: every action greedy in one of its policies
-                for other in greedy_sets[seen[key] :]:
-                    ties |= (
-                        np.unpackbits(np.frombuffer(other, np.uint8))[: ties.size]
-                        .reshape(ties.shape)
-                        .astype(bool)
-                    )
+                ties = np.logical_or.reduce([*greedy_sets[seen[key] :], ties])
             return Solution(v, q, ties, pi, terminating_tie_break(mdp, ties), k, deltas)
         seen[key] = len(greedy_sets)
-        greedy_sets.append(key)
+        greedy_sets.append(ties)
         new_v = evaluate_linear(mdp, new_pi)
         deltas.append(float(np.max(np.abs(new_v - v))))
         if callback:
