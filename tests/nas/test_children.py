@@ -62,3 +62,48 @@ def test_extreme_mnas_choices():
     assert sum(p.numel() for p in small.parameters()) < sum(p.numel() for p in large.parameters())
     # an identity skip where a layer keeps its shape
     assert any(getattr(m, "skip", False) for m in large.modules())
+
+
+def _modes(model):
+    """The output shape and finiteness for batches of 1 and 2, in train and eval mode."""
+    for train in (True, False):
+        model.train(train)
+        for n in (1, 2):
+            with torch.no_grad():
+                out = model(torch.randn(n, 1, 28, 28))
+            assert out.shape == (n, 10) and torch.isfinite(out).all(), (train, n)
+
+
+@pytest.mark.parametrize(
+    ("space", "shape"),
+    [
+        (make_space("nasnet", blocks=1), ChildShape(filters=2, cells=1)),
+        (make_space("nasnet", blocks=1, reduction_cell=False), ChildShape(filters=1, cells=2)),
+        (make_space("nasnet", blocks=20), ChildShape(filters=2, cells=1)),
+        (make_space("nasnet", blocks=20, reduction_cell=False), ChildShape(filters=2, cells=1)),
+        (make_space("mnas"), ChildShape(filters=1)),
+        (make_space("mnas"), ChildShape(filters=16)),
+    ],
+    ids=["B1", "B1-noreduction-C1-N2", "B20", "B20-noreduction", "mnas-f1", "mnas-f16"],
+)
+def test_edge_architectures_build_in_both_modes(space, shape):
+    torch.set_num_threads(1)
+    for arch in (
+        [0] * len(space),
+        [n - 1 for n in space.sizes],
+        space.sample(np.random.default_rng(1)),
+    ):
+        torch.manual_seed(0)
+        _modes(build_child(space, arch, shape))
+
+
+def test_mnas_layers_follow_the_table():
+    from rlgen.nas.children import MnasLayer
+    from rlgen.nas.spaces import MNAS_BASE
+
+    space = make_space("mnas")
+    for delta in range(3):
+        arch = [0, 0, 0, 0, 1, delta] * 7
+        model = build_child(space, arch, ChildShape(filters=4))
+        layers = [m for m in model.modules() if isinstance(m, MnasLayer)]
+        assert len(layers) == sum(max(1, b.layers + delta - 1) for b in MNAS_BASE)

@@ -110,3 +110,57 @@ def test_bad_options_are_one_line_errors(kwargs, message):
     with pytest.raises(UserError) as error:
         make_space(**kwargs)
     assert message in str(error.value) and "\n" not in str(error.value)
+
+
+def _edge_spaces():
+    every = make_space("nasnet").operations
+    yield make_space("mnas")
+    yield make_space("mnas", operations=["mbconv6"])
+    for blocks in (1, 2, 20):
+        for reduction_cell in (True, False):
+            yield make_space("nasnet", blocks=blocks, reduction_cell=reduction_cell)
+    yield make_space("nasnet", blocks=1, operations=["max_pool7x7"])
+    yield make_space("nasnet", blocks=3, operations=[*reversed(every), "identity"])
+
+
+@pytest.mark.parametrize("space", list(_edge_spaces()), ids=lambda s: str(s.spec)[:60])
+def test_edge_architectures_round_trip(space):
+    # the first and the last option of every decision, and a sample
+    for arch in (
+        tuple(0 for _ in space.sizes),
+        tuple(n - 1 for n in space.sizes),
+        space.sample(np.random.default_rng(0)),
+    ):
+        assert space.from_json(space.to_json(arch)) == arch
+        assert len(space.words(arch)) == len(space) and space.describe(arch) and space.short(arch)
+        again = SearchSpace.from_spec(json.loads(json.dumps(space.spec)))
+        assert again == space and again.sizes == space.sizes
+        assert again.check(np.asarray(arch)) == arch  # NumPy integers are choices too
+
+
+def test_operation_subsets():
+    every = make_space("nasnet").operations
+    assert make_space("nasnet", operations=list(every)).operations == every
+    assert make_space("nasnet", operations=[]).operations == every  # none given: all of them
+    assert make_space("nasnet", operations=["conv3x3"] * 4).sizes[2:4] == (1, 1)
+    assert make_space("nasnet", operations=("sep_conv7x7", "identity")).operations == (
+        "identity",
+        "sep_conv7x7",
+    )
+    with pytest.raises(UserError, match="unknown nasnet operation 'conv'"):
+        make_space("nasnet", operations=["identity", "conv"])
+    with pytest.raises(UserError, match="unknown mnas operation ''"):
+        make_space("mnas", operations=[""])
+
+
+def test_a_layer_delta_never_empties_a_stage():
+    space = make_space("mnas")
+    # stage 1 and 7 have one layer: -1 keeps one; +1 makes two
+    fewer = [0, 0, 0, 0, 1, 0] * 7
+    more = [0, 0, 0, 0, 1, 2] * 7
+    assert [line.split(" x ")[0][-1] for line in space.describe(fewer).splitlines()] == list(
+        "1111111"
+    )
+    assert [line.split(" x ")[0][-1] for line in space.describe(more).splitlines()] == list(
+        "2333332"
+    )
