@@ -4,7 +4,8 @@
 types and running the config's own validation); :func:`load_run_config` reads the config a run
 saved; :func:`changed_options` and :func:`check_resume_options` refuse options that ``--resume``
 would ignore (on the command line, within :func:`typed_options`, also those typed at their
-default value).
+default value). A config's ``ignored()`` names the options its run would ignore given its other
+values (:class:`IgnoresOptions`), and :func:`refuse_ignored` refuses the first one given.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import contextvars
 import dataclasses
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from rlgen.errors import UserError
 from rlgen.files import read_json
@@ -182,24 +183,25 @@ def _flag_key(flag: str) -> str:
     return flag.partition("=")[0].removeprefix("--").replace("_", "-").replace(".", "-")
 
 
-def _flags(cls: type, prefix: str = "") -> Iterator[tuple[str, str, str]]:
-    """``(top-level field, flag, key)`` of every option of the config class ``cls``, nested
-    configs field by field (spelled as :func:`changed_options` spells them), each also under the
-    key of ``--no-...`` (tyro's false boolean; no other option is spelled so)."""
+def _flags(cls: type, prefix: str = "", path: str = "") -> Iterator[tuple[str, str, str]]:
+    """``(field path, flag, key)`` of every option of the config class ``cls``: the path dotted
+    through nested configs (``model.hidden``), the flag spelled as :func:`changed_options` spells
+    it (``--hidden`` where the nested config's prefix is omitted), each also under the key of
+    ``--no-...`` (tyro's false boolean; no other option is spelled so). A nested config's options
+    come before its own flag (``--model``: the config given whole, or None)."""
     import typing
 
     from rlgen.errors import option_name
 
     hints = typing.get_type_hints(cls, include_extras=True)
     for f in dataclasses.fields(cls):
-        name = option_name(f.name)[2:]
+        name, where = option_name(f.name)[2:], path + f.name
         inner = _nested_config(hints[f.name])
         if inner is not None:
             inner_prefix = prefix if _omits_prefix(hints[f.name]) else f"{prefix}{name}."
-            for _, flag, key in _flags(inner, inner_prefix):
-                yield f.name, flag, key
+            yield from _flags(inner, inner_prefix, where + ".")
         for key in (prefix + name, prefix + "no-" + name):
-            yield f.name, f"--{prefix}{name}", _flag_key(key)
+            yield where, f"--{prefix}{name}", _flag_key(key)
 
 
 def _nested_config(hint: Any) -> type | None:
@@ -217,21 +219,65 @@ def _nested_config(hint: Any) -> type | None:
 
 def given_options(config: Any, *, ignore: Iterable[str] = ("resume",)) -> list[str]:
     """:func:`changed_options`, and within :func:`typed_options` also the options of ``config``
-    typed on the command line at any value (``--resume`` itself never counts)."""
+    typed on the command line at any value (``--resume`` itself never counts). ``ignore``:
+    top-level fields whose options do not count."""
     ignore = set(ignore)
     given = changed_options(config, ignore=ignore)
     typed = _TYPED.get()
-    for top, flag, key in _flags(type(config)):
+    for path, flag, key in _flags(type(config)):
+        top = path.partition(".")[0]
         if key in typed and top not in ignore and flag != "--resume" and flag not in given:
             given.append(flag)
     return given
 
 
+def _path_flags(cls: type, name: str) -> list[str]:
+    """The flags of the field ``name`` of the config class ``cls`` (dotted for a nested config's
+    field, ``model.hidden``): its own, and those of its options where it is a config itself."""
+    flags = [f for path, f, _ in _flags(cls) if path == name or path.startswith(name + ".")]
+    if not flags:  # a typo in a config's ignored(), not a user's error
+        raise ValueError(f"{cls.__name__} has no field {name!r}")
+    return list(dict.fromkeys(flags))
+
+
+def option_flag(cls: type, name: str) -> str:
+    """The command-line flag of the field ``name`` (dotted for a nested config's field) of the
+    config class ``cls``: ``option_flag(AETrainConfig, "model.hidden") == "--hidden"``."""
+    return _path_flags(cls, name)[-1]
+
+
 def was_given(config: Any, name: str) -> bool:
-    """Whether the field ``name`` of ``config`` (or an option of it) is away from its default
+    """Whether the field ``name`` of ``config`` (dotted for a nested config's field:
+    ``model.hidden``; a nested config counts by any of its options) is away from its default
     or, within :func:`typed_options`, typed on the command line."""
-    others = [f.name for f in dataclasses.fields(config) if f.name != name]
-    return bool(given_options(config, ignore=others))
+    flags = set(_path_flags(type(config), name))
+    return any(flag in flags for flag in given_options(config, ignore=()))
+
+
+class IgnoresOptions(Protocol):
+    """A config that names the options its run would ignore, given its other values."""
+
+    def ignored(self) -> Mapping[str, str]:
+        """Field (dotted for a nested config's field: ``model.hidden``) -> why the run ignores
+        it: the rest of :func:`refuse_ignored`'s message after the option, ``is for --kind
+        denoising only: --kind linear would ignore it``, or after a colon, ``: --iwae-k 0
+        skips the IWAE``. Only the fields ignored with the config's values are named."""
+        ...
+
+
+def refuse_ignored(config: IgnoresOptions) -> None:
+    """Refuse the first option that ``config.ignored()`` names and that was given: one line,
+    ``--tol is for --method value-iteration only: --method policy-iteration would ignore it;
+    leave it out``. On the command line (:func:`typed_options`) an option typed at its default
+    value was given too; from Python, one whose value differs from its default.
+
+    Every command that refuses an option its run would ignore does it through this; a run calls
+    it before it writes anything (not in ``__post_init__``: a config with an ignored value at its
+    default, or from a saved run, is still a config)."""
+    for name, why in config.ignored().items():
+        if was_given(config, name):
+            space = "" if why.startswith(":") else " "
+            raise UserError(f"{option_flag(type(config), name)}{space}{why}; leave it out")
 
 
 def check_resume_options(config: Any, run_dir: Path, *, allowed: Iterable[str] = ()) -> None:

@@ -379,6 +379,11 @@ def test_validation_larger_than_the_training_set(synthetic_dir, tmp_path, capsys
         (["ae", "--noise-level", "0.3"], "--noise-level is for --kind denoising only"),
         (["ae", "--kind", "linear", "--noise", "masking"], "--noise is for --kind denoising"),
         (["vae", "--iwae-k", "0", "--iwae-examples", "5"], "--iwae-examples: --iwae-k 0 skips"),
+        # a sweep refuses what each of its members would ignore
+        (
+            ["vae", "beta-sweep", "--iwae-k", "0", "--iwae-examples", "5"],
+            "--iwae-examples: --iwae-k 0 skips",
+        ),
     ],
 )
 def test_an_option_the_run_ignores_is_one_error_line(args, message, tmp_path, capsys):

@@ -37,7 +37,7 @@ from typing import Annotated, Any, Literal
 import numpy as np
 import tyro
 
-from rlgen.configs import check_resume_options, given_options, load_run_config
+from rlgen.configs import check_resume_options, load_run_config, refuse_ignored
 from rlgen.errors import UserError, check_choice, check_config_types, check_range
 from rlgen.files import read_json
 from rlgen.generative import plots
@@ -105,6 +105,13 @@ class VAETrainConfig:
             check_range("iwae_examples", self.iwae_examples, 1)
         check_choice("device", self.device, ("auto", "cpu", "cuda"))
 
+    def ignored(self) -> dict[str, str]:
+        """The options the run would ignore, each with why
+        (:func:`rlgen.configs.refuse_ignored`): --iwae-examples with --iwae-k 0."""
+        if self.iwae_k == 0:
+            return {"iwae_examples": ": --iwae-k 0 skips the IWAE"}
+        return {}
+
 
 @dataclass(frozen=True)
 class AETrainConfig:
@@ -135,6 +142,21 @@ class AETrainConfig:
         check_range("lr", self.lr, 0, low_open=True)
         check_choice("lr_schedule", self.lr_schedule, ("constant", "cosine"))
         check_choice("device", self.device, ("auto", "cpu", "cuda"))
+
+    def ignored(self) -> dict[str, str]:
+        """The options the run would ignore, each with why
+        (:func:`rlgen.configs.refuse_ignored`): --hidden with --kind linear, --noise and
+        --noise-level without --kind denoising."""
+        kind = self.model.kind
+        ignored = {}
+        if kind == "linear":
+            ignored["model.hidden"] = (
+                ": --kind linear has no hidden layers (one linear layer each way)"
+            )
+        if kind != "denoising":
+            why = f"is for --kind denoising only: --kind {kind} would ignore it"
+            ignored |= {"model.noise": why, "model.noise_level": why}
+        return ignored
 
 
 # ---------------------------------------------------------------------------------------------
@@ -307,29 +329,6 @@ def _train_and_score(
     if fitted.error is not None:
         raise NonFiniteLoss(fitted.error)
     return written
-
-
-def refuse_ignored(config: VAETrainConfig | AETrainConfig) -> None:
-    """Refuse an option the run would ignore: ``rlgen ae``'s --hidden with --kind linear,
-    --noise and --noise-level without --kind denoising; ``rlgen vae``'s --iwae-examples with
-    --iwae-k 0. On the command line one typed at its default counts too
-    (:func:`rlgen.configs.given_options`); from Python, one away from its default."""
-    given = given_options(config)
-    if isinstance(config, VAETrainConfig):
-        if config.iwae_k == 0 and "--iwae-examples" in given:
-            raise UserError("--iwae-examples: --iwae-k 0 skips the IWAE; leave it out")
-        return
-    kind = config.model.kind
-    if kind == "linear" and "--hidden" in given:
-        raise UserError(
-            "--hidden: --kind linear has no hidden layers (one linear layer each way); leave it out"
-        )
-    for option in ("--noise", "--noise-level"):
-        if kind != "denoising" and option in given:
-            raise UserError(
-                f"{option} is for --kind denoising only: --kind {kind} would ignore it; "
-                "leave it out"
-            )
 
 
 def run_vae(

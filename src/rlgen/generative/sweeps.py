@@ -23,7 +23,7 @@ from typing import Annotated, Any
 import numpy as np
 import tyro
 
-from rlgen.configs import check_resume_options, given_options, load_run_config
+from rlgen.configs import check_resume_options, load_run_config, refuse_ignored
 from rlgen.errors import UserError, check_config_types, check_range, number_text
 from rlgen.executors import ExecutorOptions, map_jobs
 from rlgen.files import read_json
@@ -73,6 +73,14 @@ class _Sweep:
     def resume(self) -> Path | None:
         """``--resume``: the sweep directory to continue (the CLI runs it there)."""
         return self.train.resume
+
+    def ignored(self) -> dict[str, str]:
+        """The options the sweep would ignore (:func:`rlgen.configs.refuse_ignored`): the one each
+        value replaces (--beta, --latent), and those every member would ignore."""
+        beta = isinstance(self, BetaSweepConfig)
+        option, values = ("beta", "--betas") if beta else ("latent", "--latents")
+        members = {f"train.{name}": why for name, why in self.train.ignored().items()}
+        return {f"train.model.{option}": f": the sweep replaces it by each of {values}"} | members
 
 
 @dataclass(frozen=True)
@@ -189,7 +197,7 @@ def run_sweep(
         check_resume_options(config, directory)  # the sweep's options too (--betas, --workers)
         config = load_run_config(directory, name, type(config))
     else:
-        _refuse_replaced(config)
+        refuse_ignored(config)
         directory = Path(run_dir) if run_dir is not None else default_run_dir(name, None)
     start = time.perf_counter()
     with Run(
@@ -238,15 +246,6 @@ def run_sweep(
         )
         plot(r.path)
     return written
-
-
-def _refuse_replaced(config: SweepConfig) -> None:
-    """Refuse the option that the sweep replaces by each of its values (--beta, --latent); on
-    the command line also typed at its default value (:func:`rlgen.configs.given_options`)."""
-    beta = isinstance(config, BetaSweepConfig)
-    option, values = ("--beta", "--betas") if beta else ("--latent", "--latents")
-    if option in given_options(config):
-        raise UserError(f"{option}: the sweep replaces it by each of {values}; leave it out")
 
 
 def _sample_diversity(member_dir: Path) -> float | None:

@@ -28,7 +28,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from rlgen.configs import was_given
+from rlgen.configs import refuse_ignored
 from rlgen.errors import (
     UserError,
     check_choice,
@@ -36,7 +36,6 @@ from rlgen.errors import (
     check_memory,
     check_range,
     number_text,
-    option_name,
 )
 from rlgen.figures import pyplot, save_figure
 from rlgen.files import read_json
@@ -120,15 +119,6 @@ def _random_only(example: str, names: tuple[str, ...]) -> dict[str, str]:
     }
 
 
-def _refuse_ignored(config: Any) -> None:
-    """Refuse an option that the run would ignore (``config.ignored()``: field -> why). On the
-    command line one typed at its default value counts too (:func:`rlgen.configs.was_given`);
-    from Python, one whose value differs from its default."""
-    for name, why in config.ignored().items():
-        if was_given(config, name):
-            raise UserError(f"{option_name(name)} {why}; leave it out")
-
-
 # ---------------------------------------------------------------------------------------------
 # rlgen mdp solve
 # ---------------------------------------------------------------------------------------------
@@ -209,7 +199,7 @@ class SolveConfig:
 
     def ignored(self) -> dict[str, str]:
         """The options that this --method or --example ignores, each with why
-        (:func:`_refuse_ignored`)."""
+        (:func:`rlgen.configs.refuse_ignored`)."""
         method = f"--method {self.method} would ignore it"
         ignored = _random_only(self.example, (*RANDOM_MDP_OPTIONS, "seed"))
         if self.method != "backward-induction":
@@ -291,7 +281,7 @@ def run_solve(
     overwrite: bool = False,
 ) -> dict:
     """Solve, write the run directory, return the summary (keys documented in the README)."""
-    _refuse_ignored(config)
+    refuse_ignored(config)
     with Run(
         "mdp solve", config, run_dir, quiet=quiet, metrics_index="sweep", overwrite=overwrite
     ) as run:
@@ -568,7 +558,7 @@ def run_pg_check(
     overwrite: bool = False,
 ) -> dict:
     """Run the checks, write the run directory, return the summary (keys in the README)."""
-    _refuse_ignored(config)
+    refuse_ignored(config)
     with Run(
         "mdp pg-check",
         config,
