@@ -103,6 +103,56 @@ def test_bad_inputs_on_the_command_line_are_one_line_with_status_2(args, capsys,
     assert not (tmp_path / "r").exists()  # nothing written for a rejected command
 
 
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["--agent", "ucb", "--epsilon", "0.1"],
+            "--epsilon is for --agent eps-greedy only: --agent ucb would ignore it",
+        ),
+        (
+            ["--agent", "gradient", "--initial", "5"],
+            "--initial is for --agent greedy, eps-greedy or ucb: --agent gradient would ignore it",
+        ),
+        (["--baseline", "False"], "--baseline is for --agent gradient only"),
+        (
+            ["--agent", "ucb:c=1", "--c", "3"],
+            "--c: every agent that takes it fixes its own (--agent ucb:c=1)",
+        ),
+        (
+            ["--agent", "eps-greedy:alpha=0.1", "gradient:alpha=0.2", "--alpha", "0.3"],
+            "--alpha: every agent that takes it fixes its own",
+        ),
+        (["--walk-std", "0.1"], "--walk-std is for --nonstationary only"),
+        # typed at its default value, it is still given
+        (["--agent", "ucb", "--epsilon", "0", "0.01", "0.1"], "--epsilon is for --agent eps"),
+    ],
+)
+def test_an_option_no_agent_reads_is_refused_before_anything_is_written(
+    args, message, capsys, tmp_path
+):
+    # they were silently dropped: the run compared the agents without them
+    assert main(["bandit", *args, "--runs", "2", "--steps", "2", "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"rlgen: error: {message}"), err
+    assert err[0].endswith("; leave it out")
+    assert not (tmp_path / "r").exists()
+
+
+def test_options_some_agent_reads_are_not_refused(tmp_path):
+    def run(name, **kwargs):
+        return bandits.run(BanditConfig(runs=2, steps=2, **kwargs), tmp_path / name, quiet=True)
+
+    # ucb takes --c, gradient --baseline; eps-greedy without epsilon= reads --epsilon
+    run("a", agent=("ucb", "gradient"), c=(1.0,), baseline=(False,))
+    run("b", agent=("eps-greedy:epsilon=0.1", "eps-greedy"), epsilon=(0.2,))
+    run("c", nonstationary=True, walk_std=0.1)
+    # from Python, a list at its default is no option given, read or not
+    run("d", agent=("ucb",))
+    with pytest.raises(UserError, match="--c: every agent that takes it fixes its own"):
+        run("e", agent=("ucb:c=1",), c=(3.0,))
+
+
 # --- run directory ---------------------------------------------------------------------------
 
 

@@ -26,6 +26,7 @@ from rlgen.bandits.agents import (
     simulate,
 )
 from rlgen.bandits.testbed import Result, true_values
+from rlgen.configs import refuse_ignored
 from rlgen.errors import UserError, check_config_types, check_memory, check_range
 from rlgen.figures import pyplot, save_figure
 from rlgen.files import read_json
@@ -81,13 +82,37 @@ class BanditConfig:
         check_range("true_mean", self.true_mean, -1e6, 1e6)
         # every value of the lists, used by an agent or not; inline values are checked by the
         # same check_parameter when the agents are built below
-        for name in ("epsilon", "alpha", "initial", "c", "baseline"):
+        for name in LIST_OPTIONS:
             for value in getattr(self, name):
                 check_parameter(name, value)
         if not self.agent:
             raise UserError(f"--agent: give at least one of {', '.join(KINDS)}")
         if not self.agents:
             raise UserError("--agent: an empty parameter list leaves no agent to run")
+
+    def ignored(self) -> dict[str, str]:
+        """The options this run would ignore, each with why (:func:`rlgen.configs.refuse_ignored`):
+        a parameter list that no agent of --agent takes (--c without ucb), or that every agent
+        taking it fixes inline (--c 1 with ucb:c=2); --walk-std on a stationary testbed."""
+        ignored: dict[str, str] = {}
+        for name in LIST_OPTIONS:
+            takers = [spec for spec in self.agent if name in PARAMS[_kind(spec)]]
+            if any(name not in _fixed(spec) for spec in takers):
+                continue  # some agent reads the list
+            if takers:
+                ignored[name] = (
+                    f": every agent that takes it fixes its own (--agent {' '.join(takers)})"
+                )
+            else:
+                kinds = [kind for kind in KINDS if name in PARAMS[kind]]
+                only = f"{kinds[0]} only" if len(kinds) == 1 else ", ".join(kinds[:-1])
+                only += "" if len(kinds) == 1 else f" or {kinds[-1]}"
+                ignored[name] = (
+                    f"is for --agent {only}: --agent {' '.join(self.agent)} would ignore it"
+                )
+        if not self.nonstationary:
+            ignored["walk_std"] = "is for --nonstationary only: a stationary testbed has no walk"
+        return ignored
 
     @property
     def agents(self) -> list[Agent]:
@@ -98,6 +123,21 @@ class BanditConfig:
                 if agent not in out:
                     out.append(agent)
         return out
+
+
+LIST_OPTIONS = ("epsilon", "alpha", "initial", "c", "baseline")
+"""the options that list values of an agent parameter (each agent taking it expands over them)"""
+
+
+def _kind(spec: str) -> str:
+    """The agent kind of an ``--agent`` spec."""
+    return spec.partition(":")[0]
+
+
+def _fixed(spec: str) -> set[str]:
+    """The parameters an ``--agent`` spec fixes inline (``ucb:c=1`` -> ``{"c"}``)."""
+    rest = spec.partition(":")[2]
+    return {item.partition("=")[0].strip() for item in filter(None, rest.split(","))}
 
 
 def parse_agent(spec: str, config: BanditConfig) -> list[Agent]:
@@ -187,6 +227,7 @@ def run(
     overwrite: bool = False,
 ) -> dict:
     """Run the comparison, write the run directory, return the summary (see README)."""
+    refuse_ignored(config)
     with Run("bandit", config, run_dir, quiet=quiet, overwrite=overwrite) as out:
         start = time.perf_counter()
         total = len(config.agents) * config.steps
