@@ -134,3 +134,34 @@ def test_resume_refuses_an_option_typed_at_its_default_value(tmp_path, capsys):
 
 def option(typed: list[str]) -> str:
     return typed[0].partition("=")[0].replace("_", "-")
+
+
+def test_help_keeps_each_option_description_one_paragraph():
+    """A field docstring over several source lines is one paragraph of --help: its lines break
+    only where the next word would not fit (tyro alone turns each indented continuation line of
+    the source into a hard break)."""
+    import os
+
+    for command in COMMANDS:
+        out = subprocess.run(
+            [sys.executable, "-m", "rlgen", *command.path, "--help"],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env={**os.environ, "COLUMNS": "120"},  # one column of option groups
+        ).stdout
+        lines = out.splitlines()
+
+        def column(line: str) -> int:  # where the text starts, after the boxes' borders
+            return len(line) - len(line.lstrip(" │"))
+
+        early = []
+        for above, below in zip(lines, lines[1:], strict=False):
+            at = column(above)
+            if at < 10 or column(below) != at or not below.strip(" │"):
+                continue  # not two lines of one description
+            text, word = above[at:].rstrip(" │"), below[at:].split()[0]
+            room = len(above) - at - 2  # the box's width, less the border and its padding
+            if len(text) + 1 + len(word) <= room:
+                early.append((text, word))
+        assert not early, (command.name, early[:3])

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import inspect
 import io
 import os
 import re
@@ -266,6 +267,7 @@ def _parse(entry: Entry, command: Command, rest: list[str]) -> tuple[Any, Output
         target: Any = parse
     else:
         target = command.config
+    _dedent_field_docs()
     with _one_line_parse_errors(prog):
         parsed = tyro.cli(target, args=rest, prog=prog, description=description)
     return parsed if command.writes_run_dir else (parsed, OutputOptions())
@@ -311,6 +313,33 @@ def _suggestion(box: str) -> str | None:
     _, found, rest = box.partition("Perhaps you meant")
     match = re.search(r"(--[\w.-]+)", rest) if found else None
     return match.group(1) if match else None
+
+
+def _dedent_field_docs() -> None:
+    """Make each field docstring one paragraph of --help, however many source lines it takes.
+
+    tyro (1.0) joins a field docstring's lines before it dedents them, so every indented
+    continuation line became a hard line break in the help, and it keeps a break before a line
+    that starts with a non-letter (``--max-episode-steps``, ``(475``), meant for lists. Its
+    private docstring reader is wrapped to dedent and join the lines first (a blank line still
+    separates paragraphs); where that reader is missing, the help keeps the breaks.
+    """
+    try:
+        from tyro import _docstrings
+    except ImportError:
+        return
+    read = getattr(_docstrings, "parse_docstring_from_object", None)
+    if read is None or getattr(read, "rlgen_dedented", False):
+        return
+
+    def dedented(obj: object) -> dict[str, str]:
+        return {
+            name: re.sub(r"(?<!\n)\n(?!\n)", " ", inspect.cleandoc(text))
+            for name, text in read(obj).items()
+        }
+
+    dedented.rlgen_dedented = True  # type: ignore[attr-defined]
+    _docstrings.parse_docstring_from_object = dedented
 
 
 def _tyro_error_hook() -> Any:
