@@ -323,6 +323,13 @@ NO_DATA = ("--data-dir", "/nonexistent", "--out", "/nonexistent/run")
         # k importance weights per image, held at once: --iwae-k 1e30 ran until memory ran out
         (["vae", "--iwae-k", str(10**30), *NO_DATA], "--iwae-k: the importance weights of "),
         (["vae", "evaluate", "/nonexistent", "--iwae-k", str(10**30)], "--iwae-k: the importance"),
+        # every epoch's row of metrics is kept: a run of 10**30 epochs trained practically for ever
+        (["ae", "--epochs", str(10**30), *NO_DATA], "--epochs: the history of 1,000,000,"),
+        (["vae", "latent-sweep", "--epochs", str(10**30), *NO_DATA], "--epochs: the history"),
+        (
+            ["vae", "--epochs", str(10**30), "--max-steps", str(10**20), *NO_DATA],
+            "--max-steps: the history of up to 100,000,000,000,000,000,000 epochs (one step each)",
+        ),
         # beta * KL overflowed float32: a non-finite loss whose message blamed --lr
         (["vae", "--beta", "1e300", *NO_DATA], "--beta must be in [0, 1e+30], got 1e+300"),
         (["vae", "beta-sweep", "--betas", "1", "1e31", *NO_DATA], "--betas must be in [0, 1e+30]"),
@@ -337,6 +344,22 @@ def test_bad_options_are_one_error_line(args, message, capsys):
     assert main(args) == 2
     line = last_error(capsys)
     assert line.startswith("rlgen: error: ") and message in line, line
+
+
+def test_epochs_are_bounded_by_the_memory_of_their_history(monkeypatch):
+    from rlgen import errors
+    from rlgen.generative.command import HISTORY_EPOCH_BYTES, AETrainConfig
+    from rlgen.training import LoopConfig
+
+    most = 100_000  # epochs whose history takes half the memory (the share that may be asked for)
+    monkeypatch.setattr(errors, "total_memory", lambda: 2 * HISTORY_EPOCH_BYTES * most)
+    AETrainConfig(loop=LoopConfig(epochs=most))
+    with pytest.raises(UserError, match=r"^--epochs: the history of 100,001 epochs would need"):
+        AETrainConfig(loop=LoopConfig(epochs=most + 1))
+    # --max-steps ends the run within as many epochs, whatever --epochs says
+    VAETrainConfig(loop=LoopConfig(epochs=10**30, max_steps=most))
+    with pytest.raises(UserError, match=r"^--max-steps: the history of up to 100,001 epochs"):
+        VAETrainConfig(loop=LoopConfig(epochs=10**30, max_steps=most + 1))
 
 
 def test_evaluate_refuses_k_below_one_and_non_run_directories(vae_run, tmp_path, capsys):
