@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import json
+import os
 import subprocess
 import sys
 
@@ -140,8 +142,6 @@ def test_help_keeps_each_option_description_one_paragraph():
     """A field docstring over several source lines is one paragraph of --help: its lines break
     only where the next word would not fit (tyro alone turns each indented continuation line of
     the source into a hard break)."""
-    import os
-
     for command in COMMANDS:
         out = subprocess.run(
             [sys.executable, "-m", "rlgen", *command.path, "--help"],
@@ -156,7 +156,7 @@ def test_help_keeps_each_option_description_one_paragraph():
             return len(line) - len(line.lstrip(" │"))
 
         early = []
-        for above, below in zip(lines, lines[1:], strict=False):
+        for above, below in itertools.pairwise(lines):
             at = column(above)
             if at < 10 or column(below) != at or not below.strip(" │"):
                 continue  # not two lines of one description
