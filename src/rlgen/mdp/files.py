@@ -1,0 +1,191 @@
+"""A finite MDP of your own, read from and written to a JSON file (``rlgen mdp solve --file``).
+
+The file holds the lecture's dynamics p(s', r | s, a) as rows of outcomes, the form of
+:meth:`rlgen.mdp.model.MDP.from_outcomes`::
+
+    {
+      "states": 3,
+      "actions": ["stay", "go"],
+      "outcomes": [[0, 1, 0.9, 1, -1.0],
+                   [0, 1, 0.1, 0, -1.0],
+                   ...],
+      "terminal": [2],
+      "gamma": 0.9
+    }
+
+- ``states``: S, the number of states (states are 0 .. S-1).
+- ``actions``: A, or a list of A action names (``up``, ``right``, ``down``, ``left`` draw arrows).
+- ``outcomes``: rows ``[s, a, p, s', r]``: from state s, action a leads to s' with reward r with
+  probability p; the rows of each non-terminal (s, a) sum to 1. Rows of terminal states are
+  dropped (a terminal state is absorbing with reward 0).
+- ``terminal`` (optional, default none): the terminal states.
+- ``initial`` (optional): h(s), S probabilities; default uniform over the non-terminal states.
+- ``gamma`` (optional where ``--gamma`` is given), ``horizon`` (optional, H), ``name`` (optional),
+  ``grid`` (optional, ``[rows, cols]``: state s is the cell (s // cols, s % cols), drawn as a grid).
+
+Any other key is refused (a misspelt ``"terminals"`` would otherwise be dropped in silence).
+:func:`write_mdp` writes any :class:`MDP` in this form, so a shipped example is a template:
+``rlgen.mdp.files.write_mdp(rlgen.mdp.examples.example("gridworld-4.1"), "mine.json")``.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rlgen.files import read_json, write_json
+from rlgen.mdp.model import MDP, MDPError
+
+REQUIRED = ("states", "actions", "outcomes")
+OPTIONAL = ("terminal", "initial", "gamma", "horizon", "name", "grid")
+
+
+def read_mdp(path: str | Path, *, gamma: float | None = None, horizon: int | None = None) -> MDP:
+    """The MDP in the JSON file ``path``; ``gamma`` and ``horizon``, when given, replace the
+    file's. Every problem with the file is an :class:`MDPError` naming the file."""
+    path = Path(path)
+    data = read_json(path)
+    try:
+        return _from_dict(data, gamma=gamma, horizon=horizon, default_name=path.stem)
+    except MDPError as e:
+        raise MDPError(f"{path}: {e}") from None
+
+
+def write_mdp(mdp: MDP, path: str | Path) -> None:
+    """Write ``mdp`` as the JSON :func:`read_mdp` reads (the same MDP back, exactly)."""
+    write_json(Path(path), mdp_dict(mdp))
+
+
+def mdp_dict(mdp: MDP) -> dict[str, Any]:
+    """``mdp`` as the file's dictionary (floats kept exactly: JSON's repr round-trips them)."""
+    rows = np.repeat(np.arange(mdp.n_states * mdp.n_actions), np.diff(mdp.row_start))
+    s, a = np.divmod(rows, mdp.n_actions)
+    data: dict[str, Any] = {
+        "name": mdp.name,
+        "states": mdp.n_states,
+        "actions": list(mdp.action_names),
+        "outcomes": [
+            [int(s[i]), int(a[i]), float(mdp.prob[i]), int(mdp.next_state[i]), float(mdp.reward[i])]
+            for i in range(len(rows))
+        ],
+        "terminal": np.flatnonzero(mdp.terminal).tolist(),
+        "initial": [float(h) for h in mdp.initial],
+        "gamma": mdp.gamma,
+        "horizon": mdp.horizon,
+    }
+    if mdp.grid is not None:
+        data["grid"] = list(mdp.grid)
+    return data
+
+
+def _from_dict(data: Any, *, gamma: float | None, horizon: int | None, default_name: str) -> MDP:
+    if not isinstance(data, dict):
+        raise MDPError(f"expected a JSON object with keys {', '.join(REQUIRED)}")
+    unknown = sorted(set(data) - set(REQUIRED) - set(OPTIONAL))
+    if unknown:
+        raise MDPError(
+            f"unknown key(s) {', '.join(map(repr, unknown))}; the keys are "
+            f"{', '.join(REQUIRED)} and optionally {', '.join(OPTIONAL)}"
+        )
+    missing = [key for key in REQUIRED if key not in data]
+    if missing:
+        raise MDPError(f"missing key(s) {', '.join(map(repr, missing))}")
+    n_states = _count(data["states"], "states")
+    actions = data["actions"]
+    if isinstance(actions, list):
+        if not actions or not all(isinstance(name, str) and name for name in actions):
+            raise MDPError('"actions": a count, or a non-empty list of action names')
+        if len(set(actions)) != len(actions):
+            raise MDPError('"actions": the action names must differ')
+        n_actions, names = len(actions), tuple(actions)
+    else:
+        n_actions, names = _count(actions, "actions"), ()
+    outcomes = _outcomes(data["outcomes"], n_states, n_actions)
+    terminal = [
+        _index(t, n_states, f'"terminal" entry {i}')
+        for i, t in enumerate(_list(data.get("terminal", []), "terminal"))
+    ]
+    live = n_states - len(set(terminal))
+    if live * n_actions > len(outcomes):  # checked before any array of S entries is made
+        raise MDPError(
+            f"{len(outcomes)} outcome rows cannot cover the {live} non-terminal states x "
+            f"{n_actions} actions: every non-terminal (state, action) needs outcomes"
+        )
+    initial = data.get("initial")
+    if initial is not None:
+        initial = [
+            _number(h, f'"initial" entry {i}') for i, h in enumerate(_list(initial, "initial"))
+        ]
+        if len(initial) != n_states:
+            raise MDPError(f'"initial" must hold {n_states} probabilities, one per state')
+    if gamma is None:
+        if data.get("gamma") is None:
+            raise MDPError('no discount: give "gamma" in the file or --gamma')
+        gamma = _number(data["gamma"], '"gamma"')
+    if horizon is None and data.get("horizon") is not None:
+        horizon = _count(data["horizon"], "horizon")
+    grid = data.get("grid")
+    if grid is not None:
+        cells = _list(grid, "grid")
+        if len(cells) != 2:
+            raise MDPError('"grid" must be [rows, cols]')
+        grid = (_count(cells[0], "grid"), _count(cells[1], "grid"))
+    name = data.get("name", default_name)
+    if not isinstance(name, str):
+        raise MDPError('"name" must be a string')
+    return MDP.from_outcomes(
+        n_states,
+        n_actions,
+        outcomes,
+        initial=initial,
+        terminal=np.array(terminal, dtype=np.int64),
+        gamma=gamma,
+        horizon=horizon,
+        name=name,
+        action_names=names,
+        grid=grid,
+    )
+
+
+def _outcomes(rows: Any, n_states: int, n_actions: int) -> np.ndarray:
+    table = np.empty((len(_list(rows, "outcomes")), 5))
+    for i, row in enumerate(rows):
+        where = f'"outcomes" row {i}'
+        if not isinstance(row, list) or len(row) != 5:
+            raise MDPError(f"{where}: expected [state, action, probability, next_state, reward]")
+        s, a, p, s2, r = row
+        table[i] = (
+            _index(s, n_states, f"{where}, state"),
+            _index(a, n_actions, f"{where}, action"),
+            _number(p, f"{where}, probability"),
+            _index(s2, n_states, f"{where}, next_state"),
+            _number(r, f"{where}, reward"),
+        )
+    return table
+
+
+def _list(value: Any, key: str) -> list[Any]:
+    if not isinstance(value, list):
+        raise MDPError(f'"{key}" must be a list')
+    return value
+
+
+def _count(value: Any, key: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise MDPError(f'"{key}" must be a whole number >= 1, got {value!r}')
+    return value
+
+
+def _index(value: Any, n: int, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < n:
+        raise MDPError(f"{where}: expected a whole number in 0..{n - 1}, got {value!r}")
+    return value
+
+
+def _number(value: Any, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise MDPError(f"{where}: expected a finite number, got {value!r}")
+    return float(value)

@@ -1,0 +1,127 @@
+"""An MDP of one's own in a JSON file: written and read back exactly; every bad file is an
+MDPError naming the file and what is wrong, never a traceback or a silent guess."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from rlgen.mdp import dp, examples
+from rlgen.mdp.files import mdp_dict, read_mdp, write_mdp
+from rlgen.mdp.model import MDPError
+
+ARRAYS = ("row_start", "next_state", "reward", "prob", "initial", "terminal")
+
+
+@pytest.mark.parametrize("name", ["gridworld-3.5", "gridworld-4.1", "frozenlake", "random"])
+def test_write_then_read_is_the_same_mdp(tmp_path, name):
+    mdp = (
+        examples.random_mdp(30, 4, 3, np.random.default_rng(2), gamma=0.9)
+        if name == "random"
+        else examples.example(name)
+    )
+    write_mdp(mdp, tmp_path / "m.json")
+    back = read_mdp(tmp_path / "m.json")
+    for key in ARRAYS:
+        assert np.array_equal(getattr(mdp, key), getattr(back, key)), key
+    assert (back.gamma, back.horizon, back.grid, back.action_names, back.name) == (
+        mdp.gamma,
+        mdp.horizon,
+        mdp.grid,
+        mdp.action_names,
+        mdp.name,
+    )
+    assert np.array_equal(dp.value_iteration(mdp).v, dp.value_iteration(back).v)
+
+
+def small(**changes):
+    """A 3-state chain: 'go' moves right with reward -1, 'stay' stays; state 2 is terminal."""
+    data = {
+        "states": 3,
+        "actions": ["stay", "go"],
+        "outcomes": [
+            [0, 0, 1.0, 0, 0.0],
+            [0, 1, 1.0, 1, -1.0],
+            [1, 0, 1.0, 1, 0.0],
+            [1, 1, 0.5, 2, -1.0],
+            [1, 1, 0.5, 0, -1.0],
+        ],
+        "terminal": [2],
+        "gamma": 0.5,
+    }
+    data.update(changes)
+    return {k: v for k, v in data.items() if v is not ...}
+
+
+def test_a_hand_written_file_solves_as_computed_by_hand(tmp_path):
+    (tmp_path / "chain.json").write_text(json.dumps(small(gamma=1.0)))
+    mdp = read_mdp(tmp_path / "chain.json")
+    assert mdp.name == "chain" and mdp.action_names == ("stay", "go")
+    # "always go" by hand, gamma = 1: v1 = -1 + 0.5 v0, v0 = -1 + v1, so v1 = -3, v0 = -4
+    policy = np.zeros((3, 2))
+    policy[:, 1] = 1.0
+    v = dp.evaluate_linear(mdp, policy)
+    assert v[:2] == pytest.approx([-4.0, -3.0], abs=1e-12)
+    assert v[2] == 0.0
+
+
+def test_gamma_and_horizon_given_replace_the_files(tmp_path):
+    (tmp_path / "m.json").write_text(json.dumps(small(gamma=...)))
+    with pytest.raises(MDPError, match="no discount"):
+        read_mdp(tmp_path / "m.json")
+    mdp = read_mdp(tmp_path / "m.json", gamma=0.25, horizon=3)
+    assert (mdp.gamma, mdp.horizon) == (0.25, 3)
+
+
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ({"terminals": [2]}, "unknown key.*'terminals'"),
+        ({"outcomes": ...}, "missing key.*'outcomes'"),
+        ({"states": 0}, '"states" must be a whole number >= 1'),
+        ({"states": 2.5}, '"states" must be a whole number'),
+        ({"states": True}, '"states" must be a whole number'),
+        ({"states": 10**30}, "cannot cover"),
+        ({"actions": []}, '"actions": a count, or a non-empty list'),
+        ({"actions": ["a", "a"]}, "must differ"),
+        ({"outcomes": [[0, 0, 1.0, 0]]}, "row 0: expected"),
+        ({"outcomes": "none"}, '"outcomes" must be a list'),
+        (
+            {"outcomes": [[0, 0, 1.0, 3, 0.0]] * 4},
+            "next_state: expected a whole number in 0..2",
+        ),
+        ({"outcomes": [[0, 0, 1.5, 0, 0.0]] * 4}, "sum to"),
+        ({"outcomes": [[0, 0.5, 1.0, 0, 0.0]] * 4}, "row 0, action"),
+        ({"outcomes": [[0, 0, float("nan"), 0, 0.0]] * 4}, "probability: expected a finite"),
+        ({"terminal": [1.0]}, '"terminal" entry 0'),
+        ({"terminal": 2}, '"terminal" must be a list'),
+        ({"initial": [1.0, 0.0]}, "3 probabilities"),
+        ({"initial": [0.5, 0.6, 0.0]}, "initial distribution"),
+        ({"gamma": 1.5}, "gamma must be in"),
+        ({"gamma": "0.9"}, '"gamma": expected a finite number'),
+        ({"horizon": 0}, '"horizon" must be a whole number >= 1'),
+        ({"grid": [2, 2]}, "does not hold 3 states"),
+        ({"name": 3}, '"name" must be a string'),
+    ],
+)
+def test_a_bad_file_is_an_error_naming_the_file(tmp_path, changes, message):
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(small(**changes)))
+    with pytest.raises(MDPError, match=message) as e:
+        read_mdp(path)
+    assert str(e.value).startswith(f"{path}: ")
+
+
+@pytest.mark.parametrize(
+    "text, message", [("[1, 2]", "expected a JSON object"), ("{", "not valid JSON")]
+)
+def test_not_an_mdp_file(tmp_path, text, message):
+    (tmp_path / "m.json").write_text(text)
+    with pytest.raises(Exception, match=message):
+        read_mdp(tmp_path / "m.json")
+
+
+def test_dict_is_plain_json(tmp_path):
+    json.dumps(mdp_dict(examples.example("gridworld-4.1")), allow_nan=False)
