@@ -525,3 +525,42 @@ def test_from_python_an_ignored_option_is_refused_only_away_from_its_default(tmp
     # at their defaults the options say nothing: a config built in Python spells every field
     config = SolveConfig(method="evaluate-random", horizon=10, tol=1e-12, max_sweeps=100_000)
     assert run_solve(config, tmp_path / "c", quiet=True)["horizon"] is None
+
+
+@pytest.mark.parametrize("method", ["value-iteration", "evaluate-random", "backward-induction"])
+def test_solve_an_mdp_from_a_file_as_the_example_it_was_written_from(tmp_path, method):
+    from rlgen.mdp.examples import example
+    from rlgen.mdp.files import write_mdp
+
+    write_mdp(example("gridworld-4.1"), tmp_path / "mine.json")
+    ran = {}
+    for name, args in (
+        ("example", ["--example", "gridworld-4.1"]),
+        ("file", ["--example", "file", "--file", str(tmp_path / "mine.json")]),
+    ):
+        out = tmp_path / name
+        assert main(["mdp", "solve", *args, "--method", method, "--out", str(out), "--quiet"]) == 0
+        ran[name] = _summary(out)
+    for key in ("values", "values_grid", "greedy_actions", "gamma", "terminal_states"):
+        assert ran["file"][key] == ran["example"][key], key
+    assert ran["file"]["example"] == "file"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--example", "file"], "--example file needs --file PATH"),
+        (["--file", "x.json"], "--file is for --example file only"),
+        (["--example", "file", "--file", "missing.json"], "missing.json: no such file"),
+        (["--example", "file", "--file", "bad.json"], "bad.json: unknown key(s) 'terminals'"),
+        (["--example", "file", "--file", "nogamma.json"], 'no discount: give "gamma"'),
+    ],
+)
+def test_a_bad_mdp_file_is_one_error_line(tmp_path, monkeypatch, capsys, args, message):
+    monkeypatch.chdir(tmp_path)
+    chain = {"states": 2, "actions": 1, "outcomes": [[0, 0, 1.0, 1, -1.0]], "terminal": [1]}
+    (tmp_path / "bad.json").write_text(json.dumps({**chain, "gamma": 1, "terminals": [1]}))
+    (tmp_path / "nogamma.json").write_text(json.dumps(chain))
+    assert main(["mdp", "solve", *args, "--out", str(tmp_path / "run"), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0], err

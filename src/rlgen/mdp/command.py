@@ -48,17 +48,20 @@ from rlgen.mdp.examples import (
     gridworld_4_1,
     random_mdp,
 )
+from rlgen.mdp.files import read_mdp
 from rlgen.mdp.model import MDP, uniform_policy
 from rlgen.mdp.plots import plot_solution, plot_sweeps
 from rlgen.mdp.policy_gradient import POLICIES, TheoremCheck, check_theorem
 from rlgen.metrics import metrics_columns
 from rlgen.runs import MAX_SEED, Command, Run, make_rng
 
-EXAMPLE_NAMES = (*EXAMPLES, "random")
+EXAMPLE_NAMES = (*EXAMPLES, "random", "file")
 METHODS = ("evaluate-random", "value-iteration", "policy-iteration", "backward-induction")
 PG_EXAMPLES = ("random", "gridworld-4.1", "gridworld-3.5")
 
-Example = Literal["gridworld-3.5", "gridworld-4.1", "frozenlake", "cliffwalking", "taxi", "random"]
+Example = Literal[
+    "gridworld-3.5", "gridworld-4.1", "frozenlake", "cliffwalking", "taxi", "random", "file"
+]
 Method = Literal["evaluate-random", "value-iteration", "policy-iteration", "backward-induction"]
 
 SIZES = {
@@ -140,7 +143,7 @@ class SolveConfig:
     the optimal values of the task truncated after --horizon steps"""
     gamma: float | None = None
     """discount in [0, 1]; None: the task's own (3.5: 0.9, 4.1: 1, frozenlake: 0.9,
-    cliffwalking: 1, taxi: 1, random: 1 if episodic else 0.9)"""
+    cliffwalking: 1, taxi: 1, random: 1 if episodic else 0.9, file: the file's "gamma")"""
     horizon: int = 10
     """H, the number of steps of the truncated task (backward-induction only), >= 1"""
     q: bool = False
@@ -163,10 +166,15 @@ class SolveConfig:
     at least 2e-10 (episodes of at most 2 / end-prob steps on average)"""
     seed: int = 0
     """random seed of the random MDP"""
+    file: Path | None = None
+    """--example file: a JSON file of the MDP's dynamics, outcome rows [s, a, p, s', r] (format
+    in the README; rlgen.mdp.files.write_mdp writes any MDP so)"""
 
     def __post_init__(self) -> None:
         check_config_types(self)
         check_choice("example", self.example, EXAMPLE_NAMES)
+        if self.example == "file" and self.file is None:
+            raise UserError("--example file needs --file PATH, a JSON file of the MDP's dynamics")
         if self.map is not None:
             check_choice("map", self.map, FROZENLAKE_MAPS)
             if self.example != "frozenlake":
@@ -202,6 +210,10 @@ class SolveConfig:
         (:func:`rlgen.configs.refuse_ignored`)."""
         method = f"--method {self.method} would ignore it"
         ignored = _random_only(self.example, (*RANDOM_MDP_OPTIONS, "seed"))
+        if self.example != "file":
+            ignored["file"] = (
+                f"is for --example file only: --example {self.example} would ignore it"
+            )
         if self.method != "backward-induction":
             ignored["horizon"] = f"is for --method backward-induction only: {method}"
         if self.method != "value-iteration":
@@ -216,6 +228,9 @@ class SolveConfig:
             live = self.states - self.terminals
             per_row = self.successors + (1 if self.terminals else 0)
             return self.states, self.actions, live * self.actions * per_row
+        if self.example == "file":
+            assert self.file is not None
+            return _file_sizes(self.file)
         key = "frozenlake-8x8" if self.map == "8x8" else self.example
         states, actions = SIZES[key]
         return states, actions, 3 * states * actions  # FrozenLake: 3 slips; the others: 1
@@ -250,12 +265,17 @@ class SolveConfig:
         if self.example == "random":
             grown |= {"states": self.states / 20, "actions": self.actions / 3}
             grown["successors"] = self.successors / 3
-        return max(grown, key=grown.__getitem__, default="example")
+        return max(
+            grown, key=grown.__getitem__, default="file" if self.example == "file" else "example"
+        )
 
     def build(self) -> MDP:
         """The MDP this config names; truncated after ``horizon`` steps for backward induction
         (so gamma = 1 is allowed on a continuing task)."""
         horizon = self.horizon if self.method == "backward-induction" else None
+        if self.example == "file":
+            assert self.file is not None
+            return read_mdp(self.file, gamma=self.gamma, horizon=horizon)
         if self.example == "random":
             gamma = self.gamma if self.gamma is not None else (1.0 if self.terminals else 0.9)
             return random_mdp(
@@ -271,6 +291,21 @@ class SolveConfig:
         if self.map is not None:
             return example(self.example, self.gamma, horizon, map_name=self.map)
         return example(self.example, self.gamma, horizon)
+
+
+def _file_sizes(path: Path) -> tuple[int, int, int]:
+    """(states, actions, outcomes) of an MDP file, for the memory estimate before it is built;
+    what is not a count here is left for :func:`rlgen.mdp.files.read_mdp` to explain."""
+    data = read_json(path)
+    if not isinstance(data, dict):
+        return 1, 1, 0
+
+    def count(value: Any) -> int:
+        if isinstance(value, list):
+            return len(value)
+        return value if isinstance(value, int) and not isinstance(value, bool) else 1
+
+    return count(data.get("states")), count(data.get("actions")), count(data.get("outcomes"))
 
 
 def run_solve(
