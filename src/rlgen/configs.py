@@ -150,6 +150,14 @@ def changed_options(
     return changed
 
 
+def default_in_words(text: str) -> Any:
+    """``Annotated`` metadata that shows a field's default in --help as ``text``: for a default
+    whose value says nothing (an empty list shows as "(default: )")."""
+    import tyro
+
+    return tyro.conf.arg(help_behavior_hint=f"(default: {text})")
+
+
 def _omits_prefix(hint: Any) -> bool:
     """Whether a nested config's field is annotated to flatten its options (no ``name.``)."""
     import typing

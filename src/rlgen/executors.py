@@ -62,8 +62,8 @@ class ExecutorOptions:
     executor: ExecutorName = "local"
     """local: a pool of processes on this machine; ray: tasks on a Ray cluster"""
     workers: int | None = None
-    """local processes at once (default: the CPU cores divided by --cpus-per-job, at most one per
-    job); 1 runs the jobs one after another in this process"""
+    """local processes at once; None: the CPU cores divided by --cpus-per-job, at most one per
+    job; 1 runs the jobs one after another in this process"""
     ray_address: str | None = None
     """address of a running Ray cluster (auto, HOST:PORT or ray://HOST:PORT); None starts a local
     one"""

@@ -100,9 +100,9 @@ class LoopConfig:
     checkpoint_every: int = 1
     """write the checkpoint every this many epochs (0: only at the end)"""
     max_steps: int | None = None
-    """stop after this many optimiser steps, mid-epoch if need be (default: no step budget)"""
+    """stop after this many optimiser steps, mid-epoch if need be; None: no step budget"""
     clip_grad_norm: float | None = None
-    """rescale gradients to at most this global L2 norm before each step (default: no clipping)"""
+    """rescale gradients to at most this global L2 norm before each step; None: no clipping"""
     compile: bool = False
     """compile the loss and its gradient with torch.compile (on CUDA replayed as CUDA graphs,
     without per-kernel launch costs); the first steps pay the compilation (seconds)"""

@@ -11,7 +11,7 @@ import itertools
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 
@@ -26,7 +26,7 @@ from rlgen.bandits.agents import (
     simulate,
 )
 from rlgen.bandits.testbed import Result, true_values
-from rlgen.configs import refuse_ignored
+from rlgen.configs import default_in_words, refuse_ignored
 from rlgen.errors import UserError, check_config_types, check_memory, check_range
 from rlgen.figures import pyplot, save_figure
 from rlgen.files import read_json
@@ -44,7 +44,7 @@ class BanditConfig:
     greedy:initial=5,alpha=0.1 or gradient:alpha=0.4,baseline=false"""
     epsilon: tuple[float, ...] = (0.0, 0.01, 0.1)
     """exploration probabilities of eps-greedy, each in [0, 1]"""
-    alpha: tuple[float, ...] = ()
+    alpha: Annotated[tuple[float, ...], default_in_words("none")] = ()
     """constant step sizes in (0, 1]; none given: sample averages for greedy / eps-greedy / ucb,
     and 0.1 for the gradient bandit"""
     initial: tuple[float, ...] = (0.0,)

@@ -97,7 +97,7 @@ class VAETrainConfig:
     iwae_k: int = 100
     """importance samples per test image for the IWAE estimate of log p(x) (0: skip it)"""
     iwae_examples: int | None = None
-    """score the IWAE on only the first this many test images (default: all of them)"""
+    """score the IWAE on only the first this many test images; None: all of them"""
     device: Device = "auto"
     """auto (CUDA when present), cpu or cuda; the data lives there for the whole run"""
     resume: Path | None = None

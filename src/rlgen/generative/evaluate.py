@@ -49,7 +49,7 @@ class EvaluateConfig:
     iwae_k: int = 5000
     """importance samples per test image"""
     examples: int | None = None
-    """score only the first this many test images (default: the run's whole test set)"""
+    """score only the first this many test images; None: the run's whole test set"""
     seed: int = 0
     """seed of the samples"""
     device: Device = "auto"

@@ -51,9 +51,9 @@ class DataConfig:
     validation: int = 5000
     """training images held out for validation (scored after every --eval-every epochs)"""
     train_size: int | None = None
-    """train on only this many images (after the validation split; default: all the rest)"""
+    """train on only this many images, after the validation split; None: all the rest"""
     test_size: int | None = None
-    """score on only the first this many test images, at most all of them (default: all 10,000)"""
+    """score on only the first this many test images; None: all of them (10,000)"""
 
     def __post_init__(self) -> None:
         check_config_types(self)

@@ -19,9 +19,14 @@ import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from rlgen.configs import check_resume_options, load_run_config, typed_options
+from rlgen.configs import (
+    check_resume_options,
+    default_in_words,
+    load_run_config,
+    typed_options,
+)
 from rlgen.errors import UserError, check_config_types, check_range
 from rlgen.files import read_json, write_json
 from rlgen.reproduce.claims import SECTIONS, Claim, Context
@@ -39,8 +44,8 @@ class ReproduceConfig:
 
     preset: Literal["quick", "full"] = "quick"
     """quick: the whole report in minutes on 2 CPU cores; full: the lecture's scale"""
-    sections: tuple[str, ...] = ()
-    """sections to run (default: all of them); an unknown name lists the choices"""
+    sections: Annotated[tuple[str, ...], default_in_words("all of them")] = ()
+    """sections to run; an unknown name lists the choices"""
     seed: int = 0
     """random seed for every section"""
     strict: bool = False
