@@ -517,3 +517,13 @@ def test_cosine_schedule_decays_the_learning_rate(synthetic_dir, tmp_path, capsy
     args = small(synthetic_dir, "--epochs", "2", "--lr-schedule", "constant")
     assert main(["ae", *args, "--out", str(constant)]) == 0
     assert [r["train/lr"] for r in read_metrics(constant)] == [0.003, 0.003]
+
+
+def test_a_sweep_member_trains_on_its_workers_device(synthetic_dir, tmp_path):
+    """--worker-devices deals devices out to the sweep's jobs, over the members' --device (here
+    cuda, which this machine need not have, gives way to the worker's cpu)."""
+    out = tmp_path / "sweep"
+    args = small(synthetic_dir, "--iwae-k", "0", "--workers", "1", "--epochs", "1")
+    devices = ["--device", "cuda", "--worker-devices", "cpu"]
+    assert main(["vae", "beta-sweep", "--betas", "1", *args, *devices, "--out", str(out)]) == 0
+    assert summary(out / "beta-1")["device"] == "cpu"

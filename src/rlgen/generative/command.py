@@ -39,6 +39,7 @@ import tyro
 
 from rlgen.configs import check_resume_options, load_run_config, refuse_ignored
 from rlgen.errors import UserError, check_choice, check_config_types, check_memory, check_range
+from rlgen.executors import job_device
 from rlgen.files import read_json
 from rlgen.generative import plots
 from rlgen.generative.images import DataConfig, Images, load_images
@@ -318,7 +319,8 @@ def _train_and_score(
     (``summarize``) with, unless the loss became non-finite, ``score``'s test figures, the
     ``save_images`` arrays and the figures; then raise :class:`NonFiniteLoss` if it did."""
     wall_start = time.perf_counter()
-    device = resolve_device(config.device)
+    # a sweep's job trains where its worker was given (--worker-devices; a Ray task's GPU)
+    device = job_device() or resolve_device(config.device)
     with Run(
         name,
         config,
