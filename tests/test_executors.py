@@ -489,6 +489,7 @@ def test_a_local_ray_instance_refuses_more_resources_per_job_than_it_has():
         ({"executor": "ray", "gpus_per_job": math.nan}, "--gpus-per-job must be a finite"),
         ({"gpus_per_job": 1}, "--gpus-per-job is for --executor ray"),
         ({"executor": "ray", "worker_devices": "cuda:0"}, "--worker-devices is for local"),
+        ({"executor": "ray", "workers": 2}, "--workers is for local workers"),
         ({"worker_devices": "cuda:0,,cuda:1"}, "--worker-devices: expected devices separated"),
         # a job given it failed in its worker, long after the start
         ({"worker_devices": "cuda:0,banana"}, "--worker-devices: 'banana' is not a torch device"),

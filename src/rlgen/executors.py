@@ -92,6 +92,11 @@ class ExecutorOptions:
             if self.ray_address is not None:
                 raise UserError("--ray-address needs --executor ray")
         else:
+            if self.workers is not None:
+                raise UserError(
+                    "--workers is for local workers; Ray runs as many jobs at once as the "
+                    "cluster has room for at --cpus-per-job / --gpus-per-job each"
+                )
             if self.worker_devices is not None:
                 raise UserError(
                     "--worker-devices is for local workers; Ray gives GPUs with --gpus-per-job"
