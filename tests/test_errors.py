@@ -91,6 +91,9 @@ def test_ints_are_shown_as_given_not_rounded():
     assert str(info.value) == "--steps must be in [1, 1000000], got 1234567"
     with pytest.raises(UserError, match=r"--x must be > 0, got -0$"):
         check_range("x", -0.0, 0, low_open=True)
+    with pytest.raises(UserError) as info:  # every 64-bit seed in full
+        check_range("seed", 9223372036854775000, 0, 9223372036854775)
+    assert str(info.value).endswith("got 9223372036854775000")
 
 
 def test_numpy_numbers_are_numbers_and_booleans_are_not():

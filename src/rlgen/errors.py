@@ -80,7 +80,8 @@ def check_range(
 def number_text(value: float) -> str:
     """A number as a message shows it: floats as ``%g`` where that reads back as the same
     number, else in full (``1.0000001``, not ``1`` beside a bound of 1); ints in full
-    (``1234567``, not ``1.23457e+06``) unless they have more than 16 digits (``1.000e+400``)."""
+    (``1234567``, not ``1.23457e+06``; every 64-bit seed) unless they have more than 24 digits
+    (``1.000e+400``)."""
     if not isinstance(value, numbers.Integral):
         try:
             short = f"{value:g}"
@@ -92,7 +93,7 @@ def number_text(value: float) -> str:
             same = True
         return short if same or value != value else str(value)
     digits = str(abs(int(value)))
-    if len(digits) <= 16:
+    if len(digits) <= 24:
         return str(int(value))
     sign = "-" if value < 0 else ""
     return f"{sign}{digits[0]}.{digits[1:4]}e+{len(digits) - 1}"

@@ -20,6 +20,7 @@ from rlgen.runs import Run
     ("kwargs", "message"),
     [
         ({"k": 0}, "--k must be in [1, 32767], got 0"),
+        ({"seed": 2**63}, "--seed must be in [0, 9223372036854775807], got 9223372036854775808"),
         ({"runs": 0}, "--runs must be >= 1, got 0"),
         ({"steps": -5}, "--steps must be >= 1, got -5"),
         ({"epsilon": (0.1, 1.5)}, "--epsilon must be in [0, 1], got 1.5"),

@@ -31,7 +31,7 @@ from rlgen.errors import UserError, check_config_types, check_memory, check_rang
 from rlgen.figures import pyplot, save_figure
 from rlgen.files import read_json
 from rlgen.metrics import metrics_columns
-from rlgen.runs import Command, Run, make_rng
+from rlgen.runs import MAX_SEED, Command, Run, make_rng
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,7 @@ class BanditConfig:
         check_range("k", self.k, 1, MAX_ARMS)
         check_range("runs", self.runs, 1)
         check_range("steps", self.steps, 1)
-        check_range("seed", self.seed, 0)
+        check_range("seed", self.seed, 0, MAX_SEED)
         # per run, about 16 float64 arrays over the arms (estimates, counts, q*, random draws)
         check_memory("runs", 16 * 8 * self.k * self.runs, "the simulation of this many runs")
         check_memory("steps", 4 * 8 * self.steps * len(self.agent), "the per-step records")

@@ -91,9 +91,7 @@ SUMMARY_VALUE_BYTES = 100
 
 
 def _check_seed(seed: int) -> None:
-    check_range("seed", seed, 0)
-    if seed > MAX_SEED:
-        raise UserError(f"--seed must be below 2**63, got {seed}")
+    check_range("seed", seed, 0, MAX_SEED)
 
 
 def _check_ends(end_prob: float, alternatives: str) -> None:
