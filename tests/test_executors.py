@@ -118,7 +118,7 @@ def import_ray():
     except ImportError:
         if os.environ.get("CI") == "true":
             pytest.fail("CI=true but ray is not importable: make test installs the ray extra")
-        pytest.skip(f"ray is not installed ({sys.executable} -m pip install 'rlgen[ray]')")
+        pytest.skip(f"ray is not installed ({sys.executable} -m pip install -e '.[ray]')")
     return ray
 
 

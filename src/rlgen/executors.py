@@ -52,7 +52,7 @@ ExecutorName = Literal["local", "ray"]
 DEVICE_VARIABLE = "RLGEN_JOB_DEVICE"
 """The environment variable through which a worker tells its jobs their device."""
 
-RAY_INSTALL = "pip install 'rlgen[ray]'"
+RAY_INSTALL = "install the ray extra: pip install -e '.[ray]' in the rlgen checkout"
 
 
 @dataclass(frozen=True)

@@ -102,7 +102,9 @@ class VAETrainConfig:
     device: Device = "auto"
     """auto (CUDA when present), cpu or cuda; the data lives there for the whole run"""
     resume: Path | None = None
-    """continue the run in this directory from its last checkpoint (its config.json is used)"""
+    """continue the run in this directory (its config.json is used): a model from its last
+    checkpoint; a sweep keeps its finished models, resumes the checkpointed ones, restarts the
+    others"""
     model: Annotated[VAEConfig, tyro.conf.OmitArgPrefixes] = field(default_factory=VAEConfig)
     """the model"""
     data: Annotated[DataConfig, tyro.conf.OmitArgPrefixes] = field(default_factory=DataConfig)
@@ -145,7 +147,9 @@ class AETrainConfig:
     device: Device = "auto"
     """auto (CUDA when present), cpu or cuda; the data lives there for the whole run"""
     resume: Path | None = None
-    """continue the run in this directory from its last checkpoint (its config.json is used)"""
+    """continue the run in this directory (its config.json is used): a model from its last
+    checkpoint; a sweep keeps its finished models, resumes the checkpointed ones, restarts the
+    others"""
     model: Annotated[AEConfig, tyro.conf.OmitArgPrefixes] = field(default_factory=AEConfig)
     """the model"""
     data: Annotated[DataConfig, tyro.conf.OmitArgPrefixes] = field(default_factory=DataConfig)
