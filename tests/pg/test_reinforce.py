@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from typing import ClassVar
 
 import gymnasium as gym
 import numpy as np
@@ -12,10 +13,13 @@ import torch
 from rlgen.errors import UserError
 from rlgen.pg import NonFiniteLoss, Reinforce, ReinforceConfig, StopTraining
 from rlgen.pg.estimators import advantages, reinforce_loss
-from rlgen.pg.evaluate import evaluate
+from rlgen.pg.evaluate import evaluate, record_gif
 from rlgen.pg.rollouts import Batch, make_env
 
-from .envs import ZeroEnv
+from . import envs
+from .envs import Observations, ZeroEnv
+
+envs.register()  # the rlgen-test/... ids
 
 SMALL = ReinforceConfig(hidden=(8,), num_envs=2, episodes_per_update=2)
 
@@ -435,3 +439,88 @@ def test_a_model_trained_under_a_time_limit_it_set_loads_onto_an_environment_obj
     again.close()
     with pytest.raises(UserError, match="max_episode_steps applies to an environment id"):
         Reinforce(gym.make("CliffWalking-v1"), config)
+
+
+def test_actions_numbered_from_minus_1_in_training_evaluation_predict_gif_and_save_load(
+    tmp_path,
+):
+    # Shifted: Discrete(3, start=-1) (left, stay, right) on positions 0..4; it asserts that every
+    # action it gets is one of -1, 0, 1, so an index sent unshifted (2) fails loudly
+    env_id = "rlgen-test/Shifted-v0"
+    config = ReinforceConfig(hidden=(16,), num_envs=4, episodes_per_update=4, max_episode_steps=20)
+    model = Reinforce(env_id, config, seed=0).learn(3000)
+    assert model.actions == 3
+    assert model.predict(0) == 1  # right, the environment's own number
+    assert set(np.asarray(model.predict(np.arange(5), deterministic=False)).tolist()) <= {-1, 0, 1}
+    returns = evaluate(model.act_fn(True), env_id, 5, max_episode_steps=20)
+    np.testing.assert_array_equal(returns, np.ones(5))  # reaches 4 every time
+    total, frames = record_gif(model.act_fn(True), env_id, tmp_path / "e.gif", max_episode_steps=20)
+    assert total == 1.0 and frames == 5  # the start and 4 steps right
+    model.save(tmp_path / "m.pt")
+    loaded = Reinforce.load(tmp_path / "m.pt")
+    np.testing.assert_array_equal(loaded.predict(np.arange(5)), model.predict(np.arange(5)))
+    model.learn(4000)  # training continues on both, the saved environments replayed
+    loaded.learn(4000)
+    for p, q in zip(model.policy.parameters(), loaded.policy.parameters(), strict=True):
+        torch.testing.assert_close(p, q, rtol=0, atol=0)
+    model.close()
+    loaded.close()
+
+
+@pytest.mark.parametrize(
+    "env_id",
+    ["IntObs", "BoolObs", "Float64Obs", "HugeObs", "InfObs", "ZeroReward", "OneStep"],
+)
+def test_observations_of_any_dtype_and_bounds_and_degenerate_episodes_train(env_id):
+    model = Reinforce(f"rlgen-test/{env_id}-v0", SMALL, seed=0).learn(200)
+    assert model.counters.updates > 0
+    assert model.predict(np.ones(3)) in (0, 1)
+    returns = evaluate(model.act_fn(True), f"rlgen-test/{env_id}-v0", 2)
+    assert np.isfinite(returns).all()
+    model.close()
+
+
+@pytest.mark.parametrize("value", [1e300, np.inf, np.nan])
+def test_observations_that_are_no_finite_float32_name_the_environment(value):
+    # 1e300 fits a float64 Box but not the float32 the networks read
+    env = Observations(low=-np.inf, high=np.inf, dtype=np.float64, value=value)
+    model = Reinforce(env, ReinforceConfig(baseline=True, num_envs=2), seed=0)
+    with pytest.raises(NonFiniteLoss, match="returned an observation that is not a finite"):
+        model.learn(200)
+    model.close()
+
+
+def test_a_non_finite_loss_from_a_huge_entropy_bonus_names_it():
+    model = Reinforce("CartPole-v1", ReinforceConfig(ent_coef=1e300, num_envs=2), seed=0)
+    with pytest.raises(NonFiniteLoss, match="--ent-coef"):
+        model.learn(500)
+    model.close()
+
+
+def test_a_time_limit_beyond_any_practical_run_is_refused():
+    with pytest.raises(UserError, match=r"--max-episode-steps must be in \[1, 1000000\]"):
+        ReinforceConfig(max_episode_steps=2**70)
+
+
+def test_a_gif_of_an_environment_that_cannot_render_is_one_error(tmp_path):
+    def act(obs):
+        return np.zeros(len(obs), np.int64)
+
+    with pytest.raises(UserError, match="--gif: rlgen-test/Switch-v0 cannot render"):
+        record_gif(act, "rlgen-test/Switch-v0", tmp_path / "e.gif")  # no render modes
+
+    class Frames(Observations):
+        metadata: ClassVar[dict] = {"render_modes": ["rgb_array"]}  # no frame rate
+
+        def render(self):
+            return self.frame
+
+    gym.register("rlgen-test/FloatFrames-v0", entry_point=Frames)
+    Frames.frame = np.zeros((4, 4, 3))  # float64: not an image
+    with pytest.raises(UserError, match="renders frames of shape"):
+        record_gif(act, "rlgen-test/FloatFrames-v0", tmp_path / "e.gif")
+    Frames.frame = None
+    with pytest.raises(UserError, match="rendered no frames"):
+        record_gif(act, "rlgen-test/FloatFrames-v0", tmp_path / "e.gif")
+    Frames.frame = np.zeros((4, 4, 3), np.uint8)  # without a frame rate: 30 fps
+    assert record_gif(act, "rlgen-test/FloatFrames-v0", tmp_path / "e.gif") == (5.0, 6)

@@ -11,7 +11,19 @@ from gymnasium.vector import AutoresetMode
 
 from rlgen.errors import UserError
 from rlgen.pg.estimators import discounted_returns
-from rlgen.pg.rollouts import Rollout, finished_episodes, make_env, raw_observation_space
+from rlgen.pg.evaluate import EVAL_MAX_STEPS, evaluate, play
+from rlgen.pg.rollouts import (
+    Rollout,
+    action_offset,
+    finished_episodes,
+    make_env,
+    raw_observation_space,
+    registered_spec,
+)
+
+from . import envs
+
+envs.register()  # the rlgen-test/... ids
 
 
 def test_discounted_returns_by_hand_with_truncation_mid_batch():
@@ -122,8 +134,54 @@ def test_unsupported_environments_are_user_errors():
         make_env(SequenceEnv())
     with pytest.raises(UserError, match="--env NoSuchEnv-v0"):
         make_env("NoSuchEnv-v0")
-    with pytest.raises(UserError, match="actions must be numbered from 0"):
-        make_env(ShiftedActions())  # the policy's action i would be sent as i, not i + 1
+    with pytest.raises(UserError, match="discrete action space"):
+        make_env("MountainCarContinuous-v0")
+
+
+def test_actions_numbered_from_elsewhere_than_0_reach_the_environment_shifted():
+    sent = []
+
+    class Recording(ShiftedActions):  # Discrete(2, start=1)
+        def step(self, action):
+            sent.append(int(action))
+            return super().step(action)
+
+    env = make_env(Recording())
+    assert env.single_action_space == gym.spaces.Discrete(2)  # the policy's indices 0, 1
+    assert action_offset(env) == 1
+    rollout = Rollout(env, 1.0)
+    rollout.restart(0)
+    batch = rollout.collect(lambda obs: np.array([1]), episodes=3)
+    assert batch.actions.tolist() == [1, 1, 1]  # indices, as the estimators take them
+    assert sent == [2, 2, 2]  # start + index, as the environment takes them
+    env.close()
+
+
+def test_an_id_given_as_module_and_id_is_made_and_looked_up():
+    # gymnasium.make imports "module:" first (which registers the id); gymnasium.spec does not
+    env = make_env("tests.pg.envs:rlgen-test/OneStep-v0")
+    env.close()
+    assert registered_spec("tests.pg.envs:rlgen-test/OneStep-v0").id == "rlgen-test/OneStep-v0"
+    with pytest.raises(UserError, match="nosuchmodule"):
+        make_env("nosuchmodule:Foo-v0")
+    with pytest.raises(gym.error.Error, match="nosuchmodule"):
+        registered_spec("nosuchmodule:Foo-v0")
+
+
+def test_evaluation_episodes_still_running_at_the_cap_are_cut_with_their_return_so_far():
+    # CartPole's own vectorised environment (every copy stepped at once)
+    played = play(lambda obs: np.zeros(len(obs), np.int64), "CartPole-v1", 3, max_steps=4)
+    assert played.max_steps == 4 and played.cut == 3  # none falls within 4 steps
+    np.testing.assert_array_equal(played.returns, [4.0, 4.0, 4.0])
+    # a SyncVectorEnv (copies stepped one by one): a greedy policy never ends a Switch episode
+    greedy = play(lambda obs: np.zeros(len(obs), np.int64), "rlgen-test/Switch-v0", 2)
+    assert greedy.max_steps == EVAL_MAX_STEPS and greedy.cut == 2
+    np.testing.assert_array_equal(greedy.returns, [-EVAL_MAX_STEPS] * 2)
+    rng = np.random.default_rng(0)
+    sampled = play(lambda obs: rng.integers(2, size=len(obs)), "rlgen-test/Switch-v0", 5)
+    assert sampled.cut == 0 and (sampled.returns <= -2).all()  # ended by a change of action
+    with pytest.raises(UserError, match="2 of 2 evaluation episodes did not end within 10000"):
+        evaluate(lambda obs: np.zeros(len(obs), np.int64), "rlgen-test/Switch-v0", 2)
 
 
 def test_an_id_without_its_version_is_refused_naming_the_versioned_one():

@@ -113,6 +113,11 @@ def test_solving_stops_training_and_reports_it(tmp_path):
         (["--total-steps", "0"], "--total-steps must be >= 1"),
         (["--criterion", "best"], "--criterion"),
         (["--resume", "/nonexistent/run"], "not a run directory"),
+        (["--max-episode-steps", str(2**70)], "--max-episode-steps must be in [1, 1000000]"),
+        (["--env", "Cartpole-v1"], "Did you mean: `CartPole`?"),
+        (["--env", "MountainCarContinuous-v0"], "needs a discrete action space"),
+        (["--env", "nosuchmodule:Foo-v0"], "No module named 'nosuchmodule'"),
+        (["--env", "tests.pg.envs:rlgen-test/NoSuch-v0"], "rlgen-test/NoSuch"),
     ],
 )
 def test_bad_input_is_one_error_line(args, message):
@@ -484,3 +489,76 @@ def test_a_changed_time_limit_drops_the_registered_reward_threshold(tmp_path):
     assert summary["threshold"] is None and not summary["solved"]
     assert summary["env_steps"] >= 1500 and summary["final_return_greedy"] >= -60
     assert "no reward threshold" in train.describe(summary)
+
+
+def test_a_looping_greedy_policy_without_a_time_limit_ends_in_a_summary_not_an_error(tmp_path):
+    # CliffWalking has no time limit: the greedy policy of seed 0 walks into a wall for ever,
+    # so its evaluation episodes run to the evaluation's cap; they are reported as truncated
+    out = tmp_path / "cliff"
+    argv = ["--env", "CliffWalking-v1", "--num-envs", "1", "--episodes-per-update", "1"]
+    done = rlgen("reinforce", *argv, "--total-steps", "2000", "--eval-every", "100000",
+                 "--eval-episodes", "2", "--quiet", "--out", str(out))  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["updates"] >= 1 and summary["eval_max_steps"] == 10_000
+    assert summary["final_truncated_greedy"] == 2 and summary["eval_truncated"] >= 2
+    assert summary["final_return_greedy"] <= -10_000  # -1 a step (or -100 off the cliff)
+    assert "did not end within 10000 steps" in done.stdout
+    assert "--max-episode-steps" in done.stdout
+    # the time limit is the task's: a resumed run keeps it, and says why
+    resumed = rlgen("reinforce", "--resume", str(out), "--max-episode-steps", "50")
+    assert resumed.returncode == 2
+    assert "--max-episode-steps cannot change in a resumed run" in resumed.stderr
+    assert "time limit: the environment's own" in resumed.stderr
+    # rlgen reinforce evaluate reports them too
+    evaluated = rlgen("reinforce", "evaluate", str(out), "--episodes", "2")
+    assert evaluated.returncode == 0, evaluated.stderr
+    result = json.loads((out / "evaluation.json").read_text())
+    assert result["truncated_greedy"] == 2 and result["max_steps"] == 10_000
+    assert "did not end within 10000 steps" in evaluated.stdout
+
+
+def test_an_environment_given_by_module_and_id_trains_and_evaluates(tmp_path):
+    # gymnasium.make("module:Id") imports the module, which registers the id
+    out = tmp_path / "switch"
+    env = "tests.pg.envs:rlgen-test/Switch-v0"
+    root = Path(__file__).parents[2]  # where "tests.pg.envs" imports from
+    done = rlgen("reinforce", "--env", env, "--total-steps", "300", "--eval-episodes", "2",
+                 "--quiet", "--out", str(out), cwd=root)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["env"] == env and summary["updates"] >= 1
+    gif = rlgen("reinforce", "evaluate", str(out), "--episodes", "2", "--gif",
+                str(tmp_path / "e.gif"), cwd=root)  # fmt: skip
+    assert gif.returncode == 2 and "Traceback" not in gif.stderr
+    assert gif.stderr.strip().splitlines()[-1].startswith(f"rlgen: error: --gif: {env} cannot")
+
+
+def test_a_sweep_says_which_seeds_learned_nothing_and_why(tmp_path):
+    # CliffWalking without a time limit: no random walk ends within 300 steps
+    config = TrainConfig(env="CliffWalking-v1", seeds="0-1", total_steps=300)
+    config = TrainConfig(**{**config.__dict__, "jobs": type(config.jobs)(workers=1)})
+    summary = train.run(config, tmp_path / "sweep", quiet=True)
+    assert summary["seeds_without_updates"] == [0, 1]
+    assert [r["episodes_ended"] for r in summary["runs"]] == [0, 0]
+    text = train.describe(summary)
+    assert "seeds 0, 1 learned nothing: no episode ended" in text
+    assert "give --max-episode-steps" in text
+
+
+def test_too_few_episodes_for_one_batch_is_not_called_no_episode(tmp_path):
+    config = TrainConfig(total_steps=300, **QUICK_CONFIG)
+    config = TrainConfig(
+        **{**config.__dict__, "agent": train.ReinforceConfig(episodes_per_update=10**6)}
+    )
+    summary = train_one(config, tmp_path / "r", quiet=True)
+    assert summary["updates"] == 0 and summary["episodes_ended"] > 0
+    text = train.describe(summary)
+    assert f"only {summary['episodes_ended']} episodes ended within" in text
+    assert "--episodes-per-update" in text and "no episode ended" not in text
+    # and where none ended under a time limit, the budget is short, not the time limit missing
+    summary = train_one(TrainConfig(env="Acrobot-v1", total_steps=300, **QUICK_CONFIG),
+                        tmp_path / "a", quiet=True)  # fmt: skip
+    assert summary["episodes_ended"] == 0 and summary["time_limit"] == 500
+    text = train.describe(summary)
+    assert "up to 500 steps here; give more --total-steps" in text

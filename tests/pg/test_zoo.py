@@ -173,7 +173,9 @@ def test_a_screen_stops_at_the_chunk_that_rules_the_threshold_out(monkeypatch):
 
     # 11 +- 1.4 after 2 of 10 may still reach 13; 9.5 +- 1.9 after 4 no longer
     chunks = iter([np.array([10.0, 12.0]), np.array([8.0, 8.0]), np.array([20.0, 20.0])])
-    monkeypatch.setattr(ev, "evaluate", lambda *a, **k: next(chunks))
+    monkeypatch.setattr(
+        ev, "play", lambda *a, **k: ev.Episodes(next(chunks), np.zeros(2, bool), 500)
+    )
     evaluator = Evaluator("CartPole-v1", episodes=10, seed=2, threshold=13.0, screen=2)
     assert not evaluator.screen(greedy=constant(0), env_steps=1)
     assert evaluator.screens[0]["episodes"] == 4  # the first chunk alone did not rule it out
@@ -344,7 +346,16 @@ def test_copies_stepped_one_by_one_stop_when_their_episode_ends():
 
     returns = evaluate(counted, "Acrobot-v1", 12, seed=3)
     env = make_env("Acrobot-v1", 12)
-    np.testing.assert_array_equal(returns, _play_all(pump, env, 3, 500))
+    all_returns, running = _play_all(pump, env, 3, 500)
+    np.testing.assert_array_equal(returns, all_returns)
+    assert not running.any()
     env.close()
     lengths = -returns  # -1 per step: a return of -k took k steps (k - 1 when it ended well)
     assert sum(calls) <= lengths.sum() + 12 and max(calls) == 12 and min(calls) >= 1
+
+
+def test_an_id_given_with_its_module_takes_the_ids_defaults():
+    # gymnasium.make("module:Id") imports the module first; the id is the same environment
+    given = "gymnasium.envs.classic_control:Acrobot-v1"
+    assert zoo.default(given, "normalize") is zoo.default("Acrobot-v1", "normalize") is False
+    assert zoo.eval_every(given) == zoo.eval_every("Acrobot-v1") == 10_000

@@ -220,6 +220,16 @@ def resume(config: TrainConfig, *, quiet: bool = False) -> dict:
     """Continue the run (or the whole sweep) in ``config.resume`` with the config saved there."""
     assert config.resume is not None
     run_dir = config.resume
+    if was_given(config, "agent.max_episode_steps"):
+        # the time limit defines the task: the checkpoint's environments are replayed under the
+        # one they ran with, and the metrics and evaluations so far are for it
+        limit = load_run_config(run_dir, NAME, TrainConfig).agent.max_episode_steps
+        saved = f"{limit} steps" if limit is not None else "the environment's own"
+        raise UserError(
+            f"--resume {run_dir}: --max-episode-steps cannot change in a resumed run, which "
+            f"continues the task it trained on (time limit: {saved}); start a new run with the "
+            "--max-episode-steps you want"
+        )
     # where a sweep's seeds run (--workers, --executor, ...) changes no result: it may be given
     check_resume_options(config, run_dir, allowed=("jobs",))
     original = as_saved(load_run_config(run_dir, NAME, TrainConfig))
@@ -265,22 +275,7 @@ def as_saved(config: TrainConfig) -> TrainConfig:
 def describe(summary: dict) -> str:
     """A few lines for the terminal."""
     if "runs" in summary:
-        head = f"{summary['env']} ({'with' if summary['baseline'] else 'no'} baseline): "
-        if summary["threshold"] is None:
-            finals = [r["final_return_greedy"] for r in summary["runs"]]
-            finals = [f"{r:.1f}" if r is not None else "-" for r in finals]
-            return head + (
-                f"{len(summary['runs'])} seeds trained (no reward threshold); final greedy "
-                f"returns {', '.join(finals)}"
-            )
-        lines = [head + f"solved {summary['solved']} of {len(summary['runs'])} seeds"]
-        if summary["solved"]:
-            lines.append(
-                f"median to solve: {summary['median_steps_to_solve']:.0f} env steps, "
-                f"{summary['median_episodes_to_solve']:.0f} episodes, "
-                f"{summary['median_seconds_to_solve']:.2f} s of training"
-            )
-        return "\n".join(lines)
+        return describe_sweep(summary)
     kind = "with" if summary["baseline"] else "no"
     head = f"{summary['env']} seed {summary['seed']} ({kind} baseline): "
     if summary["solved"]:
@@ -298,16 +293,107 @@ def describe(summary: dict) -> str:
     else:
         head += f"not solved in {summary['env_steps']} env steps ({summary['status']})"
     if summary["episodes"] == 0:
-        head += (
-            f"\nno episode ended within {summary['env_steps']} env steps, so nothing was "
-            "learned: an environment without a time limit? give --max-episode-steps"
-        )
+        head += "\n" + no_update_note(summary)
     if summary["final_return_greedy"] is not None:
         head += (
             f"\nfinal evaluation over {summary['eval_episodes']} episodes: greedy "
             f"{summary['final_return_greedy']:.1f}, sampled {summary['final_return_sampled']:.1f}"
         )
+    if summary.get("eval_truncated"):
+        head += "\n" + truncation_note(summary)
     return head
+
+
+def describe_sweep(summary: dict) -> str:
+    """A few lines for the terminal about a sweep of seeds."""
+    runs = summary["runs"]
+    head = f"{summary['env']} ({'with' if summary['baseline'] else 'no'} baseline): "
+    if summary["threshold"] is None:
+        finals = [r["final_return_greedy"] for r in runs]
+        finals = [f"{r:.1f}" if r is not None else "-" for r in finals]
+        lines = [
+            head + f"{len(runs)} seeds trained (no reward threshold); final greedy returns "
+            f"{', '.join(finals)}"
+        ]
+    else:
+        lines = [head + f"solved {summary['solved']} of {len(runs)} seeds"]
+    if summary["solved"]:
+        lines.append(
+            f"median to solve: {summary['median_steps_to_solve']:.0f} env steps, "
+            f"{summary['median_episodes_to_solve']:.0f} episodes, "
+            f"{summary['median_seconds_to_solve']:.2f} s of training"
+        )
+    failed = [r["seed"] for r in runs if r["status"] == "failed"]
+    if failed:
+        lines.append(f"seeds that failed (see their error in summary.json): {_seeds(failed)}")
+    empty = [r for r in runs if r.get("episodes") == 0]
+    if empty:
+        lines.append(f"seeds {_seeds([r['seed'] for r in empty])} learned nothing: ")
+        limit = empty[0].get("time_limit")
+        if all(not r.get("episodes_ended") for r in empty):
+            lines[-1] += (
+                f"no episode ended (within {max(r['env_steps'] for r in empty)} env steps); "
+                + (
+                    f"an episode lasts up to {limit} steps here: give more --total-steps"
+                    if limit
+                    else "an environment without a time limit? give --max-episode-steps"
+                )
+            )
+        else:
+            lines[-1] += (
+                "too few episodes ended for one batch (see their summary.json); give more "
+                "--total-steps or fewer --episodes-per-update, or --max-episode-steps where no "
+                "episode ended"
+            )
+    cut = [r for r in runs if r.get("eval_truncated")]
+    if cut:
+        lines.append(
+            f"evaluation episodes of seeds {_seeds([r['seed'] for r in cut])} did not end within "
+            f"{max(r['eval_max_steps'] for r in cut)} steps: cut there and counted as truncated, "
+            "with their return so far. An environment without a time limit? give "
+            "--max-episode-steps"
+        )
+    return "\n".join(lines)
+
+
+def no_update_note(summary: dict) -> str:
+    """Why a run made no update: no episode ended, or too few for one batch."""
+    ended = summary.get("episodes_ended") or 0  # absent from summaries written before it
+    if ended == 0 and summary.get("time_limit"):
+        return (
+            f"no episode ended within {summary['env_steps']} env steps, so nothing was "
+            f"learned: they are spread over --num-envs copies, and an episode lasts up to "
+            f"{summary['time_limit']} steps here; give more --total-steps"
+        )
+    if ended == 0:
+        return (
+            f"no episode ended within {summary['env_steps']} env steps, so nothing was "
+            "learned: an environment without a time limit? give --max-episode-steps"
+        )
+    return (
+        f"only {ended} episodes ended within {summary['env_steps']} env steps, fewer than one "
+        "batch needs (--episodes-per-update), so nothing was learned: give more --total-steps "
+        "or fewer --episodes-per-update"
+    )
+
+
+def _seeds(seeds: list[int]) -> str:
+    return ", ".join(map(str, seeds))
+
+
+def truncation_note(summary: dict) -> str:
+    """What a run whose evaluation episodes were cut at the cap says about them."""
+    final = [
+        f"{summary[f'final_truncated_{name}']} of {summary['eval_episodes']} {name}"
+        for name in ("greedy", "sampled")
+        if summary.get(f"final_truncated_{name}")
+    ]
+    where = f" ({', '.join(final)} in the final one)" if final else ""
+    return (
+        f"{summary['eval_truncated']} evaluation episodes{where} did not end within "
+        f"{summary['eval_max_steps']} steps: cut there and counted as truncated, with their "
+        "return so far. An environment without a time limit? give --max-episode-steps"
+    )
 
 
 COMMAND = Command(TrainConfig, run, describe)

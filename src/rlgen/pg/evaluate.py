@@ -17,7 +17,9 @@ number of episodes (a policy that fails 1 episode of 100 on Acrobot: about 3 tim
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +28,9 @@ import numpy as np
 from gymnasium.vector import SyncVectorEnv, VectorEnv
 
 from rlgen.checkpoints import Every
-from rlgen.errors import UserError
+from rlgen.errors import UserError, check_memory
 from rlgen.pg.rollouts import (
+    action_offset,
     env_spec,
     finished_episodes,
     flatten_observation,
@@ -40,6 +43,74 @@ EVAL_SEED_OFFSET = 1_000_003
 """Evaluation environments of seed s are reset with s + this: never the training seed."""
 
 
+EVAL_MAX_STEPS = 10_000
+"""The steps an evaluation episode may take where the environment has no time limit (CliffWalking
+without ``--max-episode-steps``): one still running then is cut there and counted as truncated,
+with its return so far. A greedy policy that walks in a loop would otherwise never end; 100
+such episodes cost about 6 s at this cap (CliffWalking's Python steps)."""
+
+
+@dataclass(frozen=True)
+class Episodes:
+    """The evaluation episodes of one policy.
+
+    Attributes:
+        returns: (episodes,) undiscounted returns, in sub-environment order; an episode cut at
+            ``max_steps`` has its return so far.
+        truncated: (episodes,) whether the episode was cut at ``max_steps`` by the evaluation
+            itself (it had not ended by then: no time limit, and a policy that never ends it).
+        max_steps: the steps an episode could take (the environment's time limit, else
+            ``max_steps`` as given, else :data:`EVAL_MAX_STEPS`).
+    """
+
+    returns: np.ndarray
+    truncated: np.ndarray
+    max_steps: int
+
+    @property
+    def cut(self) -> int:
+        """How many episodes were cut at ``max_steps``."""
+        return int(self.truncated.sum())
+
+
+def play(
+    act: Callable[[np.ndarray], np.ndarray],
+    env_id: str,
+    episodes: int = 100,
+    seed: int = 0,
+    *,
+    max_steps: int | None = None,
+    max_episode_steps: int | None = None,
+    env: VectorEnv | None = None,
+) -> Episodes:
+    """``episodes`` evaluation episodes of the batch policy ``act``, those cut at the cap included.
+
+    Args:
+        act: (N, obs_size) float32 observations -> (N,) action indices 0..n-1 (an action space
+            numbered from ``start`` gets start + index).
+        env_id: gymnasium id.
+        episodes: number of episodes (one per sub-environment).
+        seed: seed of the evaluation environments.
+        max_steps: cap on the steps per episode (default: the environment's time limit, else
+            :data:`EVAL_MAX_STEPS`).
+        max_episode_steps: the environment's time limit instead of its registered one.
+        env: ``make_env(env_id, episodes)`` to reuse (it is reset with ``seed``); default: one
+            made and closed here.
+    """
+    own = env is None
+    vec = make_env(env_id, episodes, max_episode_steps=max_episode_steps) if env is None else env
+    try:
+        cap = max_steps or time_limit(vec) or EVAL_MAX_STEPS
+        if isinstance(vec.unwrapped, SyncVectorEnv):
+            returns, running = _play_running(act, vec, seed, cap)
+        else:
+            returns, running = _play_all(act, vec, seed, cap)
+        return Episodes(returns, running, cap)
+    finally:
+        if own:
+            vec.close()
+
+
 def evaluate(
     act: Callable[[np.ndarray], np.ndarray],
     env_id: str,
@@ -50,87 +121,77 @@ def evaluate(
     max_episode_steps: int | None = None,
     env: VectorEnv | None = None,
 ) -> np.ndarray:
-    """Returns of ``episodes`` evaluation episodes of the batch policy ``act``.
-
-    Args:
-        act: (N, obs_size) float32 observations -> (N,) actions.
-        env_id: gymnasium id.
-        episodes: number of episodes (one per sub-environment).
-        seed: seed of the evaluation environments.
-        max_steps: safety cap on the steps per episode (default: the environment's time limit,
-            else 100,000).
-        max_episode_steps: the environment's time limit instead of its registered one.
-        env: ``make_env(env_id, episodes)`` to reuse (it is reset with ``seed``); default: one
-            made and closed here.
+    """Returns of ``episodes`` evaluation episodes of the batch policy ``act`` (:func:`play`),
+    each played to its end.
 
     Returns:
         (episodes,) undiscounted returns, in sub-environment order.
+
+    Raises:
+        UserError: an episode did not end within the cap (an environment without a time limit
+            and a policy that never ends it); :func:`play` reports those instead.
     """
-    own = env is None
-    vec = make_env(env_id, episodes, max_episode_steps=max_episode_steps) if env is None else env
-    try:
-        cap = max_steps or time_limit(vec) or 100_000
-        if isinstance(vec.unwrapped, SyncVectorEnv):
-            returns = _play_running(act, vec, seed, cap)
-        else:
-            returns = _play_all(act, vec, seed, cap)
-        if np.isnan(returns).any():
-            raise UserError(
-                f"--env {env_id}: evaluation episodes did not end within {cap} steps (an "
-                "environment without a time limit?); give --max-episode-steps"
-            )
-        return returns
-    finally:
-        if own:
-            vec.close()
+    played = play(act, env_id, episodes, seed, max_steps=max_steps,
+                  max_episode_steps=max_episode_steps, env=env)  # fmt: skip
+    if played.cut:
+        raise UserError(
+            f"--env {env_id}: {played.cut} of {episodes} evaluation episodes did not end within "
+            f"{played.max_steps} steps (an environment without a time limit?); give "
+            "--max-episode-steps"
+        )
+    return played.returns
 
 
 def _play_all(
     act: Callable[[np.ndarray], np.ndarray], env: VectorEnv, seed: int, cap: int
-) -> np.ndarray:
-    """Every copy steps until each has ended one episode; NaN for those that did not."""
+) -> tuple[np.ndarray, np.ndarray]:
+    """Every copy steps until each has ended one episode, or for ``cap`` steps: (returns,
+    whether each was still running), with the return so far of those still running."""
     n, size = env.num_envs, observation_size(env)
     obs, _ = env.reset(seed=seed)
-    returns = np.full(n, np.nan)
-    for _ in range(cap + 1):
+    returns = np.zeros(n)
+    running = np.ones(n, dtype=bool)
+    for _ in range(cap):
         obs = np.asarray(obs, dtype=np.float32).reshape(n, size)
-        obs, _, _, _, info = env.step(act(obs))
+        obs, rewards, _, _, info = env.step(act(obs))
         mask = info.get("_episode")
         if mask is not None and np.any(mask):
             ended = np.flatnonzero(mask)
             r, _ = finished_episodes(info)
-            first = np.isnan(returns[ended])  # only each sub-environment's first episode
+            first = running[ended]  # only each sub-environment's first episode
             returns[ended[first]] = r[first]
-            if not np.isnan(returns).any():
+            running[ended] = False
+            if not running.any():
                 break
-    return returns
+        returns[running] += np.asarray(rewards, dtype=float)[running]  # so far, if cut
+    return returns, running
 
 
 def _play_running(
     act: Callable[[np.ndarray], np.ndarray], env: VectorEnv, seed: int, cap: int
-) -> np.ndarray:
-    """Each copy of a ``SyncVectorEnv`` (``env.unwrapped``) steps until its episode ends, the
-    others no longer; NaN for unfinished ones."""
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each copy of a ``SyncVectorEnv`` (``env.unwrapped``) steps until its episode ends (or for
+    ``cap`` steps), the others no longer: (returns, whether each was still running)."""
     n, size = env.num_envs, observation_size(env)
     obs, _ = env.reset(seed=seed)  # copy i is seeded with seed + i
     obs = np.asarray(obs, dtype=np.float32).reshape(n, size).copy()
     copies = env.unwrapped
     assert isinstance(copies, SyncVectorEnv)
+    offset = action_offset(env)  # the copies take the environment's own action numbers
     returns = np.zeros(n)
     running = np.ones(n, dtype=bool)
-    for _ in range(cap + 1):
+    for _ in range(cap):
         live = np.flatnonzero(running)
         if live.size == 0:
             break
         for i, action in zip(live, act(obs[live]), strict=True):
             sub = copies.envs[i]  # its observations as the environment gives them
-            o, reward, terminated, truncated, _ = sub.step(int(action))
+            o, reward, terminated, truncated, _ = sub.step(int(action) + offset)
             returns[i] += float(reward)
             obs[i] = flatten_observation(sub.observation_space, o)
             if terminated or truncated:
                 running[i] = False
-    returns[running] = np.nan
-    return returns
+    return returns, running
 
 
 def cannot_reach(returns: np.ndarray, episodes: int, threshold: float) -> bool:
@@ -166,32 +227,50 @@ def record_gif(
     import io
     import os
 
-    from PIL import Image
-
     from rlgen.files import atomic_write_bytes
 
     # rgb_array needs no window: pygame's dummy drivers keep SDL from looking for a display or a
     # sound device (and from printing "error:" lines about them).
     os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
     os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
-    env = gym.make(env_spec(env_id, max_episode_steps), render_mode="rgb_array")
     try:
+        with warnings.catch_warnings():
+            # gymnasium warns of a render mode the environment does not list; rendering then
+            # fails or returns nothing, and says so below in one line
+            warnings.simplefilter("ignore")
+            env = gym.make(env_spec(env_id, max_episode_steps), render_mode="rgb_array")
+    except (gym.error.Error, TypeError, ValueError, ImportError) as e:
+        raise UserError(f"--gif: {env_id} cannot render rgb_array frames here ({e})") from None
+    images: list[Any] = []
+    try:
+        offset = int(getattr(env.action_space, "start", 0))  # act gives indices 0..n-1
         obs, _ = env.reset(seed=seed)
-        frames = [env.render()]
+        images.append(_image(env_id, _render(env_id, env)))
+        if images[0] is not None:  # every frame is kept until the GIF is encoded
+            width, height = images[0].size
+            check_memory(
+                "gif_frames",
+                max_frames * width * height * len(images[0].getbands()),
+                f"{max_frames} frames of {width}x{height} pixels",
+            )
         total = 0.0
         for _ in range(max_frames - 1):
             action = act(flatten_observation(env.observation_space, obs)[None])[0]
-            obs, reward, terminated, truncated, _ = env.step(int(action))
+            obs, reward, terminated, truncated, _ = env.step(int(action) + offset)
             total += float(reward)
-            frames.append(env.render())
+            images.append(_image(env_id, _render(env_id, env)))
             if terminated or truncated:
                 break
-        fps = fps or int(env.metadata.get("render_fps", 30))
+        fps = fps or env.metadata.get("render_fps")
     finally:
         env.close()
-    images = [Image.fromarray(np.asarray(f)) for f in frames if f is not None]
+    images = [i for i in images if i is not None]
     if not images:
-        raise UserError(f"--env {env_id}: rendering returned no frames")
+        raise UserError(f"--gif: {env_id} rendered no frames (render() returned None)")
+    if len({i.size for i in images}) > 1:  # a GIF's frames share one size
+        images = [i.resize(images[0].size) for i in images]
+    if not isinstance(fps, int | float) or not np.isfinite(fps) or fps <= 0:
+        fps = 30  # the environment names no usable frame rate
     buffer = io.BytesIO()
     images[0].save(
         buffer,
@@ -208,6 +287,35 @@ def record_gif(
     except UserError as e:  # its directory cannot be made: the message names the path
         raise UserError(f"--gif {e}") from None
     return total, len(images)
+
+
+def _render(env_id: str, env: gym.Env) -> Any:
+    """One ``rgb_array`` frame; an environment that cannot render is a :class:`UserError`."""
+    try:
+        return env.render()
+    except Exception as e:  # an environment's own failure, not ours: one line naming it
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise UserError(f"--gif: {env_id} cannot render rgb_array frames ({first})") from None
+
+
+def _image(env_id: str, frame: Any) -> Any:
+    """A PIL image of an ``rgb_array`` frame, (H, W, 3) or (H, W, 4) uint8 (None: no frame)."""
+    from PIL import Image
+
+    if frame is None:
+        return None
+    array = np.asarray(frame)
+    if (
+        array.dtype != np.uint8
+        or array.ndim != 3
+        or array.shape[2] not in (3, 4)
+        or 0 in array.shape
+    ):
+        raise UserError(
+            f"--gif: {env_id} renders frames of shape {array.shape} and dtype {array.dtype}, "
+            "not rgb_array images (height, width, 3) of uint8"
+        )
+    return Image.fromarray(array)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -271,9 +379,13 @@ class Evaluator:
         """every screen: env_steps, its mean and standard deviation, passed, seconds"""
         self.history: list[dict[str, Any]] = []
         self.seconds = 0.0
+        self.truncated = 0
+        """evaluation episodes (screens included) cut at the cap, not ended (see :func:`play`)"""
+        self.max_steps: int | None = None
+        """the cap on an evaluation episode's steps, once known (see :func:`play`)"""
         self.solved_at: dict[str, Any] | None = None
         self._envs: dict[int, VectorEnv] = {}  # by size; made once (100 LunarLanders: 0.8 s)
-        self._played: tuple[int, np.ndarray] | None = None  # a screen played to the end
+        self._played: tuple[int, Episodes] | None = None  # a screen played to the end
 
     def _env(self, episodes: int) -> VectorEnv:
         if episodes not in self._envs:
@@ -281,6 +393,13 @@ class Evaluator:
                 self.env_id, episodes, max_episode_steps=self.max_episode_steps
             )
         return self._envs[episodes]
+
+    def _play(self, act: Callable[[np.ndarray], np.ndarray], episodes: int, seed: int) -> Episodes:
+        """:func:`play` on the kept environments; counts the episodes cut at the cap."""
+        played = play(act, self.env_id, episodes, seed, env=self._env(episodes))
+        self.truncated += played.cut
+        self.max_steps = played.max_steps
+        return played
 
     def close(self) -> None:
         """Close the evaluation environments (made again if the evaluator is used again)."""
@@ -329,15 +448,18 @@ class Evaluator:
         total, seed, threshold = self.episodes, self.seed + EVAL_SEED_OFFSET, self.threshold
         assert threshold is not None  # screening
         chunks: list[np.ndarray] = []
+        cut: list[np.ndarray] = []
         for first in range(0, total, self.screen_episodes):
             n = min(self.screen_episodes, total - first)
-            chunks.append(evaluate(act, self.env_id, n, seed + first, env=self._env(n)))
+            played = self._play(act, n, seed + first)
+            chunks.append(played.returns)
+            cut.append(played.truncated)
             returns = np.concatenate(chunks)
             if returns.size < total and cannot_reach(returns, total, threshold):
                 break
         passed = returns.size == total
         if passed:
-            self._played = (env_steps, returns)
+            self._played = (env_steps, Episodes(returns, np.concatenate(cut), played.max_steps))
         seconds = time.perf_counter() - start
         self.seconds += seconds
         self.screens.append(
@@ -347,6 +469,7 @@ class Evaluator:
                 "mean": float(returns.mean()),
                 "std": float(returns.std()),
                 "passed": bool(passed),  # saved: no numpy types
+                "truncated": int(np.concatenate(cut).sum()),
                 "seconds": seconds,
             }
         )
@@ -379,18 +502,16 @@ class Evaluator:
         seed = self.seed + EVAL_SEED_OFFSET
         policies = {"greedy": greedy, "sampled": sampled}
         other = "sampled" if self.criterion == "greedy" else "greedy"
-        env = self._env(self.episodes)
         if self._played is not None and self._played[0] == env_steps:  # the screen played them
-            returns = {self.criterion: self._played[1]}
+            played = {self.criterion: self._played[1]}
         else:
-            act = policies[self.criterion]
-            returns = {self.criterion: evaluate(act, self.env_id, self.episodes, seed, env=env)}
+            played = {self.criterion: self._play(policies[self.criterion], self.episodes, seed)}
         self._played = None
         solved = self.threshold is not None and bool(
-            returns[self.criterion].mean() >= self.threshold
+            played[self.criterion].returns.mean() >= self.threshold
         )
         if self.both_every_time or final or solved:
-            returns[other] = evaluate(policies[other], self.env_id, self.episodes, seed, env=env)
+            played[other] = self._play(policies[other], self.episodes, seed)
         seconds = time.perf_counter() - start
         self.seconds += seconds
         record: dict[str, Any] = {
@@ -399,9 +520,10 @@ class Evaluator:
             "train_seconds": train_seconds,
         }
         for name in ("greedy", "sampled"):
-            r = returns.get(name)
+            r = played[name].returns if name in played else None
             record[f"return_{name}"] = float(r.mean()) if r is not None else None
             record[f"return_{name}_std"] = float(r.std()) if r is not None else None
+            record[f"truncated_{name}"] = played[name].cut if name in played else None
         record["seconds"] = seconds
         record["solved"] = solved
         self.history.append(record)
@@ -444,6 +566,8 @@ class Evaluator:
             "screens": [dict(h) for h in self.screens],
             "history": [dict(h) for h in self.history],
             "seconds": self.seconds,
+            "truncated": self.truncated,
+            "max_steps": self.max_steps,
             "solved_at": dict(self.solved_at) if self.solved_at else None,
         }
 
@@ -454,4 +578,7 @@ class Evaluator:
         ]  # absent from checkpoints without screens
         self.history = [dict(h) for h in state["history"]]
         self.seconds = float(state["seconds"])
+        self.truncated = int(state.get("truncated", 0))  # absent from earlier checkpoints
+        max_steps = state.get("max_steps")
+        self.max_steps = int(max_steps) if max_steps is not None else None
         self.solved_at = dict(state["solved_at"]) if state["solved_at"] else None

@@ -17,7 +17,7 @@ import tyro
 from rlgen.checkpoints import Checkpoint
 from rlgen.errors import UserError, check_config_types, check_memory, check_range
 from rlgen.files import write_json
-from rlgen.pg.evaluate import evaluate, record_gif
+from rlgen.pg.evaluate import play, record_gif
 from rlgen.pg.reinforce import ENV_BYTES, Reinforce
 from rlgen.pg.seed_run import CHECKPOINT, CHECKPOINT_KIND
 from rlgen.runs import MAX_SEED, Command
@@ -73,10 +73,18 @@ def run_evaluate(config: EvaluateConfig) -> dict[str, Any]:
     rng = np.random.default_rng(np.random.SeedSequence([config.seed, 4]))
     limit = model.config.max_episode_steps  # the time limit it was trained under
     try:
-        g = evaluate(model.act_fn(True), env_id, config.episodes, config.seed,
-                     max_episode_steps=limit)  # fmt: skip
-        s = evaluate(model.act_fn(False, rng), env_id, config.episodes, config.seed,
-                     max_episode_steps=limit)  # fmt: skip
+        gif: dict[str, Any] = {"gif": None}
+        if config.gif is not None:  # first: an environment that cannot render fails at once
+            total, frames = record_gif(
+                model.act_fn(True), env_id, config.gif, config.seed,
+                max_frames=config.gif_frames, max_episode_steps=limit,
+            )  # fmt: skip
+            gif = {"gif": str(config.gif), "gif_return": total, "gif_frames": frames}
+        greedy = play(model.act_fn(True), env_id, config.episodes, config.seed,
+                      max_episode_steps=limit)  # fmt: skip
+        sampled = play(model.act_fn(False, rng), env_id, config.episodes, config.seed,
+                       max_episode_steps=limit)  # fmt: skip
+        g, s = greedy.returns, sampled.returns
         result: dict[str, Any] = {
             "run_dir": str(config.run_dir),
             "env": env_id,
@@ -87,14 +95,12 @@ def run_evaluate(config: EvaluateConfig) -> dict[str, Any]:
             "return_greedy_std": float(g.std()),
             "return_sampled": float(s.mean()),
             "return_sampled_std": float(s.std()),
-            "gif": None,
+            # episodes that had not ended after max_steps steps (no time limit): cut there
+            "truncated_greedy": greedy.cut,
+            "truncated_sampled": sampled.cut,
+            "max_steps": greedy.max_steps,
+            **gif,
         }
-        if config.gif is not None:
-            total, frames = record_gif(
-                model.act_fn(True), env_id, config.gif, config.seed,
-                max_frames=config.gif_frames, max_episode_steps=limit,
-            )  # fmt: skip
-            result.update(gif=str(config.gif), gif_return=total, gif_frames=frames)
     finally:
         model.close()
     try:
@@ -111,6 +117,17 @@ def describe_evaluation(result: dict[str, Any]) -> str:
         f"  greedy  {result['return_greedy']:8.1f} ± {result['return_greedy_std']:.1f}",
         f"  sampled {result['return_sampled']:8.1f} ± {result['return_sampled_std']:.1f}",
     ]
+    cut = [
+        f"{result[f'truncated_{name}']} {name}"
+        for name in ("greedy", "sampled")
+        if result.get(f"truncated_{name}")
+    ]
+    if cut:
+        lines.append(
+            f"  {' and '.join(cut)} episodes did not end within {result['max_steps']} steps: "
+            "cut there, with their return so far (no time limit? train with "
+            "--max-episode-steps)"
+        )
     if result["gif"]:
         lines.append(
             f"  GIF of one greedy episode ({result['gif_frames']} frames, return "

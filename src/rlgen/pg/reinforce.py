@@ -50,6 +50,7 @@ from rlgen.pg.rollouts import (
     Rollout,
     _name,
     action_count,
+    action_offset,
     flatten_observation,
     make_env,
     observation_size,
@@ -59,6 +60,12 @@ from rlgen.pg.rollouts import (
 
 ENV_BYTES = 4096
 """A generous estimate of one sub-environment's memory with its rollout rows (for size checks)."""
+
+MAX_EPISODE_STEPS = 1_000_000
+"""The longest time limit ``--max-episode-steps`` sets. An episode is held whole until its update,
+and every evaluation episode is played to its end: under a limit of 2**70 a policy that keeps
+CartPole upright never finished its first evaluation; 100 episodes of 10^6 steps are already
+10^8 environment steps."""
 
 FORMAT = "rlgen.reinforce/2"
 """The format tag of a saved model (``state_dict``); version 2 saves torch's RNG as a part."""
@@ -165,7 +172,7 @@ class ReinforceConfig:
             # float32 weights of two networks, their gradients and Adam's two moments
             check_memory("hidden", 2 * 4 * 4 * weights, "networks of these sizes")
         if self.max_episode_steps is not None:
-            check_range("max_episode_steps", self.max_episode_steps, 1)
+            check_range("max_episode_steps", self.max_episode_steps, 1, MAX_EPISODE_STEPS)
         if self.bootstrap_truncated and not self.baseline:
             raise UserError("--bootstrap-truncated needs --baseline (a value network)")
         if self.baseline_time and not self.baseline:
@@ -381,7 +388,8 @@ class Reinforce:
         of arrays as a vector environment gives them), a Dict's as a dict (a batch: a list of
         dicts, or a dict of arrays).
         ``deterministic``: the most probable action (greedy); else a sample from pi(. | s), drawn
-        with ``rng`` (default: a generator seeded from this model's seed).
+        with ``rng`` (default: a generator seeded from this model's seed). Actions are the
+        environment's (``Discrete(3, start=-1)``: -1, 0, 1), ready for ``env.step``.
         """
         space = raw_observation_space(self.env)
         if isinstance(space, gym.spaces.Box):
@@ -400,11 +408,14 @@ class Reinforce:
             batch = np.stack([flatten_observation(space, o) for o in observations])
         if not deterministic and rng is None:
             rng = self.predict_rng
-        actions = self.fast_policy.act(batch, rng, deterministic)
+        # the environment's own action numbers (a Discrete space may start elsewhere than 0)
+        actions = self.fast_policy.act(batch, rng, deterministic) + action_offset(self.env)
         return int(actions[0]) if single else actions
 
     def act_fn(self, deterministic: bool, rng: np.random.Generator | None = None) -> Callable:
-        """A batch policy ``obs (N, obs_size) -> actions (N,)`` for rollouts and evaluation."""
+        """A batch policy ``obs (N, obs_size) -> actions (N,)`` for rollouts and evaluation:
+        flattened observations, action indices 0..n-1 (the environments of :func:`make_env`
+        add a Discrete space's ``start``)."""
 
         def act(obs: np.ndarray) -> np.ndarray:
             return self.fast_policy.act(obs, rng, deterministic)
@@ -507,10 +518,11 @@ class Reinforce:
             self._raise_non_finite(f"{which} loss")
 
     def _raise_non_finite(self, what: str) -> None:
+        ent_coef = " or --ent-coef" if self.config.ent_coef > 0 else ""
         raise NonFiniteLoss(
             f"training stopped: the {what} is not finite at update {self.counters.updates + 1} "
             f"(env step {self.counters.env_steps}); the last good checkpoint is kept. "
-            "Try a smaller --lr / --lr-value or gradient clipping (--max-grad-norm)"
+            f"Try a smaller --lr / --lr-value{ent_coef} or gradient clipping (--max-grad-norm)"
         )
 
     # --- the training loop ----------------------------------------------------------------------
@@ -556,6 +568,13 @@ class Reinforce:
                         f"training stopped: the environment {self.env_name} returned a "
                         f"non-finite reward (env step {c.env_steps}); the last good checkpoint "
                         "is kept"
+                    )
+                if not np.isfinite(batch.obs).all():  # the networks read float32
+                    raise NonFiniteLoss(
+                        f"training stopped: the environment {self.env_name} returned an "
+                        "observation that is not a finite float32 (NaN, infinite, or beyond "
+                        f"3.4e38) (env step {c.env_steps}); the last good checkpoint is kept. "
+                        "Scale or clip its observations (gymnasium's wrappers)"
                     )
                 losses = self.update(batch)
                 c.updates += 1

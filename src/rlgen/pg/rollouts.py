@@ -33,7 +33,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium.vector import AutoresetMode, VectorEnv, VectorWrapper
 from gymnasium.vector.utils import batch_space, iterate
-from gymnasium.wrappers.vector import FlattenObservation, RecordEpisodeStatistics
+from gymnasium.wrappers.vector import FlattenObservation, RecordEpisodeStatistics, TransformAction
 
 from rlgen.errors import UserError, option_name
 from rlgen.pg.estimators import discounted_returns, episode_time
@@ -93,7 +93,8 @@ def make_env(
         except (ImportError, ModuleNotFoundError) as e:
             raise UserError(f"{option_name(option)} {env}: cannot be made here ({e})") from None
         versioned = getattr(vec.spec, "id", None)
-        if versioned is not None and versioned != env and gym.registry.get(env) is None:
+        bare = env.partition(":")[2] or env  # "module:Id" (gymnasium imports the module first)
+        if versioned is not None and versioned != bare and gym.registry.get(bare) is None:
             # an id without its version: gymnasium makes the latest, but it has no spec of its
             # own (no reward threshold, no time limit to look up) and names no fixed task
             vec.close()
@@ -129,6 +130,9 @@ def make_env(
     except UserError:
         vec.close()
         raise
+    actions = vec.single_action_space
+    if isinstance(actions, gym.spaces.Discrete) and int(actions.start) != 0:
+        vec = ShiftActions(vec)
     if not isinstance(vec.single_observation_space, gym.spaces.Box):
         same_step = autoreset_mode(vec) == AutoresetMode.SAME_STEP
         vec = FlattenSameStep(vec) if same_step else FlattenObservation(vec)
@@ -146,30 +150,43 @@ def env_spec(
         return env_id
     import dataclasses
 
-    return dataclasses.replace(gym.spec(env_id), max_episode_steps=max_episode_steps)
+    return dataclasses.replace(registered_spec(env_id), max_episode_steps=max_episode_steps)
+
+
+def registered_spec(env_id: str) -> gym.envs.registration.EnvSpec:
+    """``gymnasium.spec``, also of an id given as ``module:Id``, which ``gymnasium.make`` takes
+    (it imports the module, which registers the id, first) and ``gymnasium.spec`` does not.
+
+    Raises:
+        gymnasium.error.Error: an unknown id, or a module that cannot be imported.
+    """
+    import importlib
+
+    module, colon, bare = env_id.partition(":")
+    if colon:
+        try:
+            importlib.import_module(module)
+        except ImportError as e:
+            raise gym.error.Error(f"cannot import module {module!r} ({e})") from None
+    return gym.spec(bare if colon else env_id)
 
 
 def _needs_box2d(env_id: str) -> bool:
     """Whether a registered id is one of gymnasium's Box2D environments (LunarLander, ...)."""
     try:
-        entry_point = gym.spec(env_id).entry_point
+        entry_point = registered_spec(env_id).entry_point
     except gym.error.Error:
         return False
     return "box2d" in str(entry_point).lower()
 
 
 def check_spaces(observation: gym.Space, action: gym.Space, name: str, option: str = "env") -> None:
-    """Raise :class:`UserError` unless actions are Discrete from 0 and observations flatten to a
-    vector (:func:`flat_space`)."""
+    """Raise :class:`UserError` unless actions are Discrete and observations flatten to a vector
+    (:func:`flat_space`)."""
     if not isinstance(action, gym.spaces.Discrete):
         raise UserError(
             f"{option_name(option)} {name}: REINFORCE here needs a discrete action space "
             f"(a categorical policy), but the actions are {action}"
-        )
-    if int(action.start) != 0:
-        raise UserError(
-            f"{option_name(option)} {name}: the actions must be numbered from 0 (the policy "
-            f"picks 0..n-1), but they start at {int(action.start)}"
         )
     if flat_space(observation) is None:
         raise UserError(
@@ -188,6 +205,36 @@ def flat_space(space: gym.Space) -> gym.spaces.Box | None:
     except (NotImplementedError, TypeError, ValueError):
         return None
     return flat if isinstance(flat, gym.spaces.Box) else None
+
+
+class ShiftActions(TransformAction):
+    """Discrete actions numbered from ``start`` (``Discrete(3, start=-1)``) as numbered from 0:
+    the policy picks an index i in 0..n-1 (its logits' column), the environment gets start + i.
+    Rollouts, checkpoints and the estimators see indices only; :func:`action_offset` gives
+    ``start`` to those that step the environment itself (evaluation, GIFs, ``predict``)."""
+
+    def __init__(self, env: VectorEnv) -> None:
+        space = env.single_action_space
+        assert isinstance(space, gym.spaces.Discrete)
+        self.start = int(space.start)
+        indices = gym.spaces.Discrete(int(space.n))
+        super().__init__(
+            env,
+            lambda actions: np.asarray(actions, dtype=np.int64) + self.start,
+            action_space=batch_space(indices, env.num_envs),
+            single_action_space=indices,
+        )
+
+
+def action_offset(env: Any) -> int:
+    """What :func:`make_env` adds to the policy's action index before the environment sees it:
+    the ``start`` of a Discrete action space not numbered from 0, else 0."""
+    inner = env
+    while inner is not None:
+        if isinstance(inner, ShiftActions):
+            return inner.start
+        inner = getattr(inner, "env", None)
+    return 0
 
 
 class FlattenSameStep(VectorWrapper):
@@ -412,12 +459,18 @@ class Rollout:
         self._actions = []
 
     @property
+    def pending_episodes(self) -> int:
+        """Episodes that ended since the last batch was handed out (too few for one yet)."""
+        return len(self._finished)
+
+    @property
     def started(self) -> bool:
         """Whether :meth:`restart` has been called (the environments hold episodes)."""
         return self._seed is not None
 
     def _flat(self, obs: Any) -> np.ndarray:
-        return np.asarray(obs, dtype=np.float32).reshape(self.num_envs, self.obs_size)
+        with np.errstate(over="ignore"):  # beyond float32: inf, refused before an update
+            return np.asarray(obs, dtype=np.float32).reshape(self.num_envs, self.obs_size)
 
     def collect(self, act: ActFn, episodes: int, max_steps: int | None = None) -> Batch:
         """Step until at least ``episodes`` episodes are complete; return all complete ones.

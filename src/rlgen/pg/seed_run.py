@@ -17,6 +17,7 @@ from rlgen.errors import UserError
 from rlgen.pg.evaluate import Evaluator
 from rlgen.pg.plots import plot
 from rlgen.pg.reinforce import NonFiniteLoss, Reinforce, UpdateInfo
+from rlgen.pg.rollouts import time_limit
 from rlgen.runs import Run
 
 if TYPE_CHECKING:
@@ -41,8 +42,10 @@ def reward_threshold(
         return threshold
     import gymnasium as gym
 
+    from rlgen.pg.rollouts import registered_spec
+
     try:
-        spec = gym.spec(env)
+        spec = registered_spec(env)
     except gym.error.Error as e:
         raise UserError(f"--env {env}: {e}") from None
     if max_episode_steps is not None and max_episode_steps != spec.max_episode_steps:
@@ -186,7 +189,10 @@ class SeedRun:
             "seconds_to_solve": solve.get("train_seconds"),
             "env_steps": c.env_steps,
             "episodes": c.episodes,
+            # those too, that ended after the last update (too few for another batch)
+            "episodes_ended": c.episodes + self.model.rollout.pending_episodes,
             "updates": c.updates,
+            "time_limit": time_limit(self.model.env),  # of an episode; None: the env has none
             "train_seconds": c.train_seconds,
             "eval_seconds": evaluator.seconds,
             "evaluations": len(evaluator.history),
@@ -197,6 +203,11 @@ class SeedRun:
             "final_return_greedy_std": final.get("return_greedy_std"),
             "final_return_sampled_std": final.get("return_sampled_std"),
             "best_return": evaluator.best,
+            # evaluation episodes cut at eval_max_steps instead of ending (no time limit)
+            "final_truncated_greedy": final.get("truncated_greedy"),
+            "final_truncated_sampled": final.get("truncated_sampled"),
+            "eval_truncated": evaluator.truncated,
+            "eval_max_steps": evaluator.max_steps,
         }
 
 

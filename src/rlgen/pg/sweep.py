@@ -64,6 +64,17 @@ SWEEP_KEYS = (
 )
 
 
+RUN_KEYS = (
+    "env_steps",
+    "episodes",
+    "episodes_ended",
+    "time_limit",
+    "eval_truncated",
+    "eval_max_steps",
+)
+"""Also kept of each seed's summary in the sweep's ``runs`` (None for a seed that failed)."""
+
+
 def sweep(
     config: TrainConfig,
     run_dir: str | Path | None,
@@ -136,6 +147,7 @@ def failed_seed(job: tuple[TrainConfig, str, str], error: Any) -> dict[str, Any]
         "threshold": reward_threshold(config.env, config.threshold, config.agent.max_episode_steps),
         "eval_seconds": None,
         **{k: False if k == "solved" else None for k in SWEEP_KEYS},
+        **dict.fromkeys(RUN_KEYS),
     }
 
 
@@ -146,7 +158,9 @@ def aggregate(config: TrainConfig, summaries: list[dict], seconds: float) -> dic
     def median(key: str) -> float | None:
         return float(np.median([s[key] for s in solved])) if solved else None
 
-    run_keys = ("seed", "status", *SWEEP_KEYS[:4], "eval_seconds", *SWEEP_KEYS[4:])
+    run_keys = ("seed", "status", *SWEEP_KEYS[:4], "eval_seconds", *SWEEP_KEYS[4:], *RUN_KEYS)
+    # a seed's summary written before a key existed lacks it: None
+    runs = [{k: s.get(k) for k in run_keys} for s in summaries]
     return {
         "env": config.env,
         "baseline": config.agent.baseline,
@@ -160,5 +174,9 @@ def aggregate(config: TrainConfig, summaries: list[dict], seconds: float) -> dic
         "median_seconds_to_solve": median("seconds_to_solve"),
         "executor": config.jobs.executor,
         "wall_seconds": seconds,
-        "runs": [{k: s[k] for k in run_keys} for s in summaries],
+        # seeds that learned nothing (no episode ended: no time limit?, or too few for a
+        # batch), and those whose evaluation episodes were cut at the cap instead of ending
+        "seeds_without_updates": [r["seed"] for r in runs if r["episodes"] == 0],
+        "seeds_with_truncated_evaluations": [r["seed"] for r in runs if r["eval_truncated"]],
+        "runs": runs,
     }

@@ -146,9 +146,15 @@ ENVIRONMENTS: dict[str, dict[str, Tuned]] = {
 """Each environment's own defaults, by gymnasium id."""
 
 
+def _entry(env_id: str | None) -> dict[str, Tuned]:
+    """``env_id``'s own defaults; an id given as ``module:Id`` (gymnasium imports the module
+    first) is looked up by ``Id``."""
+    return ENVIRONMENTS.get((env_id or "").rpartition(":")[2], {})
+
+
 def default(env_id: str | None, name: str) -> Any:
     """The default of option ``name`` on ``env_id``: its own, else the general one (or None)."""
-    own = ENVIRONMENTS.get(env_id or "", {})
+    own = _entry(env_id)
     if name in own:
         return own[name].value
     return GENERAL[name].value if name in GENERAL else None
@@ -157,7 +163,7 @@ def default(env_id: str | None, name: str) -> Any:
 def reasons(env_id: str | None) -> dict[str, str]:
     """Why each default applies on ``env_id``: the environment's reasons over the general ones."""
     out = {name: t.reason for name, t in GENERAL.items()}
-    out.update({name: t.reason for name, t in ENVIRONMENTS.get(env_id or "", {}).items()})
+    out.update({name: t.reason for name, t in _entry(env_id).items()})
     return out
 
 
@@ -165,14 +171,16 @@ def eval_every(env_id: str, max_episode_steps: int | None = None) -> int:
     """The default ``eval_every`` of ``env_id``: its own, else ``EVAL_EPISODES_WORTH`` episodes'
     worth of ``max_episode_steps`` (default: its registered time limit; 1,000 when it has
     none)."""
-    own = ENVIRONMENTS.get(env_id, {}).get("eval_every")
+    own = _entry(env_id).get("eval_every")
     if own is not None:
         return int(own.value)
     import gymnasium as gym
 
+    from rlgen.pg.rollouts import registered_spec
+
     length = max_episode_steps
     try:
-        length = length or gym.spec(env_id).max_episode_steps
+        length = length or registered_spec(env_id).max_episode_steps
     except gym.error.Error:
         length = None
     return EVAL_EPISODES_WORTH * (length or 1_000)
