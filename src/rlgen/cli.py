@@ -339,7 +339,7 @@ def _dedent_field_docs() -> None:
         }
 
     dedented.rlgen_dedented = True  # type: ignore[attr-defined]
-    _docstrings.parse_docstring_from_object = dedented
+    _docstrings.parse_docstring_from_object = dedented  # type: ignore[assignment]
 
 
 def _tyro_error_hook() -> Any:
