@@ -118,6 +118,13 @@ def test_solving_stops_training_and_reports_it(tmp_path):
         (["--env", "MountainCarContinuous-v0"], "needs a discrete action space"),
         (["--env", "nosuchmodule:Foo-v0"], "No module named 'nosuchmodule'"),
         (["--env", "tests.pg.envs:rlgen-test/NoSuch-v0"], "rlgen-test/NoSuch"),
+        # options the run would ignore
+        (["--seeds", "0-1", "--seed", "3"], "--seed is replaced by --seeds"),
+        (["--workers", "2"], "--workers is for --seeds only"),
+        (["--executor", "local"], "--executor is for --seeds only"),  # typed at its default
+        (["--lr-value", "0.01"], "--lr-value is for --baseline only"),
+        (["--value-epochs", "3"], "--value-epochs is for --baseline only"),
+        (["--device", "gpu"], "--device: invalid choice 'gpu'"),
     ],
 )
 def test_bad_input_is_one_error_line(args, message):

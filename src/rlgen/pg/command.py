@@ -34,13 +34,13 @@ policy, record a GIF) is :mod:`rlgen.pg.evaluate_command`.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Annotated, Literal, TypeVar
 
 import tyro
 
-from rlgen.configs import check_resume_options, load_run_config, was_given
+from rlgen.configs import check_resume_options, load_run_config, refuse_ignored, was_given
 from rlgen.errors import UserError, check_config_types, check_memory, check_range
 from rlgen.executors import ExecutorOptions, check_available
 from rlgen.pg import zoo
@@ -73,7 +73,7 @@ class TrainConfig:
     total_steps: Annotated[Int, per_env("total_steps")] = None
     """environment step budget"""
     threshold: float | None = None
-    """solved when the evaluation mean return reaches this; default: the environment's reward
+    """solved when the evaluation mean return reaches this; None: the environment's reward
     threshold (475 for CartPole-v1), set for its registered time limit (none under another
     --max-episode-steps); an environment without one trains for --total-steps"""
     criterion: Literal["greedy", "sampled"] = "greedy"
@@ -131,6 +131,21 @@ class TrainConfig:
                 "--resume continues a run, or a whole sweep, with the seeds saved in its "
                 "directory; leave out --seeds"
             )
+
+    def ignored(self) -> dict[str, str]:
+        """The options this run would ignore, each with why (:func:`refuse_ignored`)."""
+        ignored = {}
+        if self.seeds is not None:
+            ignored["seed"] = "is replaced by --seeds (each seed a run of its own)"
+        else:
+            for option in fields(ExecutorOptions):
+                ignored[f"jobs.{option.name}"] = (
+                    "is for --seeds only: one seed trains in this process"
+                )
+        if not self.agent.baseline:
+            for name in ("lr_value", "value_epochs"):
+                ignored[f"agent.{name}"] = "is for --baseline only (the value network's)"
+        return ignored
 
     @property
     def seed_list(self) -> list[int]:
@@ -204,6 +219,7 @@ def run(
         if run_dir is not None and Path(run_dir).resolve() != config.resume.resolve():
             raise UserError("--resume continues the run in its own directory; leave out --out")
         return resume(config, quiet=quiet)
+    refuse_ignored(config)
     # unknown ids and unsupported spaces fail here, once
     make_env(config.env, max_episode_steps=config.agent.max_episode_steps).close()
     reward_threshold(config.env, config.threshold, config.agent.max_episode_steps)
