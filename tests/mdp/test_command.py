@@ -557,6 +557,18 @@ def test_solve_an_mdp_from_a_file_as_the_example_it_was_written_from(tmp_path, m
         (["--example", "file", "--file", "missing.json"], "missing.json: no such file"),
         (["--example", "file", "--file", "bad.json"], "bad.json: unknown key(s) 'terminals'"),
         (["--example", "file", "--file", "nogamma.json"], 'no discount: give "gamma"'),
+        # each of these was a traceback: IsADirectoryError, RecursionError, OverflowError
+        (["--example", "file", "--file", "adir"], "adir: is a directory"),
+        (["--example", "file", "--file", "deep.json"], "nested too deeply"),
+        (["--example", "file", "--file", "huge.json"], "an integer beyond float64"),
+        # rewards of 1e308: inf and nan values with RuntimeWarnings, or "did not converge"
+        (["--example", "file", "--file", "overflow.json"], "is beyond +-1e+100"),
+        # a file's horizon beside a stationary method: the message named Python functions
+        (
+            ["--example", "file", "--file", "horizon.json"],
+            'truncated after "horizon" 3 steps, so its values depend on the steps left: solve '
+            "it with --method backward-induction",
+        ),
     ],
 )
 def test_a_bad_mdp_file_is_one_error_line(tmp_path, monkeypatch, capsys, args, message):
@@ -564,6 +576,31 @@ def test_a_bad_mdp_file_is_one_error_line(tmp_path, monkeypatch, capsys, args, m
     chain = {"states": 2, "actions": 1, "outcomes": [[0, 0, 1.0, 1, -1.0]], "terminal": [1]}
     (tmp_path / "bad.json").write_text(json.dumps({**chain, "gamma": 1, "terminals": [1]}))
     (tmp_path / "nogamma.json").write_text(json.dumps(chain))
+    (tmp_path / "adir").mkdir()
+    (tmp_path / "deep.json").write_text("[" * 100_000 + "]" * 100_000)
+    (tmp_path / "huge.json").write_text(json.dumps({**chain, "gamma": 10**400}))
+    overflow = {**chain, "outcomes": [[0, 0, 1.0, 1, 1e308]], "gamma": 1}
+    (tmp_path / "overflow.json").write_text(json.dumps(overflow))
+    (tmp_path / "horizon.json").write_text(json.dumps({**chain, "gamma": 1, "horizon": 3}))
     assert main(["mdp", "solve", *args, "--out", str(tmp_path / "run"), "--quiet"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0], err
+
+
+def test_backward_induction_takes_a_files_horizon_unless_horizon_is_given(tmp_path):
+    # a 1-state continuing task, reward 1 a step, gamma = 1: v = H. The file's "horizon" 3 was
+    # replaced by --horizon's default 10 in silence.
+    mine = tmp_path / "mine.json"
+    loop = {"states": 1, "actions": 1, "outcomes": [[0, 0, 1.0, 0, 1.0]], "gamma": 1}
+    for horizon, args, expected in (
+        (3, [], 3),
+        (3, ["--horizon", "10"], 10),  # typed at its default: it replaces the file's
+        (3, ["--horizon", "5"], 5),
+        (None, [], 10),  # no horizon in the file: --horizon's default
+    ):
+        mine.write_text(json.dumps({**loop, "horizon": horizon}))
+        out = tmp_path / f"run-{horizon}-{len(args)}-{expected}"
+        args = ["--example", "file", "--file", str(mine), "--method", "backward-induction", *args]
+        assert main(["mdp", "solve", *args, "--out", str(out), "--quiet"]) == 0
+        s = _summary(out)
+        assert (s["horizon"], s["iterations"], s["values"]) == (expected, expected, [expected])

@@ -125,3 +125,66 @@ def test_not_an_mdp_file(tmp_path, text, message):
 
 def test_dict_is_plain_json(tmp_path):
     json.dumps(mdp_dict(examples.example("gridworld-4.1")), allow_nan=False)
+
+
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        # an integer beyond float64 was an OverflowError traceback
+        ({"gamma": 10**400}, '"gamma": expected a finite number'),
+        ({"outcomes": [[0, 0, 1.0, 0, -(10**400)]] * 4}, "reward: expected a finite number"),
+        ({"initial": [10**400, 0, 0]}, '"initial" entry 0: expected a finite number'),
+        # rewards whose values overflow float64 (1e308 twice is inf) were solved into inf / nan
+        # with RuntimeWarnings, or "value iteration did not converge"
+        ({"outcomes": [[0, 0, 1.0, 0, 1e308]] * 4}, r"reward: 1e\+308 is beyond"),
+        ({"outcomes": [[0, 0, 1.0, 0, -1e101]] * 4}, r"reward: -1e\+101 is beyond"),
+    ],
+)
+def test_numbers_beyond_float64s_reach_are_refused(tmp_path, changes, message):
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(small(**changes)))
+    with pytest.raises(MDPError, match=message) as e:
+        read_mdp(path)
+    assert str(e.value).startswith(f"{path}: ")
+
+
+def test_the_largest_rewards_allowed_give_finite_values(tmp_path):
+    # rewards of 1e100 over an episode of 1e9 expected steps: values of 1e109, still finite
+    from rlgen.mdp.files import MAX_REWARD
+
+    (tmp_path / "m.json").write_text(
+        json.dumps(
+            {
+                "states": 2,
+                "actions": 2,
+                "outcomes": [
+                    [0, 0, 1.0, 1, MAX_REWARD],
+                    [0, 1, 1 - 1e-9, 0, MAX_REWARD],
+                    [0, 1, 1e-9, 1, MAX_REWARD],
+                ],
+                "terminal": [1],
+                "gamma": 1.0,
+            }
+        )
+    )
+    mdp = read_mdp(tmp_path / "m.json")
+    v = dp.policy_iteration(mdp).v
+    assert v[0] == pytest.approx(1e9 * MAX_REWARD, rel=1e-5) and v[1] == 0.0
+
+
+@pytest.mark.parametrize(
+    "kind, message",
+    [
+        ("directory", "is a directory"),  # was an IsADirectoryError traceback
+        ("deep", "nested too deeply"),  # was a RecursionError traceback
+    ],
+)
+def test_a_path_that_is_no_json_file_is_an_error(tmp_path, kind, message):
+    path = tmp_path / "m.json"
+    if kind == "directory":
+        path.mkdir()
+    else:
+        path.write_text('{"states": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    with pytest.raises(MDPError, match=message) as e:
+        read_mdp(path)
+    assert str(e.value).startswith(f"{path}: ")

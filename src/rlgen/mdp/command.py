@@ -21,6 +21,7 @@ directory's files alone; :func:`plot` redraws either kind of run directory.
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +29,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from rlgen.configs import refuse_ignored
+from rlgen.configs import refuse_ignored, was_given
 from rlgen.errors import (
     UserError,
     check_choice,
@@ -48,7 +49,7 @@ from rlgen.mdp.examples import (
     gridworld_4_1,
     random_mdp,
 )
-from rlgen.mdp.files import read_mdp
+from rlgen.mdp.files import read_mdp, read_mdp_json
 from rlgen.mdp.model import MDP, uniform_policy
 from rlgen.mdp.plots import plot_solution, plot_sweeps
 from rlgen.mdp.policy_gradient import POLICIES, TheoremCheck, check_theorem
@@ -143,7 +144,8 @@ class SolveConfig:
     """discount in [0, 1]; None: the task's own (3.5: 0.9, 4.1: 1, frozenlake: 0.9,
     cliffwalking: 1, taxi: 1, random: 1 if episodic else 0.9, file: the file's "gamma")"""
     horizon: int = 10
-    """H, the number of steps of the truncated task (backward-induction only), >= 1"""
+    """H, the number of steps of the truncated task (backward-induction only), >= 1; --example
+    file: the file's "horizon" unless given"""
     q: bool = False
     """also write q(s, a) of every state and action to summary.json"""
     tol: float = 1e-12
@@ -228,7 +230,7 @@ class SolveConfig:
             return self.states, self.actions, live * self.actions * per_row
         if self.example == "file":
             assert self.file is not None
-            return _file_sizes(self.file)
+            return _file_sizes(self.file)[:3]
         key = "frozenlake-8x8" if self.map == "8x8" else self.example
         states, actions = SIZES[key]
         return states, actions, 3 * states * actions  # FrozenLake: 3 slips; the others: 1
@@ -244,22 +246,30 @@ class SolveConfig:
             # of a random MDP fills in to about dense (measured: 0.9 GB for 10,000 states)
             need += 8 * S * S * (3 if S <= dp.DENSE_LIMIT else 1)
         if self.method == "backward-induction":
-            steps = self.horizon + 1
+            steps = self.steps() + 1
             need += steps * S * (17 * A + 8)  # v, q and the optimal-action masks of every k
             if self.q:
                 need += SUMMARY_VALUE_BYTES * steps * S
         return float(need)
 
+    def steps(self) -> int:
+        """H of backward induction: --horizon, or with --example file the file's "horizon" when
+        it has one and --horizon is not given."""
+        if self.example == "file" and not was_given(self, "horizon"):
+            assert self.file is not None
+            return _file_sizes(self.file)[3] or self.horizon
+        return self.horizon
+
     def _plan(self) -> str:
         S, A, outcomes = self.sizes()
         plan = f"{self.method} on {S:,} states x {A:,} actions ({outcomes:,} outcomes"
         if self.method == "backward-induction":
-            plan += f", horizon {self.horizon:,}"
+            plan += f", horizon {self.steps():,}"
         return plan + ")"
 
     def _largest_size(self) -> str:
         """The size option furthest above its default: the one a memory refusal names."""
-        grown = {"horizon": self.horizon / 10} if self.method == "backward-induction" else {}
+        grown = {"horizon": self.steps() / 10} if self.method == "backward-induction" else {}
         if self.example == "random":
             grown |= {"states": self.states / 20, "actions": self.actions / 3}
             grown["successors"] = self.successors / 3
@@ -273,7 +283,18 @@ class SolveConfig:
         horizon = self.horizon if self.method == "backward-induction" else None
         if self.example == "file":
             assert self.file is not None
-            return read_mdp(self.file, gamma=self.gamma, horizon=horizon)
+            if horizon is None:
+                mdp = read_mdp(self.file, gamma=self.gamma)
+                if mdp.horizon is not None:
+                    raise UserError(
+                        f'{self.file}: the task is truncated after "horizon" {mdp.horizon:,} '
+                        "steps, so its values depend on the steps left: solve it with --method "
+                        "backward-induction"
+                    )
+                return mdp
+            if was_given(self, "horizon"):  # it replaces the file's, as --gamma does
+                return read_mdp(self.file, gamma=self.gamma, horizon=self.horizon)
+            return read_mdp(self.file, gamma=self.gamma, default_horizon=self.horizon)
         if self.example == "random":
             gamma = self.gamma if self.gamma is not None else (1.0 if self.terminals else 0.9)
             return random_mdp(
@@ -291,19 +312,36 @@ class SolveConfig:
         return example(self.example, self.gamma, horizon)
 
 
-def _file_sizes(path: Path) -> tuple[int, int, int]:
-    """(states, actions, outcomes) of an MDP file, for the memory estimate before it is built;
-    what is not a count here is left for :func:`rlgen.mdp.files.read_mdp` to explain."""
-    data = read_json(path)
+def _file_sizes(path: Path) -> tuple[int, int, int, int | None]:
+    """(states, actions, outcomes, horizon or None) of an MDP file, for the memory estimate before
+    it is built; what is not a count here is left for :func:`rlgen.mdp.files.read_mdp` to
+    explain. Read once per version of the file (the config asks several times)."""
+    try:
+        stat = path.stat()
+    except OSError:  # missing: read_mdp_json says so
+        return _read_sizes(path, None)
+    return _read_sizes(path, (stat.st_mtime_ns, stat.st_size))
+
+
+@functools.lru_cache(maxsize=4)
+def _read_sizes(path: Path, version: Any) -> tuple[int, int, int, int | None]:
+    data = read_mdp_json(path)
     if not isinstance(data, dict):
-        return 1, 1, 0
+        return 1, 1, 0, None
 
     def count(value: Any) -> int:
         if isinstance(value, list):
             return len(value)
         return value if isinstance(value, int) and not isinstance(value, bool) else 1
 
-    return count(data.get("states")), count(data.get("actions")), count(data.get("outcomes"))
+    horizon = data.get("horizon")
+    valid = isinstance(horizon, int) and not isinstance(horizon, bool) and horizon >= 1
+    return (
+        count(data.get("states")),
+        count(data.get("actions")),
+        count(data.get("outcomes")),
+        horizon if valid else None,
+    )
 
 
 def run_solve(
@@ -335,7 +373,7 @@ def run_solve(
             "name": mdp.name,
             "method": config.method,
             "gamma": mdp.gamma,
-            "horizon": config.horizon if config.method == "backward-induction" else None,
+            "horizon": mdp.horizon if config.method == "backward-induction" else None,
             "states": mdp.n_states,
             "actions": mdp.n_actions,
             "action_names": list(names),
@@ -371,7 +409,8 @@ def _solve(mdp: MDP, config: SolveConfig, log: dp.Callback) -> dict[str, Any]:
             "extra": {"bellman_residual": residual},
         }
     if config.method == "backward-induction":
-        fh = dp.backward_induction(mdp, config.horizon)
+        assert mdp.horizon is not None
+        fh = dp.backward_induction(mdp, mdp.horizon)
         for k in range(1, fh.horizon + 1):
             log(k, float(np.max(np.abs(fh.v[k] - fh.v[k - 1]))))
         return {

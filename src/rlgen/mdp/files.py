@@ -16,11 +16,14 @@ The file holds the lecture's dynamics p(s', r | s, a) as rows of outcomes, the f
 - ``states``: S, the number of states (states are 0 .. S-1).
 - ``actions``: A, or a list of A action names (``up``, ``right``, ``down``, ``left`` draw arrows).
 - ``outcomes``: rows ``[s, a, p, s', r]``: from state s, action a leads to s' with reward r with
-  probability p; the rows of each non-terminal (s, a) sum to 1. Rows of terminal states are
-  dropped (a terminal state is absorbing with reward 0).
+  probability p; the rows of each non-terminal (s, a) sum to 1 (rows with the same s' add up: a
+  reward distribution); |r| <= :data:`MAX_REWARD`. Rows of terminal states are dropped (a
+  terminal state is absorbing with reward 0).
 - ``terminal`` (optional, default none): the terminal states.
 - ``initial`` (optional): h(s), S probabilities; default uniform over the non-terminal states.
-- ``gamma`` (optional where ``--gamma`` is given), ``horizon`` (optional, H), ``name`` (optional),
+- ``gamma`` (optional where ``--gamma`` is given), ``horizon`` (optional, H: the task is
+  truncated after H steps, solved by backward induction unless ``--horizon`` replaces it),
+  ``name`` (optional),
   ``grid`` (optional, ``[rows, cols]``: state s is the cell (s // cols, s % cols), drawn as a grid).
 
 Any other key is refused (a misspelt ``"terminals"`` would otherwise be dropped in silence).
@@ -42,16 +45,48 @@ from rlgen.mdp.model import MDP, MDPError
 REQUIRED = ("states", "actions", "outcomes")
 OPTIONAL = ("terminal", "initial", "gamma", "horizon", "name", "grid")
 
+MAX_REWARD = 1e100
+"""largest reward magnitude of a file's outcome: a value sums up to 1 / (1 - gamma) (< 1e16 in
+float64) or, with gamma = 1, up to :data:`rlgen.mdp.dp.MAX_EXPECTED_STEPS` expected rewards, so
+values stay below 1e117, far within float64 (rewards of 1e308 summed to inf and nan)"""
 
-def read_mdp(path: str | Path, *, gamma: float | None = None, horizon: int | None = None) -> MDP:
+
+def read_mdp(
+    path: str | Path,
+    *,
+    gamma: float | None = None,
+    horizon: int | None = None,
+    default_horizon: int | None = None,
+) -> MDP:
     """The MDP in the JSON file ``path``; ``gamma`` and ``horizon``, when given, replace the
-    file's. Every problem with the file is an :class:`MDPError` naming the file."""
+    file's; ``default_horizon`` is H where the file has no ``"horizon"``. Every problem with the
+    file is an :class:`MDPError` naming the file."""
     path = Path(path)
-    data = read_json(path)
+    data = read_mdp_json(path)
     try:
-        return _from_dict(data, gamma=gamma, horizon=horizon, default_name=path.stem)
+        return _from_dict(
+            data,
+            gamma=gamma,
+            horizon=horizon,
+            default_horizon=default_horizon,
+            default_name=path.stem,
+        )
     except MDPError as e:
         raise MDPError(f"{path}: {e}") from None
+
+
+def read_mdp_json(path: str | Path) -> Any:
+    """The JSON value in ``path``; a path that is no readable JSON file (missing, a directory,
+    unreadable, not JSON, nested beyond Python's recursion limit) is an :class:`MDPError`."""
+    path = Path(path)
+    if path.is_dir():
+        raise MDPError(f"{path}: is a directory, not a JSON file of an MDP")
+    try:
+        return read_json(path)
+    except RecursionError:
+        raise MDPError(f"{path}: not an MDP file (its JSON is nested too deeply)") from None
+    except PermissionError:
+        raise MDPError(f"{path}: cannot read it (permission denied)") from None
 
 
 def write_mdp(mdp: MDP, path: str | Path) -> None:
@@ -81,7 +116,14 @@ def mdp_dict(mdp: MDP) -> dict[str, Any]:
     return data
 
 
-def _from_dict(data: Any, *, gamma: float | None, horizon: int | None, default_name: str) -> MDP:
+def _from_dict(
+    data: Any,
+    *,
+    gamma: float | None,
+    horizon: int | None,
+    default_horizon: int | None = None,
+    default_name: str,
+) -> MDP:
     if not isinstance(data, dict):
         raise MDPError(f"expected a JSON object with keys {', '.join(REQUIRED)}")
     unknown = sorted(set(data) - set(REQUIRED) - set(OPTIONAL))
@@ -127,6 +169,8 @@ def _from_dict(data: Any, *, gamma: float | None, horizon: int | None, default_n
         gamma = _number(data["gamma"], '"gamma"')
     if horizon is None and data.get("horizon") is not None:
         horizon = _count(data["horizon"], "horizon")
+    if horizon is None:
+        horizon = default_horizon
     grid = data.get("grid")
     if grid is not None:
         cells = _list(grid, "grid")
@@ -157,12 +201,18 @@ def _outcomes(rows: Any, n_states: int, n_actions: int) -> np.ndarray:
         if not isinstance(row, list) or len(row) != 5:
             raise MDPError(f"{where}: expected [state, action, probability, next_state, reward]")
         s, a, p, s2, r = row
+        reward = _number(r, f"{where}, reward")
+        if abs(reward) > MAX_REWARD:
+            raise MDPError(
+                f"{where}, reward: {reward:g} is beyond +-{MAX_REWARD:g} (values, sums of many "
+                "rewards, would overflow float64)"
+            )
         table[i] = (
             _index(s, n_states, f"{where}, state"),
             _index(a, n_actions, f"{where}, action"),
             _number(p, f"{where}, probability"),
             _index(s2, n_states, f"{where}, next_state"),
-            _number(r, f"{where}, reward"),
+            reward,
         )
     return table
 
@@ -186,6 +236,14 @@ def _index(value: Any, n: int, where: str) -> int:
 
 
 def _number(value: Any, where: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    number = float("nan")
+    if not isinstance(value, bool) and isinstance(value, (int, float)):
+        try:
+            number = float(value)
+        except OverflowError:  # an integer beyond float64 (JSON integers have any size)
+            raise MDPError(
+                f"{where}: expected a finite number, got an integer beyond float64"
+            ) from None
+    if not math.isfinite(number):
         raise MDPError(f"{where}: expected a finite number, got {value!r}")
-    return float(value)
+    return number
