@@ -165,3 +165,42 @@ def test_help_keeps_each_option_description_one_paragraph():
             if len(text) + 1 + len(word) <= room:
                 early.append((text, word))
         assert not early, (command.name, early[:3])
+
+
+def test_help_keeps_paragraphs_and_bullet_lines_of_a_field_docstring(capsys, monkeypatch):
+    """Continuation lines join into one paragraph (also those starting with a non-letter: a flag,
+    a parenthesis, a digit); a blank line still separates paragraphs, and a line that starts a
+    bullet ('- ', '* ') keeps its own line (it was joined into the line above it)."""
+    import dataclasses
+
+    import tyro
+
+    from rlgen.cli import _dedent_field_docs
+
+    @dataclasses.dataclass(frozen=True)
+    class Toy:
+        kind: str = "one"
+        """the kind, one of
+        - one: the first,
+        * two: the second
+
+        a second paragraph after a blank line"""
+        steps: int = 2
+        """steps per episode
+        (475 on CartPole) capped by
+        --max-steps and
+        10 more words"""
+
+    monkeypatch.setenv("COLUMNS", "200")
+    _dedent_field_docs()
+    with pytest.raises(SystemExit):
+        tyro.cli(Toy, args=["--help"])
+    lines = [line.strip(" │") for line in capsys.readouterr().out.splitlines()]
+    text = [line.split("  ")[-1].strip() for line in lines]
+    at = text.index("the kind, one of")
+    assert text[at : at + 3] == ["the kind, one of", "- one: the first,", "* two: the second"]
+    assert "a second paragraph after a blank line (default: one)" in text[at + 3 :]
+    assert (
+        "steps per episode (475 on CartPole) capped by --max-steps and 10 more words (default: 2)"
+        in text
+    )

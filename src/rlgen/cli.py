@@ -322,7 +322,8 @@ def _dedent_field_docs() -> None:
     continuation line became a hard line break in the help, and it keeps a break before a line
     that starts with a non-letter (``--max-episode-steps``, ``(475``), meant for lists. Its
     private docstring reader is wrapped to dedent and join the lines first (a blank line still
-    separates paragraphs); where that reader is missing, the help keeps the breaks.
+    separates paragraphs, and a line starting a bullet, ``- `` or ``* ``, keeps its own line);
+    where that reader is missing, the help keeps the breaks.
     """
     try:
         from tyro import _docstrings
@@ -334,7 +335,7 @@ def _dedent_field_docs() -> None:
 
     def dedented(obj: object) -> dict[str, str]:
         return {
-            name: re.sub(r"(?<!\n)\n(?!\n)", " ", inspect.cleandoc(text))
+            name: re.sub(r"(?<!\n)\n(?!\n|[-*•] )", " ", inspect.cleandoc(text))
             for name, text in read(obj).items()
         }
 
