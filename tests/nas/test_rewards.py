@@ -73,3 +73,24 @@ def test_bad_reward_options(kwargs, message):
 
 def test_agreement():
     assert agreement((0, 1, 2), (0, 1, 0)) == pytest.approx(2 / 3)
+
+
+def test_rewards_near_the_float_range():
+    # T = 1e308 million: MACs / T underflows to 0 in floats, yet (MACs / T)^w is finite
+    log_ratio = math.log(4e5) - math.log(1e6) - math.log(1e308)
+    assert reward(0.5, 4e5, "soft", 1e308) == pytest.approx(0.5 * math.exp(-0.07 * log_ratio))
+    assert reward(0.5, 4e5, "soft", 1e308, w=0.0) == 0.5
+    assert reward(0.5, 4e5, "hard", 1e308) == 0.5
+    assert reward(0.5, 4e5, "hard", 1e-320) == pytest.approx(0.0, abs=1e-300)
+    assert 0 <= reward(0.5, 4e5, "soft", 1e-320) < 1e-20
+    # (MACs / T)^w beyond the float range: an error naming the options, not OverflowError
+    with pytest.raises(ValueError, match=r"beyond the float range.*--w closer to 0"):
+        reward(0.5, 4e5, "soft", 10.0, w=-1e308)
+    with pytest.raises(ValueError, match="beyond the float range"):
+        reward(0.5, 4e5, "soft", 1e308, w=-1e3)
+    assert reward(0.5, 4e6, "soft", 1.0, w=-1e308) == 0.0  # above the target: no reward left
+    with pytest.raises(ValueError, match="of a child of 0 multiply-adds"):
+        reward(0.5, 0, "soft", 10.0)
+    # values the plain formula reaches are unchanged
+    assert reward(0.8, 2e7, "soft", 10.0) == 0.8 * 2.0**-0.07
+    assert reward(0.8, 2e7, "hard", 10.0) == 0.8 / 2.0

@@ -20,6 +20,8 @@ in millions of multiply-adds.
 
 from __future__ import annotations
 
+import math
+import sys
 import time
 from dataclasses import dataclass
 from typing import Literal
@@ -136,12 +138,26 @@ def reward(
         return float(accuracy)
     if macs is None:
         raise ValueError(f"the {kind} reward needs the child's multiply-adds")
+    if kind not in ("soft", "hard"):
+        raise ValueError(f"unknown reward {kind!r}")
     ratio = macs / (target * 1e6)
-    if kind == "soft":
-        return float(accuracy * ratio**w)
-    if kind == "hard":
+    try:
+        if kind == "soft":
+            return float(accuracy * ratio**w)
         return float(accuracy if ratio <= 1 else accuracy / ratio)
-    raise ValueError(f"unknown reward {kind!r}")
+    except ArithmeticError:  # MACs / T underflowed to 0 (a T near the float range) or (MACs /
+        pass  # T)^w overflowed: the same in logarithms, which neither can do
+    if macs <= 0:
+        raise ValueError(f"the {kind} reward of a child of {macs} multiply-adds is undefined")
+    log_ratio = math.log(macs) - math.log(1e6) - math.log(target)
+    exponent = w * log_ratio if kind == "soft" else min(0.0, -log_ratio)
+    if exponent > math.log(sys.float_info.max):  # only the soft reward grows
+        raise ValueError(
+            f"the soft reward ACC * (MACs / T)^w is beyond the float range (MACs / T = "
+            f"e^{log_ratio:.4g}, w = {w:g}); bring --w closer to 0 or --target nearer the "
+            "children's cost"
+        )
+    return float(accuracy * math.exp(exponent))
 
 
 def agreement(arch: tuple[int, ...] | list[int], target: tuple[int, ...] | list[int]) -> float:

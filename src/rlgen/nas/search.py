@@ -400,7 +400,7 @@ def _record(store: TrialStore, reward: RewardConfig, result: JobResult[TrialJob,
             value = reward(float(metrics["accuracy"]), metrics.get("macs"))
             if not math.isfinite(value):
                 raise ValueError(f"the reward is {value}")
-        except (KeyError, ValueError, TypeError) as e:
+        except (KeyError, ValueError, TypeError, ArithmeticError) as e:
             store.fail(
                 job.trial,
                 error=f"no reward: {e}",
