@@ -355,3 +355,18 @@ def test_a_search_killed_while_creating_its_store_resumes_afresh(
     (tmp_path / "killed" / "trials.sqlite").unlink()  # a finished search is not started again
     assert main(["nas", "search", "--resume", str(tmp_path / "killed"), "--quiet"]) == 2
     assert "--overwrite" in capsys.readouterr().err
+
+
+def test_cpus_per_job_beyond_the_machine_trains_on_its_cores(tmp_path, data_dir):
+    from rlgen.executors import ExecutorOptions
+    from rlgen.nas.command import job_threads
+
+    cores = os.cpu_count() or 1
+    assert job_threads(ExecutorOptions(cpus_per_job=1e308)) == cores
+    assert job_threads(ExecutorOptions(cpus_per_job=0.5)) == 1
+    assert job_threads(ExecutorOptions(cpus_per_job=2.5)) == min(2, cores)
+    out = tmp_path / "cpus"
+    argv = ["nas", "search", *TINY, "--trials", "2", "--batch", "2", "--cpus-per-job", "1e308"]
+    assert main([*argv, "--data-dir", str(data_dir), "--out", str(out)]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["finished"] == 2 and summary["failed"] == 0  # torch refused 1e308 threads

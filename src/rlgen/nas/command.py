@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import time
 from dataclasses import dataclass, field
 from functools import partial
@@ -218,8 +219,16 @@ def search(
         return r.finish(summary)
 
 
+def job_threads(options: ExecutorOptions) -> int:
+    """torch threads of one child: ``--cpus-per-job`` rounded down, at least 1, and for local
+    workers at most the machine's cores (torch refused a count such as 1e308, failing every
+    trial)."""
+    threads = max(1, int(options.cpus_per_job))
+    return min(threads, os.cpu_count() or 1) if options.executor == "local" else threads
+
+
 def _run(config: SearchConfig, space: SearchSpace, store: TrialStore, r: Run, device: str) -> None:
-    threads = max(1, int(config.jobs.cpus_per_job))
+    threads = job_threads(config.jobs)
     make_job = partial(
         TrialJob,
         seed=config.seed,
@@ -571,7 +580,7 @@ def run_train_best(
             child=config.child,
             data_dir=data_dir,
             device=device,
-            threads=max(1, int(config.jobs.cpus_per_job)),
+            threads=job_threads(config.jobs),
             latency=False,
             test=True,
         )
