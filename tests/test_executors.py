@@ -506,12 +506,12 @@ def test_bad_options_are_user_errors(kwargs, message):
 def test_ray_not_installed_is_one_line_naming_the_extra_before_anything_starts(monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)  # import ray now raises ImportError
     options = ExecutorOptions(executor="ray")
-    with pytest.raises(UserError, match=r"pip install 'rlgen\[ray\]'") as caught:
+    with pytest.raises(UserError, match=r"pip install -e '\.\[ray\]'") as caught:
         check_available(options)
     assert "\n" not in str(caught.value)
-    with pytest.raises(UserError, match=r"pip install 'rlgen\[ray\]'"):
+    with pytest.raises(UserError, match=r"pip install -e '\.\[ray\]'"):
         stream_jobs(math.sqrt, [1.0], options)  # at the call, not at the first next()
-    with pytest.raises(UserError, match=r"pip install 'rlgen\[ray\]'"):
+    with pytest.raises(UserError, match=r"pip install -e '\.\[ray\]'"):
         map_jobs(math.sqrt, [], options)
     check_available(ExecutorOptions())  # local needs nothing
 
@@ -655,3 +655,25 @@ def test_ctrl_c_during_a_call_on_a_pool_raises_once_and_leaves_no_process(tmp_pa
     while session_processes(pid) and time.time() < deadline:
         time.sleep(0.1)
     assert session_processes(pid) == []
+
+
+def test_a_saved_config_with_workers_beside_ray_still_loads():
+    """config.json of a run from before --workers was refused with --executor ray may hold both;
+    Ray ignored --workers, so loading it (for --resume) drops it instead of refusing the run
+    with a message about an option nobody typed."""
+    import dataclasses
+
+    from rlgen.configs import config_from_dict
+
+    saved = {"executor": "ray", "workers": 2, "cpus_per_job": 2.0}
+    assert config_from_dict(ExecutorOptions, saved) == ExecutorOptions("ray", cpus_per_job=2.0)
+    local = {"executor": "local", "workers": 2}  # kept where it counts
+    assert config_from_dict(ExecutorOptions, local) == ExecutorOptions(workers=2)
+
+    @dataclasses.dataclass(frozen=True)
+    class Sweep:  # as the sweeps nest it
+        jobs: ExecutorOptions = dataclasses.field(default_factory=ExecutorOptions)
+
+    assert config_from_dict(Sweep, {"jobs": saved}).jobs.workers is None
+    with pytest.raises(UserError, match=r"^--workers is for local workers"):
+        ExecutorOptions("ray", workers=2)  # given now, it is refused

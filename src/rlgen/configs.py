@@ -29,6 +29,8 @@ def config_from_dict(cls: type[C], data: Mapping[str, Any], *, where: str = "con
     Nested dataclasses, tuples (saved as lists), paths and optional fields are rebuilt from the
     field types; fields missing from ``data`` keep their defaults; unknown keys are an error.
     The config's own validation runs again, so a hand-edited config.json is checked like options.
+    A class with a ``saved_form(data)`` static method first turns what an older rlgen saved into
+    what it accepts now (:meth:`rlgen.executors.ExecutorOptions.saved_form`).
 
     Raises:
         UserError: ``data`` does not describe a ``cls`` (``where`` names the file in the message).
@@ -37,6 +39,9 @@ def config_from_dict(cls: type[C], data: Mapping[str, Any], *, where: str = "con
 
     if not isinstance(data, Mapping):
         raise UserError(f"{where}: expected an object of {cls.__name__} fields, got {data!r}")
+    upgrade = getattr(cls, "saved_form", None)
+    if upgrade is not None:
+        data = upgrade(data)
     hints = typing.get_type_hints(cls)
     names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
     unknown = sorted(set(data) - names)

@@ -33,7 +33,7 @@ import signal
 import socket
 import time
 import traceback
-from collections.abc import Callable, Generator, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
@@ -118,6 +118,16 @@ class ExecutorOptions:
                     raise UserError(
                         f"--worker-devices: {device!r} is not a torch device (cpu, cuda, cuda:N)"
                     ) from None
+
+    @staticmethod
+    def saved_form(data: Mapping[str, Any]) -> Mapping[str, Any]:
+        """A saved ExecutorOptions as this version accepts it (for
+        :func:`rlgen.configs.config_from_dict`): a config.json from before --workers was refused
+        beside --executor ray may hold both; Ray ignored --workers, so it is dropped and the run
+        resumes as it ran."""
+        if data.get("executor") == "ray" and data.get("workers") is not None:
+            return {**data, "workers": None}
+        return data
 
     @property
     def devices(self) -> tuple[str, ...]:
