@@ -604,3 +604,39 @@ def test_backward_induction_takes_a_files_horizon_unless_horizon_is_given(tmp_pa
         assert main(["mdp", "solve", *args, "--out", str(out), "--quiet"]) == 0
         s = _summary(out)
         assert (s["horizon"], s["iterations"], s["values"]) == (expected, expected, [expected])
+
+
+def test_pg_check_on_a_file_is_the_check_on_the_example_it_was_written_from(tmp_path):
+    from rlgen.mdp.examples import example
+    from rlgen.mdp.files import write_mdp
+
+    write_mdp(example("gridworld-4.1"), tmp_path / "g.json")
+    ran = {}
+    for name, args in (
+        ("example", ["--example", "gridworld-4.1"]),
+        ("file", ["--example", "file", "--file", str(tmp_path / "g.json")]),
+    ):
+        out = tmp_path / name
+        argv = ["mdp", "pg-check", *args, "--episodes", "200", "--out", str(out), "--quiet"]
+        assert main(argv) == 0
+        ran[name] = _summary(out)["policies"]
+    for kind in ("tabular", "neural"):
+        for key in ("J", "grad", "rhs", "cosine", "expected_length"):
+            assert ran["file"][kind][key] == ran["example"][kind][key], (kind, key)
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"horizon": 5}, '"horizon" 5: pg-check checks the theorem on the untruncated task'),
+        ({"actions": 1}, "one action: a policy over it has nothing to choose"),
+    ],
+)
+def test_pg_check_refuses_a_file_it_cannot_check(tmp_path, capsys, changes, message):
+    chain = {"states": 2, "actions": 2, "terminal": [1], "gamma": 1}
+    chain["outcomes"] = [[0, a, 1.0, 1, -1.0] for a in range(changes.get("actions", 2))]
+    (tmp_path / "m.json").write_text(json.dumps({**chain, **changes}))
+    argv = ["mdp", "pg-check", "--example", "file", "--file", str(tmp_path / "m.json")]
+    assert main([*argv, "--out", str(tmp_path / "run"), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0], err

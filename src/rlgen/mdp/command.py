@@ -58,7 +58,7 @@ from rlgen.runs import MAX_SEED, Command, Run, make_rng
 
 EXAMPLE_NAMES = (*EXAMPLES, "random", "file")
 METHODS = ("evaluate-random", "value-iteration", "policy-iteration", "backward-induction")
-PG_EXAMPLES = ("random", "gridworld-4.1", "gridworld-3.5")
+PG_EXAMPLES = ("random", "gridworld-4.1", "gridworld-3.5", "file")
 
 Example = Literal[
     "gridworld-3.5", "gridworld-4.1", "frozenlake", "cliffwalking", "taxi", "random", "file"
@@ -498,8 +498,8 @@ class PGCheckConfig:
     """Check the policy gradient theorem exactly (autograd through the exact values) and
     REINFORCE's unbiasedness and baseline variance reduction against it (S&B section 13.2)."""
 
-    example: Literal["random", "gridworld-4.1", "gridworld-3.5"] = "random"
-    """the MDP: a random episodic MDP (sizes below) or a book gridworld"""
+    example: Literal["random", "gridworld-4.1", "gridworld-3.5", "file"] = "random"
+    """the MDP: a random episodic MDP (sizes below), a book gridworld, or a file (--file)"""
     policy: tuple[Literal["tabular", "neural"], ...] = ("tabular", "neural")
     """softmax policies to check: tabular (one logit per state and action), neural (an MLP from
     the one-hot state to the logits)"""
@@ -532,10 +532,15 @@ class PGCheckConfig:
     continuing task: gamma^1000 is negligible)"""
     seed: int = 0
     """random seed: the MDP, the policy parameters, the baseline and the episodes"""
+    file: Path | None = None
+    """--example file: a JSON file of the MDP's dynamics, as for mdp solve (its own gamma; no
+    horizon: the theorem is checked on the untruncated task)"""
 
     def __post_init__(self) -> None:
         check_config_types(self)
         check_choice("example", self.example, PG_EXAMPLES)
+        if self.example == "file" and self.file is None:
+            raise UserError("--example file needs --file PATH, a JSON file of the MDP's dynamics")
         if not self.policy:
             raise UserError(f"--policy: give at least one of {', '.join(POLICIES)}")
         for kind in self.policy:
@@ -569,6 +574,10 @@ class PGCheckConfig:
     def ignored(self) -> dict[str, str]:
         """The options that this --example, --policy or --episodes ignores, each with why."""
         ignored = _random_only(self.example, (*RANDOM_MDP_OPTIONS, "reward_mean", "gamma"))
+        if self.example != "file":
+            ignored["file"] = (
+                f"is for --example file only: --example {self.example} would ignore it"
+            )
         if "neural" not in self.policy:
             ignored["hidden"] = (
                 f"sizes the neural policy: --policy {' '.join(self.policy)} would ignore it"
@@ -583,6 +592,9 @@ class PGCheckConfig:
         """(states, actions) of the MDP, without building it."""
         if self.example == "random":
             return self.states, self.actions
+        if self.example == "file":
+            assert self.file is not None
+            return _file_sizes(self.file)[:2]
         return SIZES[self.example]
 
     def parameters(self, kind: str) -> int:
@@ -610,6 +622,17 @@ class PGCheckConfig:
             return gridworld_4_1()
         if self.example == "gridworld-3.5":
             return gridworld_3_5()
+        if self.example == "file":
+            assert self.file is not None
+            mdp = read_mdp(self.file)
+            if mdp.horizon is not None:
+                raise UserError(
+                    f'{self.file}: "horizon" {mdp.horizon:,}: pg-check checks the theorem on the '
+                    "untruncated task; leave the horizon out of the file"
+                )
+            if mdp.n_actions < 2:
+                raise UserError(f"{self.file}: one action: a policy over it has nothing to choose")
+            return mdp
         return random_mdp(
             self.states,
             self.actions,
