@@ -407,6 +407,13 @@ def test_validation_larger_than_the_training_set(synthetic_dir, tmp_path, capsys
             ["vae", "beta-sweep", "--iwae-k", "0", "--iwae-examples", "5"],
             "--iwae-examples: --iwae-k 0 skips",
         ),
+        # with no validation images nothing is evaluated along the way: --eval-every was dropped
+        (["vae", "--validation", "0", "--eval-every", "2"], "--eval-every: --validation 0 holds"),
+        (["ae", "--validation", "0", "--eval-every", "1"], "--eval-every: --validation 0 holds"),
+        (
+            ["vae", "latent-sweep", "--validation", "0", "--eval-every", "3"],
+            "--eval-every: --validation 0 holds",
+        ),
     ],
 )
 def test_an_option_the_run_ignores_is_one_error_line(args, message, tmp_path, capsys):
@@ -424,6 +431,12 @@ def test_options_at_their_defaults_from_python_are_not_refused_as_ignored():
 
     refuse_ignored(AETrainConfig(model=AEConfig(kind="linear")))
     refuse_ignored(VAETrainConfig(iwae_k=0))
+    # --validation 0 --eval-every 0 (the README's likelihood setting, reproduce's runs) says the
+    # same thing twice: not refused
+    no_eval = {"data": DataConfig(validation=0), "loop": LoopConfig(epochs=4, eval_every=0)}
+    refuse_ignored(VAETrainConfig(**no_eval))
+    refuse_ignored(AETrainConfig(**no_eval))
+    refuse_ignored(VAETrainConfig(data=DataConfig(validation=0)))
     with pytest.raises(UserError, match="--hidden"):
         refuse_ignored(AETrainConfig(model=AEConfig(kind="linear", hidden=(10,))))
 

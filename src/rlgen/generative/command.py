@@ -128,10 +128,12 @@ class VAETrainConfig:
 
     def ignored(self) -> dict[str, str]:
         """The options the run would ignore, each with why
-        (:func:`rlgen.configs.refuse_ignored`): --iwae-examples with --iwae-k 0."""
+        (:func:`rlgen.configs.refuse_ignored`): --iwae-examples with --iwae-k 0, --eval-every
+        with --validation 0."""
+        ignored = _no_validation(self.data, self.loop)
         if self.iwae_k == 0:
-            return {"iwae_examples": ": --iwae-k 0 skips the IWAE"}
-        return {}
+            ignored["iwae_examples"] = ": --iwae-k 0 skips the IWAE"
+        return ignored
 
 
 @dataclass(frozen=True)
@@ -170,9 +172,9 @@ class AETrainConfig:
     def ignored(self) -> dict[str, str]:
         """The options the run would ignore, each with why
         (:func:`rlgen.configs.refuse_ignored`): --hidden with --kind linear, --noise and
-        --noise-level without --kind denoising."""
+        --noise-level without --kind denoising, --eval-every with --validation 0."""
         kind = self.model.kind
-        ignored = {}
+        ignored = _no_validation(self.data, self.loop)
         if kind == "linear":
             ignored["model.hidden"] = (
                 ": --kind linear has no hidden layers (one linear layer each way)"
@@ -181,6 +183,14 @@ class AETrainConfig:
             why = f"is for --kind denoising only: --kind {kind} would ignore it"
             ignored |= {"model.noise": why, "model.noise_level": why}
         return ignored
+
+
+def _no_validation(data: DataConfig, loop: LoopConfig) -> dict[str, str]:
+    """--eval-every as ignored where --validation 0 holds out no images to evaluate on (0, only
+    at the end, says the same and is not refused: the README's likelihood setting gives both)."""
+    if data.validation == 0 and loop.eval_every > 0:
+        return {"loop.eval_every": ": --validation 0 holds out no images to evaluate on"}
+    return {}
 
 
 # ---------------------------------------------------------------------------------------------
