@@ -370,3 +370,56 @@ def test_cpus_per_job_beyond_the_machine_trains_on_its_cores(tmp_path, data_dir)
     assert main([*argv, "--data-dir", str(data_dir), "--out", str(out)]) == 0
     summary = json.loads((out / "summary.json").read_text())
     assert summary["finished"] == 2 and summary["failed"] == 0  # torch refused 1e308 threads
+
+
+@pytest.fixture(scope="module")
+def synthetic_search(tmp_path_factory):
+    out = tmp_path_factory.mktemp("nas") / "synthetic"
+    argv = ["nas", "search", *SYNTHETIC, "--trials", "4", "--batch", "2", "--out", str(out)]
+    assert main(argv) == 0
+    return out
+
+
+DAMAGED = [
+    ("DROP TABLE updates", "a damaged trial store (no table 'updates')"),
+    ("UPDATE meta SET value = '[1, 2]' WHERE key = 'space'", "its search space [1, 2] is not one"),
+    ("DELETE FROM meta WHERE key = 'space'", "its search space None is not one"),
+    ("UPDATE meta SET value = '3' WHERE key = 'config'", None),  # show: no config, no error
+    ("UPDATE trials SET architecture = '[1]'", "'s architecture is not one of its search space"),
+    ("UPDATE trials SET metrics = 'x' WHERE id = 1", "trial 1's metrics is not valid JSON"),
+]
+
+
+@pytest.mark.parametrize(("script", "piece"), DAMAGED, ids=[s for s, _ in DAMAGED])
+def test_damaged_stores_are_one_line_errors(tmp_path, synthetic_search, capsys, script, piece):
+    import shutil
+    import sqlite3
+
+    run_dir = tmp_path / "damaged"
+    shutil.copytree(synthetic_search, run_dir)
+    (run_dir / "summary.json").unlink()
+    db = sqlite3.connect(run_dir / "trials.sqlite")
+    db.executescript(script)
+    db.commit()
+    db.close()
+    for argv in (
+        ["nas", "show", str(run_dir)],
+        ["nas", "train-best", str(run_dir), "--quiet"],
+        ["nas", "search", "--resume", str(run_dir), "--quiet"],
+    ):
+        capsys.readouterr()
+        status = main(argv)
+        err = capsys.readouterr().err
+        if piece is None:
+            assert status == 0 or "synthetic search has no networks" in err, err
+            continue
+        assert status == 2, (argv, err)
+        assert err.startswith("rlgen: error: ") and err.count("\n") == 1, err
+        assert piece in err and "trials.sqlite" in err
+
+
+def test_show_and_train_best_take_more_than_sqlite_counts(synthetic_search, capsys):
+    assert main(["nas", "show", str(synthetic_search), "--top", str(10**20)]) == 0
+    assert "4 of 4 trials done" in capsys.readouterr().out
+    status = main(["nas", "train-best", str(synthetic_search), "--top", str(10**20)])
+    assert status == 2 and "a synthetic search has no networks" in capsys.readouterr().err

@@ -167,3 +167,99 @@ def test_resume_mid_batch_neither_loses_nor_repeats(tmp_path):
         (t.architecture, t.reward) for t in whole.trials()
     ]
     assert store.trial(6).attempts == 2 and store.trial(5).attempts == 1
+
+
+def _stored(path, trials=3):
+    """A closed store of ``trials`` finished trials in ``path``; its file."""
+    store = TrialStore.create(path, {"space": SPACE.spec})
+    ids = store.propose(0, [SPACE.sample(np.random.default_rng(i)) for i in range(trials)], {})
+    for i in ids:
+        store.finish(i, reward=i / 10, accuracy=i / 10, metrics={}, worker=None, started=0,
+                     finished=1)  # fmt: skip
+    store.close()
+    return path / FILE
+
+
+def _sql(path, script):
+    db = sqlite3.connect(path)
+    db.executescript(script)
+    db.commit()
+    db.close()
+
+
+@pytest.mark.parametrize(
+    ("script", "message"),
+    [
+        ("DROP TABLE trials", "a damaged trial store (no table 'trials')"),
+        ("DROP TABLE controller", "a damaged trial store (no table 'controller')"),
+        ("ALTER TABLE trials DROP COLUMN attempts", "table 'trials' lacks ['attempts']"),
+        ("UPDATE meta SET value = '2' WHERE key = 'schema'", "a trial store of another version"),
+    ],
+)
+def test_a_store_of_another_schema_is_one_line(tmp_path, script, message):
+    _sql(_stored(tmp_path), script)
+    for opening in (TrialStore.reader, TrialStore.open):
+        with pytest.raises(UserError) as error:
+            opening(tmp_path)
+        assert message in str(error.value) and "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("script", "message"),
+    [
+        ("DELETE FROM meta WHERE key = 'space'", "its search space None is not one"),
+        ("UPDATE meta SET value = '[1, 2]' WHERE key = 'space'", "its search space [1, 2]"),
+        (
+            """UPDATE meta SET value = '{"name": "nasnet", "operations": ["conv9"]}'
+               WHERE key = 'space'""",
+            "knows (operations: unknown nasnet operation 'conv9'",
+        ),
+        ("UPDATE meta SET value = '{oops' WHERE key = 'space'", "meta 'space' is not valid JSON"),
+    ],
+)
+def test_a_damaged_space_is_one_line(tmp_path, script, message):
+    _sql(_stored(tmp_path), script)
+    with TrialStore.reader(tmp_path) as store, pytest.raises(UserError, match="damaged") as error:
+        store.space()
+    assert message in str(error.value) and "--operations" not in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("script", "message"),
+    [
+        ("UPDATE trials SET architecture = '[0, ' WHERE id = 1", "architecture is not valid JSON"),
+        ("UPDATE trials SET architecture = '7' WHERE id = 1", "not a list of choices: 7"),
+        ("UPDATE trials SET architecture = '[0.5]' WHERE id = 1", "not a list of choices"),
+        ("UPDATE trials SET metrics = '[]' WHERE id = 1", "metrics are not a JSON object"),
+        ("UPDATE trials SET reward = 'high' WHERE id = 1", "trial 1's reward is 'high'"),
+    ],
+)
+def test_a_damaged_trial_is_one_line(tmp_path, script, message):
+    _sql(_stored(tmp_path), script)
+    with TrialStore.reader(tmp_path) as store:
+        for read in (store.trials, lambda: store.best(5), lambda: store.trial(1)):
+            with pytest.raises(UserError, match="a damaged trial store: trial 1") as error:
+                read()
+            assert message in str(error.value)
+
+
+def test_sqlite_errors_after_opening_are_one_line(tmp_path):
+    # the controller table's page overwritten: opening reads none of its rows, batches_done does
+    path = _stored(tmp_path)
+    db = sqlite3.connect(path)
+    (root,) = db.execute("SELECT rootpage FROM sqlite_master WHERE name = 'controller'").fetchone()
+    (page,) = db.execute("PRAGMA page_size").fetchone()
+    db.close()
+    with path.open("r+b") as f:
+        f.seek((root - 1) * page)
+        f.write(b"\xff" * page)
+    with TrialStore.reader(tmp_path) as store:
+        assert len(store.trials()) == 3
+        with pytest.raises(UserError, match=r"trials\.sqlite: the trial store failed \(database"):
+            store.batches_done()
+
+
+def test_best_of_more_than_sqlite_counts(tmp_path):
+    _stored(tmp_path)
+    with TrialStore.reader(tmp_path) as store:
+        assert [t.id for t in store.best(10**20)] == [2, 1, 0]

@@ -323,11 +323,11 @@ def _log_missing_batches(store: TrialStore, r: Run) -> None:
 
 def summarize(config: SearchConfig, store: TrialStore) -> dict[str, Any]:
     """``summary.json`` of a search (keys documented in the README)."""
-    space = SearchSpace.from_spec(store.meta("space"))
+    space = store.space()
     trials = store.trials()
     finished = [t for t in trials if t.status == "finished"]
     rewards = [float(t.reward) for t in finished if t.reward is not None]
-    top = store.best(1)
+    top = _fitting(space, store.best(1), store.path)
     best = top[0] if top else None
     q = max(1, len(rewards) // 4)
     return {
@@ -353,6 +353,28 @@ def summarize(config: SearchConfig, store: TrialStore) -> dict[str, Any]:
         "cost_unit": "multiply-adds per image (torch's FLOP count / 2)",
         "log10_space_size": space.log10_count(),
     }
+
+
+def _fitting(space: SearchSpace, trials: list[Trial], path: Path) -> list[Trial]:
+    """``trials``, if each architecture is one of ``space``'s; else a damaged store's error."""
+    for t in trials:
+        try:
+            space.check(t.architecture)
+        except ValueError as e:
+            raise UserError(
+                f"{path}: a damaged trial store: trial {t.id}'s architecture is not one of its "
+                f"search space's ({e})"
+            ) from None
+    return trials
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _saved_config(store: TrialStore) -> dict[str, Any]:
+    """The search's config as the store keeps it (meta ``config``), or {}."""
+    return _mapping(store.meta("config"))
 
 
 def _trial_summary(space: SearchSpace, t: Trial) -> dict[str, Any]:
@@ -393,9 +415,9 @@ def plot(run_dir: str | Path) -> list[Path]:
     run_dir = Path(run_dir)
     with TrialStore.reader(run_dir) as store:
         trials = store.trials()
-        space = SearchSpace.from_spec(store.meta("space"))
-        config = store.meta("config") or {}
-        best = store.best(1)
+        space = store.space()
+        config = _saved_config(store)
+        best = _fitting(space, store.best(1), store.path)
     label = f"{config.get('controller', 'search')} ({space.name})"
     written = [plot_rewards({label: trials}, run_dir / "rewards.png", window=_window(trials))]
     pareto = plot_pareto(trials, run_dir / "pareto.png", title=label)
@@ -446,11 +468,11 @@ def run_show(config: ShowConfig) -> dict[str, Any]:
     all_trials: list[list[Trial]] = []
     for run_dir in config.run_dirs:
         with TrialStore.reader(run_dir) as store:
-            space = SearchSpace.from_spec(store.meta("space"))
-            saved = store.meta("config") or {}
+            space = store.space()
+            saved = _saved_config(store)
             trials = store.trials()
             counts = store.counts()
-            top = store.best(config.top, by=config.by)
+            top = _fitting(space, store.best(config.top, by=config.by), store.path)
         rewards = [
             float(t.reward) for t in trials if t.status == "finished" and t.reward is not None
         ]
@@ -459,7 +481,7 @@ def run_show(config: ShowConfig) -> dict[str, Any]:
                 "run_dir": str(run_dir),
                 "controller": saved.get("controller"),
                 "space": space.name,
-                "reward": (saved.get("objective") or {}).get("reward"),
+                "reward": _mapping(saved.get("objective")).get("reward"),
                 "trials_planned": saved.get("trials"),
                 "counts": counts,
                 "best_reward": max(rewards, default=None),
@@ -558,11 +580,11 @@ def run_train_best(
 
     torch.set_num_threads(1)
     with TrialStore.reader(config.run_dir) as store:
-        space = SearchSpace.from_spec(store.meta("space"))
-        best = store.best(config.top)
+        space = store.space()
+        best = _fitting(space, store.best(config.top), store.path)
     if not best:
         raise UserError(f"{config.run_dir}: no finished trial to retrain yet")
-    saved = read_json(config.run_dir / "config.json").get("config", {})
+    saved = _mapping(_mapping(read_json(config.run_dir / "config.json")).get("config"))
     if saved.get("task") == "synthetic":
         raise UserError(f"{config.run_dir}: a synthetic search has no networks to retrain")
     check_available(config.jobs)

@@ -16,22 +16,33 @@ aside) loses nothing it finished:
 Tables: ``meta`` (key, value: what was searched), ``trials`` (one row per trial, below),
 ``controller`` (one row: batches done, state as ``torch.save`` bytes, loaded with
 ``weights_only=True``) and ``updates`` (one row per controller update: its metrics as JSON).
+
+A file that is not such a store, or one damaged (SQLite's errors, rows that do not decode, a
+stored search space this version does not know) is a one-line :class:`UserError` naming it.
 """
 
 from __future__ import annotations
 
+import functools
 import io
 import json
+import re
 import sqlite3
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 from rlgen.errors import UserError
 from rlgen.files import to_jsonable
+
+if TYPE_CHECKING:
+    from rlgen.nas.spaces import SearchSpace
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 FILE = "trials.sqlite"
 SCHEMA_VERSION = "1"
@@ -110,11 +121,56 @@ _COLUMNS = (
 )
 
 
+_TABLES = {
+    "meta": ("key", "value"),
+    "trials": tuple(c.strip() for c in _COLUMNS.split(",")),
+    "controller": ("id", "batches", "state", "updated"),
+    "updates": ("batch", "metrics", "time"),
+}
+"""The tables and columns a store of this version has."""
+
+
+class _BadRow(Exception):
+    """A stored value that does not decode (turned into a :class:`UserError` naming the file)."""
+
+
+def _json(text: Any, what: str) -> Any:
+    try:
+        return json.loads(text)
+    except (TypeError, ValueError):
+        raise _BadRow(f"{what} is not valid JSON ({str(text)[:80]!r})") from None
+
+
 def _trial(row: Sequence[Any]) -> Trial:
     values = list(row)
-    values[2] = tuple(json.loads(values[2]))
-    values[6] = json.loads(values[6]) if values[6] else {}
+    arch = _json(values[2], f"trial {values[0]}'s architecture")
+    if not isinstance(arch, list) or any(type(c) is not int for c in arch):
+        raise _BadRow(f"trial {values[0]}'s architecture is not a list of choices: {arch!r:.80}")
+    values[2] = tuple(arch)
+    values[6] = _json(values[6], f"trial {values[0]}'s metrics") if values[6] else {}
+    if not isinstance(values[6], dict):
+        raise _BadRow(f"trial {values[0]}'s metrics are not a JSON object")
+    for i in (4, 5, 8, 9, 10, 11):  # reward, accuracy and the times: numbers or NULL
+        if values[i] is not None and type(values[i]) not in (int, float):
+            raise _BadRow(f"trial {values[0]}'s {_TABLES['trials'][i]} is {values[i]!r:.40}")
     return Trial(*values)
+
+
+def _guarded(
+    method: Callable[Concatenate[TrialStore, P], R],
+) -> Callable[Concatenate[TrialStore, P], R]:
+    """``method`` with SQLite's errors and undecodable rows as one-line :class:`UserError` s."""
+
+    @functools.wraps(method)
+    def guarded(self: TrialStore, *args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.DatabaseError as e:
+            raise UserError(f"{self.path}: the trial store failed ({e})") from None
+        except _BadRow as e:
+            raise UserError(f"{self.path}: a damaged trial store: {e}") from None
+
+    return guarded
 
 
 class TrialStore:
@@ -209,6 +265,15 @@ class TrialStore:
             )
         if version is None or version[0] != SCHEMA_VERSION:
             raise UserError(f"{self.path}: a trial store of another version")
+        for table, wanted in _TABLES.items():
+            try:
+                have = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
+            except sqlite3.DatabaseError as e:
+                raise UserError(f"{self.path}: not a trial store ({e})") from None
+            missing = [c for c in wanted if c not in have]
+            if missing:
+                what = f"no table {table!r}" if not have else f"table {table!r} lacks {missing}"
+                raise UserError(f"{self.path}: a damaged trial store ({what})")
 
     def close(self) -> None:
         self._db.close()
@@ -231,12 +296,28 @@ class TrialStore:
 
     # -- what was searched --------------------------------------------------------------------
 
+    @_guarded
     def meta(self, key: str, default: Any = None) -> Any:
         row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return json.loads(row[0]) if row is not None else default
+        return _json(row[0], f"meta {key!r}") if row is not None else default
+
+    def space(self) -> SearchSpace:
+        """The search space the trials' architectures belong to (meta ``space``)."""
+        from rlgen.nas.spaces import SearchSpace
+
+        spec = self.meta("space")
+        try:
+            return SearchSpace.from_spec(spec)
+        except (UserError, TypeError, KeyError, ValueError, AttributeError) as e:
+            why = re.sub(r"^--([\w.-]+):? ", r"\1: ", str(e))  # not an option of this command
+            raise UserError(
+                f"{self.path}: a damaged trial store: its search space {spec!r:.100} is not one "
+                f"this version knows ({why})"
+            ) from None
 
     # -- the controller ------------------------------------------------------------------------
 
+    @_guarded
     def propose(
         self, batch: int, archs: Sequence[Sequence[int]], state: Mapping[str, Any]
     ) -> list[int]:
@@ -252,6 +333,7 @@ class TrialStore:
             self._save_state(self.batches_done(), state)
         return ids
 
+    @_guarded
     def complete_batch(
         self, batch: int, state: Mapping[str, Any], metrics: Mapping[str, float]
     ) -> None:
@@ -273,10 +355,12 @@ class TrialStore:
             (batches, buffer.getvalue(), time.time()),
         )
 
+    @_guarded
     def batches_done(self) -> int:
         row = self._db.execute("SELECT batches FROM controller WHERE id = 0").fetchone()
         return int(row[0]) if row is not None else 0
 
+    @_guarded
     def controller_state(self) -> dict[str, Any] | None:
         """The latest stored controller state (None before the first batch)."""
         import torch
@@ -292,6 +376,7 @@ class TrialStore:
             raise UserError(f"{self.path}: cannot read the controller state ({e})") from None
         return state
 
+    @_guarded
     def updates(self) -> list[tuple[int, dict[str, float]]]:
         """(batch, metrics) of every controller update, in order."""
         rows = self._db.execute("SELECT batch, metrics FROM updates ORDER BY batch").fetchall()
@@ -299,6 +384,7 @@ class TrialStore:
 
     # -- trials -------------------------------------------------------------------------------
 
+    @_guarded
     def start(self, ids: Sequence[int], queued: float | None = None) -> None:
         """Mark trials as submitted (running), counting the attempt."""
         now = queued if queued is not None else time.time()
@@ -309,6 +395,7 @@ class TrialStore:
                 [(now, i) for i in ids],
             )
 
+    @_guarded
     def finish(
         self,
         trial: int,
@@ -338,6 +425,7 @@ class TrialStore:
                 ),
             )
 
+    @_guarded
     def fail(
         self,
         trial: int,
@@ -366,6 +454,7 @@ class TrialStore:
                 ),
             )
 
+    @_guarded
     def trials(self, *, batch: int | None = None, status: str | None = None) -> list[Trial]:
         """Trials in id order, optionally of one batch and / or one status."""
         query = f"SELECT {_COLUMNS} FROM trials"
@@ -381,6 +470,7 @@ class TrialStore:
             query += " WHERE " + " AND ".join(where)
         return [_trial(r) for r in self._db.execute(query + " ORDER BY id", args).fetchall()]
 
+    @_guarded
     def trial(self, trial_id: int) -> Trial:
         """One trial by its id."""
         row = self._db.execute(
@@ -390,16 +480,18 @@ class TrialStore:
             raise KeyError(f"no trial {trial_id}")
         return _trial(row)
 
+    @_guarded
     def best(self, n: int, *, by: str = "reward") -> list[Trial]:
         """The ``n`` finished trials with the highest ``reward`` or ``accuracy``."""
         column = {"reward": "reward", "accuracy": "accuracy"}[by]
         rows = self._db.execute(
             f"SELECT {_COLUMNS} FROM trials WHERE status = 'finished' "
             f"ORDER BY {column} DESC, id LIMIT ?",
-            (n,),
+            (min(n, 2**63 - 1),),  # SQLite's integers are 64-bit: --top 1e20 means all
         ).fetchall()
         return [_trial(r) for r in rows]
 
+    @_guarded
     def counts(self) -> dict[str, int]:
         """How many trials have each status."""
         rows = self._db.execute("SELECT status, COUNT(*) FROM trials GROUP BY status").fetchall()
