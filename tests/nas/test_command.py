@@ -423,3 +423,29 @@ def test_show_and_train_best_take_more_than_sqlite_counts(synthetic_search, caps
     assert "4 of 4 trials done" in capsys.readouterr().out
     status = main(["nas", "train-best", str(synthetic_search), "--top", str(10**20)])
     assert status == 2 and "a synthetic search has no networks" in capsys.readouterr().err
+
+
+def test_show_figure_keeps_searches_of_the_same_name_apart(tmp_path, synthetic_search, monkeypatch):
+    import shutil
+
+    from rlgen.nas import command
+
+    for parent in ("a", "b"):
+        shutil.copytree(synthetic_search, tmp_path / parent / "search")
+    drawn = []
+
+    def plot_rewards(searches, path, **kwargs):
+        drawn.append(list(searches))
+        return path
+
+    monkeypatch.setattr(command, "plot_rewards", plot_rewards)
+    a, b = str(tmp_path / "a" / "search"), str(tmp_path / "b" / "search")
+    figure = ["--figure", str(tmp_path / "f.png")]
+    assert main(["nas", "show", a, b, *figure]) == 0
+    assert main(["nas", "show", a, a, *figure]) == 0
+    assert main(["nas", "show", a, str(synthetic_search), *figure]) == 0
+    assert drawn == [
+        [f"reinforce {a}", f"reinforce {b}"],  # the same name: the whole paths
+        [f"reinforce {a}", f"reinforce {a} (2)"],
+        ["reinforce search", "reinforce synthetic"],
+    ]

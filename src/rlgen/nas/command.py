@@ -493,13 +493,24 @@ def run_show(config: ShowConfig) -> dict[str, Any]:
         )
         all_trials.append(trials)
     if config.figure is not None:
-        labelled = {
-            f"{s['controller']} {Path(s['run_dir']).name}": trials
-            for s, trials in zip(searches, all_trials, strict=True)
-        }
+        labelled = dict(zip(_labels(searches), all_trials, strict=True))
         longest = max(len(trials) for trials in all_trials)
         plot_rewards(labelled, config.figure, window=max(4, min(32, longest // 8)))
     return {"searches": searches, "figure": str(config.figure) if config.figure else None}
+
+
+def _labels(searches: list[dict[str, Any]]) -> list[str]:
+    """A distinct legend label per search: the controller and the run directory's name, or its
+    whole path where names repeat (a/search, b/search), numbered where a path repeats."""
+    labels = [f"{s['controller']} {Path(s['run_dir']).name}" for s in searches]
+    if len(set(labels)) == len(labels):
+        return labels
+    seen: dict[str, int] = {}
+    for i, s in enumerate(searches):
+        label = f"{s['controller']} {s['run_dir']}"
+        seen[label] = seen.get(label, 0) + 1
+        labels[i] = label if seen[label] == 1 else f"{label} ({seen[label]})"
+    return labels
 
 
 def describe_show(result: dict[str, Any]) -> str:
