@@ -110,7 +110,7 @@ def test_controller_finds_a_hidden_target_far_faster_than_random_search():
     [
         ({"hidden": 0}, "--reinforce.hidden must be in [1, 4096], got 0"),
         ({"temperature": 0.0}, "--reinforce.temperature must be > 0"),
-        ({"tanh_constant": -1.0}, "--reinforce.tanh-constant must be >= 0"),
+        ({"tanh_constant": -1.0}, "--reinforce.tanh-constant must be in [0, 1e+38], got -1"),
         ({"lr": math.nan}, "--reinforce.lr must be a finite number"),
         ({"baseline_decay": 1.0}, "--reinforce.baseline-decay must be in [0, 1)"),
         # Adam's float32 step overflowed inside torch (a RuntimeError traceback)
@@ -144,3 +144,11 @@ def test_rewards_beyond_float32_are_a_user_error_naming_noise():
     archs = search.propose(2)
     with pytest.raises(UserError, match=r"largest \|reward\| 1e\+300.*lower --noise"):
         search.update(archs, [0.5, 1e300])
+
+
+def test_tanh_constant_within_float32():
+    with pytest.raises(UserError, match=r"--reinforce\.tanh-constant must be in \[0, 1e\+38\]"):
+        ControllerConfig(tanh_constant=1e308)
+    search = ReinforceSearch(make_space("mnas"), ControllerConfig(tanh_constant=1e38), seed=0)
+    archs = search.propose(4)  # nearly deterministic, but finite
+    assert search.update(archs, [0.1, 0.2, 0.3, 0.4]) is not None

@@ -58,7 +58,9 @@ class ControllerConfig:
         check_config_types(self, "reinforce.")
         check_range("reinforce.hidden", self.hidden, 1, 4096)
         check_range("reinforce.temperature", self.temperature, 0, low_open=True)
-        check_range("reinforce.tanh_constant", self.tanh_constant, 0)
+        # the logits c * tanh(.) are float32: a c beyond its range made them infinite (NaN
+        # probabilities, blamed on the learning rate)
+        check_range("reinforce.tanh_constant", self.tanh_constant, 0, 1e38)
         # Adam's step is computed in float32: a rate beyond it fails inside torch
         check_range("reinforce.lr", self.lr, 0, 1, low_open=True)
         check_range("reinforce.entropy_weight", self.entropy_weight, 0)
