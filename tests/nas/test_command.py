@@ -449,3 +449,27 @@ def test_show_figure_keeps_searches_of_the_same_name_apart(tmp_path, synthetic_s
         [f"reinforce {a}", f"reinforce {a} (2)"],
         ["reinforce search", "reinforce synthetic"],
     ]
+
+
+IGNORED = [
+    (["--controller", "random", "--reinforce.lr", "0.01"], "--reinforce.lr is for --controller "
+     "reinforce: random search learns nothing; leave it out"),  # the default, typed
+    (["--controller", "random", "--reinforce.hidden", "8"], "--reinforce.hidden is for"),
+    (["--task", "synthetic", "--child.steps", "3"], "--child.steps is for --task fashion-mnist"),
+    (["--task", "synthetic", "--data-dir", "x"], "--data-dir is for --task fashion-mnist"),
+    (["--noise", "0.1"], "--noise is for --task synthetic only; leave it out"),
+    (["--target", "3"], "--target is for --reward soft or hard"),
+    (["--reward", "hard", "--w", "-0.1"], "--w is for --reward soft only: --reward hard would"),
+    (["--space", "mnas", "--child.cells", "2"], "--child.cells is for --space nasnet"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("extra", "piece"), IGNORED, ids=[" ".join(e) for e, _ in IGNORED])
+def test_options_the_search_would_ignore_are_refused(tmp_path, data_dir, capsys, extra, piece):
+    argv = ["nas", "search", "--quiet", "--out", str(tmp_path / "out"), *extra]
+    if "--data-dir" not in extra:
+        argv += ["--data-dir", str(data_dir)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("rlgen: error: ") and err.count("\n") == 1 and piece in err, err
+    assert not (tmp_path / "out").exists()

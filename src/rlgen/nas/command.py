@@ -35,7 +35,7 @@ from typing import Annotated, Any, Literal
 import numpy as np
 import tyro
 
-from rlgen.configs import check_resume_options, load_run_config
+from rlgen.configs import check_resume_options, load_run_config, refuse_ignored
 from rlgen.errors import UserError, check_choice, check_config_types, check_range
 from rlgen.executors import ExecutorOptions, check_available, stream_jobs
 from rlgen.files import read_json
@@ -133,6 +133,37 @@ class SearchConfig:
                 "has none (use --reward accuracy)"
             )
 
+    def ignored(self) -> dict[str, str]:
+        """The options the search would ignore, each with why
+        (:func:`rlgen.configs.refuse_ignored`): the controller's with --controller random, the
+        children's and --data-dir with --task synthetic, --noise without it, --target and --w
+        with --reward accuracy, --w with --reward hard, --child.cells with --space mnas."""
+        ignored: dict[str, str] = {}
+        if self.controller == "random":
+            for f in dataclasses.fields(ControllerConfig):
+                ignored[f"reinforce.{f.name}"] = (
+                    "is for --controller reinforce: random search learns nothing"
+                )
+        if self.task == "synthetic":
+            for f in dataclasses.fields(ChildConfig):
+                ignored[f"child.{f.name}"] = (
+                    "is for --task fashion-mnist: --task synthetic trains no children"
+                )
+            ignored["data_dir"] = "is for --task fashion-mnist: --task synthetic reads no data"
+        else:
+            ignored["noise"] = "is for --task synthetic only"
+        if self.space == "mnas":
+            ignored.setdefault("child.cells", "is for --space nasnet: mnas children have no cells")
+        if self.objective.reward == "accuracy":
+            ignored["objective.target"] = (
+                "is for --reward soft or hard: --reward accuracy has no cost target"
+            )
+        if self.objective.reward != "soft":
+            ignored["objective.w"] = (
+                f"is for --reward soft only: --reward {self.objective.reward} would ignore it"
+            )
+        return ignored
+
     @property
     def search_space(self) -> SearchSpace:
         return make_space(
@@ -174,6 +205,7 @@ def run(
                 f"it again with --out {config.resume} --overwrite"
             )  # without summary.json a kill came before the store: the search starts afresh
         return search(original, config.resume, quiet=quiet, resume=True)
+    refuse_ignored(config)
     return search(config, run_dir, quiet=quiet, overwrite=overwrite)
 
 
