@@ -181,6 +181,35 @@ def test_a_screen_stops_at_the_chunk_that_rules_the_threshold_out(monkeypatch):
     assert evaluator.screens[0]["episodes"] == 4  # the first chunk alone did not rule it out
 
 
+def test_an_evaluation_with_episodes_cut_at_the_cap_never_solves():
+    # Switch pays -1 a step and has no time limit: the greedy (constant) policy never ends an
+    # episode, so they are cut at 10,000 steps with -10,000 so far, above a threshold of
+    # -20,000; their true return is unbounded below, and the run is not solved
+    kwargs = {"episodes": 2, "seed": 0, "threshold": -20_000.0}
+    evaluator = Evaluator("rlgen-test/Switch-v0", **kwargs)
+    rng = np.random.default_rng(0)
+
+    def sampled(obs):
+        return rng.integers(2, size=len(obs))
+
+    record = evaluator.evaluate(greedy=constant(0), sampled=sampled, env_steps=1, episodes=1,
+                                train_seconds=0)  # fmt: skip
+    assert record["return_greedy"] == -10_000 and record["truncated_greedy"] == 2
+    assert not record["solved"] and not evaluator.solved
+    evaluator.close()
+    note = train.truncation_note({"eval_truncated": 2, "eval_max_steps": 10_000,
+                                  "eval_episodes": 2, "final_truncated_greedy": 2,
+                                  "threshold": -20_000.0, "criterion": "greedy"})  # fmt: skip
+    assert "a cut greedy episode never counts as solved" in note
+    # the criterion's episodes decide: sampled ones end (a change of action), greedy ones cut
+    evaluator = Evaluator("rlgen-test/Switch-v0", criterion="sampled", **kwargs)
+    record = evaluator.evaluate(greedy=constant(0), sampled=sampled, env_steps=1, episodes=1,
+                                train_seconds=0)  # fmt: skip
+    assert record["truncated_sampled"] == 0 and record["truncated_greedy"] == 2
+    assert record["solved"] and evaluator.solved
+    evaluator.close()
+
+
 def test_screens_are_logged_and_checkpointed(tmp_path):
     config = TrainConfig(
         env=SHORT, threshold=100.0, total_steps=400, eval_every=100, eval_episodes=6

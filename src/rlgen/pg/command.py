@@ -405,10 +405,16 @@ def truncation_note(summary: dict) -> str:
         if summary.get(f"final_truncated_{name}")
     ]
     where = f" ({', '.join(final)} in the final one)" if final else ""
+    unsolved = (  # evaluate.Evaluator: the stop criterion never holds on cut episodes
+        f"; an evaluation with a cut {summary['criterion']} episode never counts as solved"
+        if summary.get("threshold") is not None
+        else ""
+    )
     return (
         f"{summary['eval_truncated']} evaluation episodes{where} did not end within "
         f"{summary['eval_max_steps']} steps: cut there and counted as truncated, with their "
-        "return so far. An environment without a time limit? give --max-episode-steps"
+        f"return so far{unsolved}. An environment without a time limit? give "
+        "--max-episode-steps"
     )
 
 

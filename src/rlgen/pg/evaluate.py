@@ -330,8 +330,9 @@ class Evaluator:
         env_id: gymnasium id.
         episodes: evaluation episodes per policy.
         seed: the run's seed; evaluation environments use ``seed + EVAL_SEED_OFFSET``.
-        threshold: solved when the ``criterion`` policy's mean return is at least this; None:
-            never solved (no screen either: there is nothing to screen against).
+        threshold: solved when the ``criterion`` policy's mean return is at least this and
+            none of its episodes was cut at the cap (:func:`play`); None: never solved (no
+            screen either: there is nothing to screen against).
         criterion: ``greedy`` or ``sampled``.
         every: evaluate at the first call of :meth:`due` at or after each multiple of this.
         screen: :meth:`screen` plays the criterion policy's episodes in chunks of this many
@@ -507,8 +508,13 @@ class Evaluator:
         else:
             played = {self.criterion: self._play(policies[self.criterion], self.episodes, seed)}
         self._played = None
-        solved = self.threshold is not None and bool(
-            played[self.criterion].returns.mean() >= self.threshold
+        # an episode cut at the cap has no return, only its return so far (a bound on it from
+        # either side, as rewards may be of either sign): an evaluation with one never solves
+        judged = played[self.criterion]
+        solved = (
+            self.threshold is not None
+            and judged.cut == 0
+            and bool(judged.returns.mean() >= self.threshold)
         )
         if self.both_every_time or final or solved:
             played[other] = self._play(policies[other], self.episodes, seed)
