@@ -189,6 +189,13 @@ def test_an_id_without_its_version_is_refused_naming_the_versioned_one():
     with pytest.raises(UserError) as e:
         make_env("CartPole")
     assert str(e.value) == "--env CartPole: give the id with its version, CartPole-v1"
+    # an id given as module:Id is named with its module (without it, a new process lacks the id)
+    with pytest.raises(UserError) as e:
+        make_env("tests.pg.envs:rlgen-test/Switch")
+    assert str(e.value) == (
+        "--env tests.pg.envs:rlgen-test/Switch: give the id with its version, "
+        "tests.pg.envs:rlgen-test/Switch-v0"
+    )
 
 
 def test_a_refused_id_is_one_error_without_gymnasiums_warning_before_it():

@@ -93,13 +93,15 @@ def make_env(
         except (ImportError, ModuleNotFoundError) as e:
             raise UserError(f"{option_name(option)} {env}: cannot be made here ({e})") from None
         versioned = getattr(vec.spec, "id", None)
-        bare = env.partition(":")[2] or env  # "module:Id" (gymnasium imports the module first)
+        # "module:Id": gymnasium imports the module (which registers Id) first
+        module, colon, bare = env.rpartition(":")
         if versioned is not None and versioned != bare and gym.registry.get(bare) is None:
             # an id without its version: gymnasium makes the latest, but it has no spec of its
             # own (no reward threshold, no time limit to look up) and names no fixed task
             vec.close()
             raise UserError(
-                f"{option_name(option)} {env}: give the id with its version, {versioned}"
+                f"{option_name(option)} {env}: give the id with its version, "
+                f"{module}{colon}{versioned}"
             )
         for warning in caught:
             warnings.showwarning(
