@@ -137,7 +137,15 @@ def changed_options(
     from rlgen.errors import option_name
 
     ignore = set(ignore)
-    default = type(config)() if default is None else default
+    if default is None:  # the class's defaults; a required field (a positional RUN_DIR) as given
+        required = {
+            f.name: getattr(config, f.name)
+            for f in dataclasses.fields(config)
+            if f.init
+            and f.default is dataclasses.MISSING
+            and f.default_factory is dataclasses.MISSING
+        }
+        default = type(config)(**required)
     hints = typing.get_type_hints(type(config), include_extras=True)
     changed: list[str] = []
     for f in dataclasses.fields(config):

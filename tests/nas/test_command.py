@@ -86,6 +86,18 @@ def test_train_best_reports_test_accuracy_over_seeds(tiny_search, data_dir, tmp_
     assert arch["trial"] == summary["best"]["trial"] and arch["seeds"] == [0, 1]
     assert len(arch["test_accuracy"]) == 2 and 0 <= arch["test_accuracy_mean"] <= 1
     assert "test accuracy, mean ± 95% interval" in capsys.readouterr().out
+    # the search's networks, retrained: their cost is the search trial's
+    assert (
+        retrained["child"]["filters"]
+        == json.loads((tiny_search / "config.json").read_text())["config"]["child"]["filters"]
+    )
+    assert (arch["macs"], arch["params"]) == (arch["search_macs"], arch["search_params"])
+    # other filters given: another network, whose own cost is reported
+    wider = tmp_path / "wider"
+    argv[argv.index("--out") + 1] = str(wider)
+    assert main([*argv, "--child.filters", "6"]) == 0
+    [other] = json.loads((wider / "summary.json").read_text())["architectures"]
+    assert other["params"] != other["search_params"] and other["macs"] != other["search_macs"]
 
 
 def test_synthetic_search_learns_and_compares_with_random(tmp_path, capsys):

@@ -35,7 +35,7 @@ from typing import Annotated, Any, Literal
 import numpy as np
 import tyro
 
-from rlgen.configs import check_resume_options, load_run_config, refuse_ignored
+from rlgen.configs import check_resume_options, load_run_config, refuse_ignored, was_given
 from rlgen.errors import UserError, check_choice, check_config_types, check_range
 from rlgen.executors import ExecutorOptions, check_available, stream_jobs
 from rlgen.files import read_json
@@ -589,7 +589,8 @@ class TrainBestConfig:
     child: ChildConfig = field(
         default_factory=lambda: ChildConfig(train_images=10_000, val_images=5_000, steps=1_000)
     )
-    """the longer training (the validation images stay held out of the training set)"""
+    """the longer training (the validation images stay held out of the training set); the
+    networks are the search's (its --child.filters and --child.cells) unless those are given"""
     data_dir: Path | None = None
     """directory holding Fashion-MNIST's IDX files (default: the usual places)"""
     device: Literal["auto", "cpu", "cuda"] = "auto"
@@ -630,11 +631,12 @@ def run_train_best(
     saved = _mapping(_mapping(read_json(config.run_dir / "config.json")).get("config"))
     if saved.get("task") == "synthetic":
         raise UserError(f"{config.run_dir}: a synthetic search has no networks to retrain")
+    child = _searched_networks(config, _mapping(saved.get("child")))
     check_available(config.jobs)
     local = config.jobs.executor == "local"
     device = resolve_device(config.device) if local else config.device
     data_dir = None if config.data_dir is None else str(config.data_dir)
-    child_data(data_dir, config.child.train_images, config.child.val_images)
+    child_data(data_dir, child.train_images, child.val_images)
     jobs = [
         TrialJob(
             trial=t.id,
@@ -642,7 +644,7 @@ def run_train_best(
             space=space.spec,
             architecture=t.architecture,
             task="fashion-mnist",
-            child=config.child,
+            child=child,
             data_dir=data_dir,
             device=device,
             threads=job_threads(config.jobs),
@@ -681,6 +683,12 @@ def run_train_best(
             architectures.append(
                 _trial_summary(space, t)
                 | {
+                    # the cost of the network retrained (the search's, unless --child.filters
+                    # or --child.cells made another)
+                    "macs": runs[0]["macs"] if runs else None,
+                    "params": runs[0]["params"] if runs else None,
+                    "search_macs": t.metrics.get("macs"),
+                    "search_params": t.metrics.get("params"),
                     "search_reward": t.reward,
                     "search_accuracy": t.accuracy,
                     "seeds": [x["seed"] for x in runs],
@@ -695,11 +703,22 @@ def run_train_best(
         summary = {
             "search": str(config.run_dir),
             "space": space.name,
-            "child": dataclasses.asdict(config.child),
+            "child": dataclasses.asdict(child),
             "architectures": architectures,
             "errors": errors,
         }
         return r.finish(summary)
+
+
+def _searched_networks(config: TrainBestConfig, searched: dict[str, Any]) -> ChildConfig:
+    """``config.child`` building the search's networks: its --child.filters and --child.cells,
+    unless given here."""
+    same = {}
+    for name in ("filters", "cells"):
+        value = searched.get(name)
+        if isinstance(value, int) and not was_given(config, f"child.{name}"):
+            same[name] = value
+    return dataclasses.replace(config.child, **same)
 
 
 def describe_train_best(summary: dict[str, Any]) -> str:
