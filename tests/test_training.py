@@ -362,6 +362,18 @@ def test_a_huge_learning_rate_stops_with_a_clear_error(tmp_path):
     assert all(p.isfinite().all() for p in state["parts"]["model"].values())
 
 
+def test_the_error_names_the_learning_rate_as_given_not_as_scheduled():
+    # the schedule raises the rate 1e9-fold after the first epoch's 16 steps: the loss blows
+    # up in epoch 2, whose scheduled rate is 1e6; the option the user gave was 1e-3
+    x, y, _, _ = regression_data()
+    model = make_linear()
+    optimizer = torch.optim.SGD(model.parameters(), lr=1e-3)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0 if step < 16 else 1e9)
+    with pytest.raises(NonFiniteLoss, match=r"in epoch 2: lower --lr \(it is 0\.001\)"):
+        fit(model, optimizer, mse_loss, (x, y), LoopConfig(epochs=5, batch_size=32), seed=0,
+            scheduler=schedule, scheduler_interval="step", quiet=True)  # fmt: skip
+
+
 def test_a_finite_loss_far_above_the_first_batch_is_divergence(tmp_path):
     # softplus(w) + softplus(-w) ~ |w| saturates like a clamped likelihood: however far a huge
     # step throws w, the loss stays finite (w jumps across 0 by about the rate every step)

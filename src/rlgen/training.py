@@ -437,7 +437,9 @@ def fit(
         while history.stopped is None:
             # TRAIN: one epoch, or what is left of the step budget
             epoch, steps = history.epoch + 1, min(steps_per_epoch, budget - history.step)
-            lr = float(optimizer.param_groups[0]["lr"])
+            group = optimizer.param_groups[0]
+            lr = float(group["lr"])  # this epoch's, logged
+            given_lr = float(group.get("initial_lr", lr))  # as given (a schedule keeps it)
             start = time.perf_counter()
             train, first_loss = train_epoch(
                 model,
@@ -454,14 +456,14 @@ def fit(
             finite_loss = math.isfinite(train["train/loss"])
             if not finite_loss or not _finite_parameters(model):  # never checkpoint NaN weights
                 message = _non_finite_message(
-                    epoch, train, lr, lr_option, saver, saved_epoch, finite_loss=finite_loss
+                    epoch, train, given_lr, lr_option, saver, saved_epoch, finite_loss=finite_loss
                 )
                 raise NonFiniteLoss(message)
             if history.first_loss is None:
                 history.first_loss = first_loss
             if _diverged(train["train/loss"], history.first_loss):
                 message = _diverged_message(
-                    epoch, train, history.first_loss, lr, lr_option, saver, saved_epoch
+                    epoch, train, history.first_loss, given_lr, lr_option, saver, saved_epoch
                 )
                 raise DivergedLoss(message)
             if scheduler is not None and scheduler_interval == "epoch":
