@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import os
 import shutil
@@ -480,6 +481,27 @@ def test_a_seed_stopped_before_its_first_row_does_not_break_the_sweep_figure(tmp
     train_one(TrainConfig(seed=1, total_steps=300, **QUICK_CONFIG), tmp_path / "seed-1", quiet=True)
     assert plots.plot(tmp_path, threshold=1.0) == tmp_path / "learning_curve.png"
     assert (tmp_path / "learning_curve.png").is_file()
+
+
+def test_seeds_stopped_by_a_non_finite_reward_are_not_said_to_have_had_no_episode(tmp_path):
+    # every episode ends after one step, with a NaN reward: the first batch stops the run; its
+    # summary has no update, and the reason is the reward, not a missing time limit or budget
+    if "rlgen-test/NanRewards-v0" not in gym.registry:
+        gym.register("rlgen-test/NanRewards-v0", entry_point=NanRewards, max_episode_steps=5)
+    config = TrainConfig(env="rlgen-test/NanRewards-v0", total_steps=100)
+    summaries = []
+    for seed in (0, 1):
+        with pytest.raises(NonFiniteLoss, match="non-finite reward"):
+            train_one(dataclasses.replace(config, seed=seed), tmp_path / f"s{seed}", quiet=True)
+        summaries.append(json.loads((tmp_path / f"s{seed}" / "summary.json").read_text()))
+    assert [s["status"] for s in summaries] == ["non-finite loss"] * 2
+    assert summaries[0]["episodes"] == 0
+    text = train.describe(summaries[0])
+    assert "no episode ended" not in text and "give more --total-steps" not in text
+    text = train.describe(sweep.aggregate(dataclasses.replace(config, seeds="0-1"), summaries, 0))
+    assert "no episode ended" not in text and "give more --total-steps" not in text
+    assert "seeds that stopped with a non-finite loss, reward or observation" in text
+    assert "0, 1" in text
 
 
 def test_a_changed_time_limit_drops_the_registered_reward_threshold(tmp_path):

@@ -308,7 +308,7 @@ def describe(summary: dict) -> str:
         )
     else:
         head += f"not solved in {summary['env_steps']} env steps ({summary['status']})"
-    if summary["episodes"] == 0:
+    if summary["episodes"] == 0 and summary["status"] == "finished":  # else its error says why
         head += "\n" + no_update_note(summary)
     if summary["final_return_greedy"] is not None:
         head += (
@@ -342,7 +342,14 @@ def describe_sweep(summary: dict) -> str:
     failed = [r["seed"] for r in runs if r["status"] == "failed"]
     if failed:
         lines.append(f"seeds that failed (see their error in summary.json): {_seeds(failed)}")
-    empty = [r for r in runs if r.get("episodes") == 0]
+    stopped = [r["seed"] for r in runs if r["status"] == "non-finite loss"]
+    if stopped:
+        lines.append(
+            "seeds that stopped with a non-finite loss, reward or observation (see their error "
+            f"in summary.json): {_seeds(stopped)}"
+        )
+    # a seed stopped at its first batch made no update either: its error says why
+    empty = [r for r in runs if r.get("episodes") == 0 and r["status"] == "finished"]
     if empty:
         lines.append(f"seeds {_seeds([r['seed'] for r in empty])} learned nothing: ")
         limit = empty[0].get("time_limit")
