@@ -126,6 +126,8 @@ def test_solving_stops_training_and_reports_it(tmp_path):
         (["--lr-value", "0.01"], "--lr-value is for --baseline only"),
         (["--value-epochs", "3"], "--value-epochs is for --baseline only"),
         (["--device", "gpu"], "--device: invalid choice 'gpu'"),
+        (["--env", "CliffWalking-v1", "--eval-screen", "5"], "--eval-screen: CliffWalking-v1 has"),
+        (["--env", "CliffWalking-v1", "--no-stop"], "--stop / --no-stop: CliffWalking-v1 has no"),
     ],
 )
 def test_bad_input_is_one_error_line(args, message):

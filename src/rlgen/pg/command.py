@@ -41,7 +41,7 @@ from typing import Annotated, Literal, TypeVar
 import tyro
 
 from rlgen.configs import check_resume_options, load_run_config, refuse_ignored, was_given
-from rlgen.errors import UserError, check_config_types, check_memory, check_range
+from rlgen.errors import UserError, check_config_types, check_memory, check_range, option_name
 from rlgen.executors import ExecutorOptions, check_available
 from rlgen.pg import zoo
 from rlgen.pg.reinforce import ENV_BYTES, Bool, Int, ReinforceConfig, per_env
@@ -222,7 +222,14 @@ def run(
     refuse_ignored(config)
     # unknown ids and unsupported spaces fail here, once
     make_env(config.env, max_episode_steps=config.agent.max_episode_steps).close()
-    reward_threshold(config.env, config.threshold, config.agent.max_episode_steps)
+    if reward_threshold(config.env, config.threshold, config.agent.max_episode_steps) is None:
+        for name in ("eval_screen", "stop"):  # both are about reaching the threshold
+            if was_given(config, name):
+                raise UserError(
+                    f"{'--stop / --no-stop' if name == 'stop' else option_name(name)}: "
+                    f"{config.env} has no reward threshold here and no "
+                    "--threshold is given, so there is nothing to reach; leave it out"
+                )
     config = config.resolved()  # the environment's defaults for the options not given
     if config.seeds is not None:
         check_available(config.jobs)  # Ray asked for but missing: say so before writing
