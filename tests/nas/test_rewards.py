@@ -94,3 +94,40 @@ def test_rewards_near_the_float_range():
     # values the plain formula reaches are unchanged
     assert reward(0.8, 2e7, "soft", 10.0) == 0.8 * 2.0**-0.07
     assert reward(0.8, 2e7, "hard", 10.0) == 0.8 / 2.0
+
+
+def _soft_by_logs(accuracy: float, macs: float, target: float, w: float) -> float:
+    """ACC * (MACs / T)^w in floats through logarithms: accurate to |exponent| ulps or so."""
+    return math.exp(math.log(accuracy) + w * (math.log(macs / 1e6) - math.log(target)))
+
+
+@pytest.mark.parametrize(
+    ("accuracy", "macs", "target", "w"),
+    [
+        (1.0, 1e300, 1e-300, -0.07),  # MACs / T overflows to inf: (1e594)^-0.07 = 2.6e-42, not 0
+        (0.5, 1e300, 1e-300, -0.07),
+        (0.5, 1e300, 1e-300, -0.5),
+        (1e-300, 1.0, 1e308, -1.0),  # (MACs / T)^w = 1e314 overflows, ACC * it = 1e14 does not
+        (1e-300, 1e3, 1e308, -1.0),
+    ],
+)
+def test_soft_reward_where_a_factor_leaves_the_float_range(accuracy, macs, target, w):
+    assert reward(accuracy, macs, "soft", target, w) == pytest.approx(
+        _soft_by_logs(accuracy, macs, target, w), rel=1e-12, abs=0
+    )
+
+
+@pytest.mark.parametrize("target", [1e-300, 1.0, 1e6, 1e308])
+@pytest.mark.parametrize("w", [0.0, -0.07, -1.0, -700.0, -1e308])
+@pytest.mark.parametrize("macs", [1.0, 1e3, 1e9, 1e300])
+def test_no_accuracy_is_no_reward_whatever_the_cost(macs, w, target):
+    # ACC = 0: the reward is 0 even where (MACs / T)^w is beyond the float range
+    assert reward(0.0, macs, "soft", target, w) == 0.0
+    assert reward(0.0, macs, "hard", target, w) == 0.0
+
+
+def test_hard_reward_when_macs_over_t_overflows():
+    # ACC * T / MACs = 1e-309 (a subnormal float), although MACs / T = 1e309 is not a float
+    assert reward(1.0, 1e300, "hard", 1e-15) == pytest.approx(1e-309, rel=1e-9, abs=0)
+    assert reward(0.5, 1e300, "hard", 1e-300) == 0.0  # 5e-595: below the smallest float
+    assert reward(0.5, 1.0, "hard", 1e308) == 0.5  # T * 1e6 overflows: within the target

@@ -20,6 +20,7 @@ in millions of multiply-adds.
 
 from __future__ import annotations
 
+import decimal
 import math
 import sys
 import time
@@ -133,31 +134,63 @@ class RewardConfig:
 def reward(
     accuracy: float, macs: float | None, kind: str, target: float, w: float = -0.07
 ) -> float:
-    """ACC, ACC * (MACs / T)^w (soft) or the hard-constraint variant; T in millions of MACs."""
+    """ACC, ACC * (MACs / T)^w (soft) or the hard-constraint variant; T in millions of MACs.
+
+    Where MACs / T or (MACs / T)^w leaves the float range (a T or w near it) the reward is
+    computed exactly (:func:`_exact_reward`): a float where it is one, 0 where it is below the
+    smallest, a ValueError naming --w and --target where it is beyond the largest.
+    """
     if kind == "accuracy":
         return float(accuracy)
     if macs is None:
         raise ValueError(f"the {kind} reward needs the child's multiply-adds")
     if kind not in ("soft", "hard"):
         raise ValueError(f"unknown reward {kind!r}")
-    ratio = macs / (target * 1e6)
-    try:
-        if kind == "soft":
-            return float(accuracy * ratio**w)
-        return float(accuracy if ratio <= 1 else accuracy / ratio)
-    except ArithmeticError:  # MACs / T underflowed to 0 (a T near the float range) or (MACs /
-        pass  # T)^w overflowed: the same in logarithms, which neither can do
-    if macs <= 0:
+    if not (math.isfinite(macs) and macs >= 0):
         raise ValueError(f"the {kind} reward of a child of {macs} multiply-adds is undefined")
-    log_ratio = math.log(macs) - math.log(1e6) - math.log(target)
-    exponent = w * log_ratio if kind == "soft" else min(0.0, -log_ratio)
-    if exponent > math.log(sys.float_info.max):  # only the soft reward grows
+    if not (math.isfinite(target) and target > 0):
+        raise ValueError(f"the cost target T must be a positive number, got {target}")
+    ratio = macs / (target * 1e6)
+    if macs == 0 or sys.float_info.min <= ratio < math.inf:  # the plain formula, as always
+        try:
+            if kind == "soft":
+                return float(accuracy * ratio**w)
+            return float(accuracy if ratio <= 1 else accuracy / ratio)
+        except ZeroDivisionError:  # 0^w with w < 0
+            raise ValueError(
+                f"the soft reward of a child of 0 multiply-adds is undefined (w = {w:g} < 0)"
+            ) from None
+        except OverflowError:  # (MACs / T)^w is beyond the float range; ACC times it may not be
+            pass
+    # MACs / T under- or overflowed (T * 1e6 beyond the float range, or MACs / T beyond it or
+    # below the normal floats), or (MACs / T)^w overflowed
+    return _exact_reward(accuracy, macs, kind, target, w)
+
+
+def _exact_reward(accuracy: float, macs: float, kind: str, target: float, w: float) -> float:
+    """The soft or hard reward of ``reward`` in decimal arithmetic (60 digits, an exponent range
+    no float reaches), rounded once to the nearest float."""
+    if accuracy == 0 or math.isnan(accuracy) or (kind == "soft" and w == 0):  # 0 * x, x^0 = 1
+        return float(accuracy)
+    context = decimal.Context(prec=60, Emax=decimal.MAX_EMAX, Emin=decimal.MIN_EMIN)
+    ratio = context.divide(decimal.Decimal(macs), context.multiply(decimal.Decimal(target), 10**6))
+    if kind == "hard" and ratio <= 1:
+        return float(accuracy)
+    log_ratio = context.ln(ratio)
+    power = context.multiply(decimal.Decimal(w), log_ratio) if kind == "soft" else -log_ratio
+    if accuracy < 0:  # not a validation accuracy; the sign is kept as the plain formula keeps it
+        return -_exact_reward(-accuracy, macs, kind, target, w)
+    log_reward = context.add(context.ln(decimal.Decimal(accuracy)), power)
+    if log_reward < -746:  # below half the smallest float, e^-745.1
+        return 0.0
+    value = float(context.exp(log_reward)) if log_reward < 710 else math.inf
+    if math.isinf(value):  # beyond the largest float, e^709.78
         raise ValueError(
             f"the soft reward ACC * (MACs / T)^w is beyond the float range (MACs / T = "
-            f"e^{log_ratio:.4g}, w = {w:g}); bring --w closer to 0 or --target nearer the "
+            f"e^{float(log_ratio):.4g}, w = {w:g}); bring --w closer to 0 or --target nearer the "
             "children's cost"
         )
-    return float(accuracy * math.exp(exponent))
+    return value
 
 
 def agreement(arch: tuple[int, ...] | list[int], target: tuple[int, ...] | list[int]) -> float:
