@@ -263,3 +263,23 @@ def test_best_of_more_than_sqlite_counts(tmp_path):
     _stored(tmp_path)
     with TrialStore.reader(tmp_path) as store:
         assert [t.id for t in store.best(10**20)] == [2, 1, 0]
+
+
+@pytest.mark.parametrize(
+    ("script", "read", "message"),
+    [
+        ("UPDATE updates SET metrics = '{oops'", "updates", "update 0's metrics is not valid"),
+        ("UPDATE updates SET metrics = '[1]'", "updates", "update 0's metrics are not a JSON"),
+        ("UPDATE controller SET batches = 'x'", "batches_done", "batches done is 'x'"),
+    ],
+)
+def test_a_damaged_update_is_one_line(tmp_path, script, read, message):
+    path = _stored(tmp_path)
+    with TrialStore.open(tmp_path) as store:
+        store.complete_batch(0, {}, {"controller/loss": 0.5})
+        assert store.updates() == [(0, {"controller/loss": 0.5})] and store.batches_done() == 1
+    _sql(path, script)
+    with TrialStore.reader(tmp_path) as store, pytest.raises(UserError) as error:
+        getattr(store, read)()
+    assert "trials.sqlite: a damaged trial store: " in str(error.value)
+    assert message in str(error.value) and "\n" not in str(error.value)

@@ -358,7 +358,11 @@ class TrialStore:
     @_guarded
     def batches_done(self) -> int:
         row = self._db.execute("SELECT batches FROM controller WHERE id = 0").fetchone()
-        return int(row[0]) if row is not None else 0
+        if row is None:
+            return 0
+        if type(row[0]) is not int:
+            raise _BadRow(f"the controller's batches done is {row[0]!r:.40}")
+        return row[0]
 
     @_guarded
     def controller_state(self) -> dict[str, Any] | None:
@@ -380,7 +384,13 @@ class TrialStore:
     def updates(self) -> list[tuple[int, dict[str, float]]]:
         """(batch, metrics) of every controller update, in order."""
         rows = self._db.execute("SELECT batch, metrics FROM updates ORDER BY batch").fetchall()
-        return [(int(b), json.loads(m)) for b, m in rows]
+        updates = []
+        for batch, text in rows:
+            metrics = _json(text, f"update {batch}'s metrics")
+            if not isinstance(metrics, dict):
+                raise _BadRow(f"update {batch}'s metrics are not a JSON object")
+            updates.append((int(batch), metrics))
+        return updates
 
     # -- trials -------------------------------------------------------------------------------
 
