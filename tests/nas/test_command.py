@@ -485,3 +485,12 @@ def test_options_the_search_would_ignore_are_refused(tmp_path, data_dir, capsys,
     err = capsys.readouterr().err
     assert err.startswith("rlgen: error: ") and err.count("\n") == 1 and piece in err, err
     assert not (tmp_path / "out").exists()
+
+
+def test_show_figure_labels_stay_distinct_where_a_number_meets_a_name():
+    from rlgen.nas.command import _labels
+
+    dirs = ["x", "x", "x (2)", "a/x (2)"]
+    labels = _labels([{"controller": "reinforce", "run_dir": d} for d in dirs])
+    # the second x is numbered past the directory really named 'x (2)', which keeps its label
+    assert labels == ["reinforce x", "reinforce x (3)", "reinforce x (2)", "reinforce a/x (2)"]

@@ -537,11 +537,15 @@ def _labels(searches: list[dict[str, Any]]) -> list[str]:
     labels = [f"{s['controller']} {Path(s['run_dir']).name}" for s in searches]
     if len(set(labels)) == len(labels):
         return labels
-    seen: dict[str, int] = {}
-    for i, s in enumerate(searches):
-        label = f"{s['controller']} {s['run_dir']}"
-        seen[label] = seen.get(label, 0) + 1
-        labels[i] = label if seen[label] == 1 else f"{label} ({seen[label]})"
+    paths = [f"{s['controller']} {s['run_dir']}" for s in searches]
+    taken: set[str] = set()
+    for i, label in enumerate(paths):
+        n = 1  # a repeated path numbered past every label taken (a directory named 'x (2)')
+        while label in taken or (n > 1 and label in paths):
+            n += 1
+            label = f"{paths[i]} ({n})"
+        taken.add(label)
+        labels[i] = label
     return labels
 
 
