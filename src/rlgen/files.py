@@ -82,14 +82,35 @@ def write_json(path: str | Path, obj: Any) -> None:
     atomic_write_bytes(path, text.encode())
 
 
-def read_json(path: str | Path) -> Any:
-    """Read a JSON file, turning a missing or corrupt file into a :class:`UserError`."""
+def read_json(path: str | Path, *, unique_keys: bool = False) -> Any:
+    """Read a JSON file, turning a missing or corrupt file into a :class:`UserError`.
+
+    ``unique_keys``: refuse an object that gives a key twice (JSON keeps the last in silence),
+    for files a person writes."""
     path = Path(path)
+    hook = _unique_keys if unique_keys else None
     try:
-        return json.loads(path.read_text())
+        return json.loads(path.read_text(), object_pairs_hook=hook)
+    except _DuplicateKey as e:
+        raise UserError(f"{path}: the key {e.args[0]!r} appears twice in one object") from None
     except FileNotFoundError:
         raise UserError(f"{path}: no such file") from None
     except json.JSONDecodeError as e:
         raise UserError(f"{path}: not valid JSON ({e})") from None
     except UnicodeDecodeError:
         raise UserError(f"{path}: not valid JSON (not UTF-8 text)") from None
+
+
+class _DuplicateKey(Exception):
+    pass
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKey(key)
+            seen.add(key)
+    return obj

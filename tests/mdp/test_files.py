@@ -8,6 +8,7 @@ import json
 import numpy as np
 import pytest
 
+from rlgen.errors import UserError
 from rlgen.mdp import dp, examples
 from rlgen.mdp.files import mdp_dict, read_mdp, write_mdp
 from rlgen.mdp.model import MDPError
@@ -188,3 +189,23 @@ def test_a_path_that_is_no_json_file_is_an_error(tmp_path, kind, message):
     with pytest.raises(MDPError, match=message) as e:
         read_mdp(path)
     assert str(e.value).startswith(f"{path}: ")
+
+
+def test_a_key_given_twice_is_refused(tmp_path):
+    path = tmp_path / "m.json"
+    path.write_text('{"states": 2, "states": 3, "actions": 1, "outcomes": []}')
+    with pytest.raises(UserError, match="the key 'states' appears twice in one object"):
+        read_mdp(path)
+
+
+def test_a_file_too_large_to_read_is_refused_before_it_is_parsed(tmp_path, monkeypatch):
+    import rlgen.errors
+
+    path = tmp_path / "m.json"
+    write_mdp(examples.example("gridworld-3.5"), path)
+    size = path.stat().st_size
+    monkeypatch.setattr(rlgen.errors, "total_memory", lambda: 4 * size)  # 10x would not fit
+    with pytest.raises(UserError, match=r"--file: reading .*m\.json would need"):
+        read_mdp(path)
+    monkeypatch.setattr(rlgen.errors, "total_memory", lambda: 100 * size)
+    assert read_mdp(path).n_states == 25
