@@ -20,6 +20,19 @@ def rlgen(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def test_the_command_list_wraps_to_the_terminal():
+    out = subprocess.run(
+        [sys.executable, "-m", "rlgen", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "COLUMNS": "60"},
+    ).stdout
+    assert max(len(line) for line in out.splitlines()) <= 60
+    for command in COMMANDS:  # each name still on a line of its own, first
+        assert any(line.startswith(f"  {command.name} ") for line in out.splitlines())
+
+
 def test_help_lists_every_command():
     out = rlgen("--help")
     assert out.returncode == 0

@@ -17,7 +17,9 @@ import inspect
 import io
 import os
 import re
+import shutil
 import sys
+import textwrap
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -230,15 +232,24 @@ def _overview(prefix: Sequence[str]) -> str:
     rows = [c for c in COMMANDS if c.path[: len(prefix)] == prefix]
     width = max(len(c.name) for c in rows) + 2
     head = "rlgen " + " ".join(prefix) if prefix else "rlgen"
+    columns = max(shutil.get_terminal_size().columns, width + 30)
+    about = (
+        "rlgen: reinforcement learning from reward and generative models, a lecture made runnable."
+    )
     lines = [
         f"usage: {head} COMMAND [OPTIONS]",
         "",
-        "rlgen: reinforcement learning from reward and generative models, a lecture made runnable.",
+        *textwrap.wrap(about, columns),
         "",
         "commands:",
     ]
-    lines += [f"  {c.name.ljust(width)}{c.help}" for c in rows]
-    lines += ["", f"'{head} COMMAND --help' lists a command's options with their defaults."]
+    # each command's line wrapped to the terminal, continued under its help column
+    for c in rows:
+        text = textwrap.wrap(c.help, columns - width - 2) or [""]
+        lines.append(f"  {c.name.ljust(width)}{text[0]}")
+        lines += [" " * (width + 2) + more for more in text[1:]]
+    tail = f"'{head} COMMAND --help' lists a command's options with their defaults."
+    lines += ["", *textwrap.wrap(tail, columns)]
     return "\n".join(lines)
 
 
