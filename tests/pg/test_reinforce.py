@@ -480,6 +480,7 @@ def test_observations_of_any_dtype_and_bounds_and_degenerate_episodes_train(env_
     model.close()
 
 
+@pytest.mark.filterwarnings("error::RuntimeWarning")  # the one message, no NumPy warning first
 @pytest.mark.parametrize("value", [1e300, np.inf, np.nan])
 def test_observations_that_are_no_finite_float32_name_the_environment(value):
     # 1e300 fits a float64 Box but not the float32 the networks read

@@ -112,10 +112,13 @@ class NumpyPolicy:
     def logits(self, obs: np.ndarray) -> np.ndarray:
         """(B, obs_size) -> (B, actions) logits, float32."""
         x = np.asarray(obs, dtype=np.float32)
-        for i, (w, b) in enumerate(self.layers):
-            x = x @ w + b
-            if i < len(self.layers) - 1:
-                np.tanh(x, out=x)
+        # a non-finite observation gives NaN logits quietly: the batch is refused, with the
+        # environment named, before any update (Reinforce.learn), not as a NumPy warning here
+        with np.errstate(invalid="ignore", over="ignore"):
+            for i, (w, b) in enumerate(self.layers):
+                x = x @ w + b
+                if i < len(self.layers) - 1:
+                    np.tanh(x, out=x)
         return x
 
     def probabilities(self, obs: np.ndarray) -> np.ndarray:
