@@ -640,3 +640,14 @@ def test_pg_check_refuses_a_file_it_cannot_check(tmp_path, capsys, changes, mess
     assert main([*argv, "--out", str(tmp_path / "run"), "--quiet"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0], err
+
+
+def test_a_files_horizon_beyond_memory_names_the_file_not_horizon(tmp_path, capsys):
+    chain = {"states": 2, "actions": 1, "outcomes": [[0, 0, 1.0, 1, -1.0]], "terminal": [1]}
+    (tmp_path / "m.json").write_text(json.dumps({**chain, "gamma": 1, "horizon": 10**12}))
+    argv = ["mdp", "solve", "--example", "file", "--file", str(tmp_path / "m.json")]
+    argv += ["--method", "backward-induction", "--out", str(tmp_path / "run"), "--quiet"]
+    assert main(argv) == 2
+    assert capsys.readouterr().err.startswith("rlgen: error: --file: backward-induction on 2")
+    assert main([*argv, "--horizon", str(10**12)]) == 2  # typed: then it is --horizon's
+    assert capsys.readouterr().err.startswith("rlgen: error: --horizon: backward-induction")
