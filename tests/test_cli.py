@@ -33,6 +33,18 @@ def test_the_command_list_wraps_to_the_terminal():
         assert any(line.startswith(f"  {command.name} ") for line in out.splitlines())
 
 
+def test_the_command_list_never_breaks_a_word_at_its_hyphen(monkeypatch):
+    # 'Fashion-MNIST', 'CartPole-v1', 'ε-greedy', '--iwae-k' stay whole: a name or an option
+    # split over two lines cannot be copied (Fashion- / MNIST at 55 to 62 columns before)
+    from rlgen.cli import _overview
+
+    for columns in range(40, 180):
+        monkeypatch.setenv("COLUMNS", str(columns))
+        for prefix in {c.path[:1] for c in COMMANDS if len(c.path) > 1} | {()}:
+            for line in _overview(prefix).splitlines():
+                assert not line.endswith("-"), (columns, prefix, line)
+
+
 def test_help_lists_every_command():
     out = rlgen("--help")
     assert out.returncode == 0

@@ -239,18 +239,24 @@ def _overview(prefix: Sequence[str]) -> str:
     lines = [
         f"usage: {head} COMMAND [OPTIONS]",
         "",
-        *textwrap.wrap(about, columns),
+        *_wrap(about, columns),
         "",
         "commands:",
     ]
     # each command's line wrapped to the terminal, continued under its help column
     for c in rows:
-        text = textwrap.wrap(c.help, columns - width - 2) or [""]
+        text = _wrap(c.help, columns - width - 2) or [""]
         lines.append(f"  {c.name.ljust(width)}{text[0]}")
         lines += [" " * (width + 2) + more for more in text[1:]]
     tail = f"'{head} COMMAND --help' lists a command's options with their defaults."
-    lines += ["", *textwrap.wrap(tail, columns)]
+    lines += ["", *_wrap(tail, columns)]
     return "\n".join(lines)
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    """``text`` in lines of at most ``width`` characters, broken between words only (a name
+    such as Fashion-MNIST or CartPole-v1, or an option such as --iwae-k, stays whole)."""
+    return textwrap.wrap(text, width, break_on_hyphens=False)
 
 
 def _parse(entry: Entry, command: Command, rest: list[str]) -> tuple[Any, OutputOptions]:
