@@ -177,7 +177,8 @@ def _dispatch(args: list[str]) -> int:
         raise UserError(f"unknown command {' '.join([*prefix, word])!r}; commands: {known}")
     rest = args[len(entry.path) :]
     command = entry.load()
-    config, options = _parse(entry, command, rest)
+    with typed_options(rest):  # a config's own checks see what was typed, as its run does
+        config, options = _parse(entry, command, rest)
     if not command.writes_run_dir:
         result = command.run(config)
         _print_description(command, result)

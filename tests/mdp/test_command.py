@@ -651,3 +651,6 @@ def test_a_files_horizon_beyond_memory_names_the_file_not_horizon(tmp_path, caps
     assert capsys.readouterr().err.startswith("rlgen: error: --file: backward-induction on 2")
     assert main([*argv, "--horizon", str(10**12)]) == 2  # typed: then it is --horizon's
     assert capsys.readouterr().err.startswith("rlgen: error: --horizon: backward-induction")
+    # --horizon typed at its default value replaces the file's too, in the memory check as well
+    assert main([*argv, "--horizon", "10", "--overwrite"]) == 0
+    assert _summary(tmp_path / "run")["horizon"] == 10
