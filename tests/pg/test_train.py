@@ -593,3 +593,15 @@ def test_too_few_episodes_for_one_batch_is_not_called_no_episode(tmp_path):
     assert summary["episodes_ended"] == 0 and summary["time_limit"] == 500
     text = train.describe(summary)
     assert "up to 500 steps here; give more --total-steps" in text
+
+
+def test_a_sweeps_truncation_note_says_cut_evaluations_never_solve():
+    run = {"seed": 0, "status": "finished", "solved": False, "final_return_greedy": -1e4,
+           "eval_truncated": 2, "eval_max_steps": 10_000, "updates": 3, "episodes_ended": 5,
+           "env_steps": 100, "time_limit": None, "episodes": 5}  # fmt: skip
+    summary = {"env": "X", "baseline": False, "threshold": -2e4, "criterion": "greedy",
+               "solved": 0, "runs": [run], "seeds_without_updates": []}  # fmt: skip
+    described = train.describe_sweep(summary)
+    assert "seeds 0 did not end within 10000 steps" in described
+    assert "an evaluation with a cut greedy episode never counts as solved" in described
+    assert "never counts" not in train.describe_sweep(summary | {"threshold": None})

@@ -380,8 +380,8 @@ def describe_sweep(summary: dict) -> str:
         lines.append(
             f"evaluation episodes of seeds {_seeds([r['seed'] for r in cut])} did not end within "
             f"{max(r['eval_max_steps'] for r in cut)} steps: cut there and counted as truncated, "
-            "with their return so far. An environment without a time limit? give "
-            "--max-episode-steps"
+            f"with their return so far{_never_solves(summary)}. An environment without a time "
+            "limit? give --max-episode-steps"
         )
     return "\n".join(lines)
 
@@ -419,17 +419,20 @@ def truncation_note(summary: dict) -> str:
         if summary.get(f"final_truncated_{name}")
     ]
     where = f" ({', '.join(final)} in the final one)" if final else ""
-    unsolved = (  # evaluate.Evaluator: the stop criterion never holds on cut episodes
-        f"; an evaluation with a cut {summary['criterion']} episode never counts as solved"
-        if summary.get("threshold") is not None
-        else ""
-    )
     return (
         f"{summary['eval_truncated']} evaluation episodes{where} did not end within "
         f"{summary['eval_max_steps']} steps: cut there and counted as truncated, with their "
-        f"return so far{unsolved}. An environment without a time limit? give "
+        f"return so far{_never_solves(summary)}. An environment without a time limit? give "
         "--max-episode-steps"
     )
+
+
+def _never_solves(summary: dict) -> str:
+    """The truncation note's clause where there is a threshold (evaluate.Evaluator: the stop
+    criterion never holds on an evaluation with cut episodes of the criterion policy)."""
+    if summary.get("threshold") is None:
+        return ""
+    return f"; an evaluation with a cut {summary['criterion']} episode never counts as solved"
 
 
 COMMAND = Command(TrainConfig, run, describe)
