@@ -92,7 +92,8 @@ def read_json(path: str | Path, *, unique_keys: bool = False) -> Any:
     try:
         return json.loads(path.read_text(), object_pairs_hook=hook)
     except _DuplicateKey as e:
-        raise UserError(f"{path}: the key {e.args[0]!r} appears twice in one object") from None
+        key = e.args[0] if len(e.args[0]) <= 40 else e.args[0][:40] + "..."
+        raise UserError(f"{path}: the key {key!r} appears twice in one object") from None
     except FileNotFoundError:
         raise UserError(f"{path}: no such file") from None
     except json.JSONDecodeError as e:

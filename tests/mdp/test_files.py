@@ -209,3 +209,22 @@ def test_a_file_too_large_to_read_is_refused_before_it_is_parsed(tmp_path, monke
         read_mdp(path)
     monkeypatch.setattr(rlgen.errors, "total_memory", lambda: 100 * size)
     assert read_mdp(path).n_states == 25
+
+
+def test_a_device_or_fifo_is_refused_not_read_without_end(tmp_path):
+    import os
+
+    fifo = tmp_path / "pipe.json"
+    os.mkfifo(fifo)
+    for path in (fifo, "/dev/zero"):
+        with pytest.raises(MDPError, match="not a regular file"):
+            read_mdp(path)
+
+
+def test_a_long_key_given_twice_is_named_shortened(tmp_path):
+    path = tmp_path / "m.json"
+    key = "k" * 10_000
+    path.write_text(f'{{"{key}": 1, "{key}": 2}}')
+    with pytest.raises(UserError, match=r"the key 'k{40}\.\.\.' appears twice") as e:
+        read_mdp(path)
+    assert len(str(e.value)) < 200 + len(str(path))

@@ -87,6 +87,8 @@ def read_mdp_json(path: str | Path) -> Any:
     path = Path(path)
     if path.is_dir():
         raise MDPError(f"{path}: is a directory, not a JSON file of an MDP")
+    if path.exists() and not path.is_file():  # a FIFO or a device would be read without end
+        raise MDPError(f"{path}: not a regular file, not a JSON file of an MDP")
     if path.is_file():  # parsed, then built: up to about 6 bytes a byte of the file (measured)
         check_memory("file", PARSE_BYTES_PER_BYTE * path.stat().st_size, f"reading {path}")
     try:
