@@ -232,6 +232,10 @@ def test_a_damaged_space_is_one_line(tmp_path, script, message):
         ("UPDATE trials SET architecture = '[0.5]' WHERE id = 1", "not a list of choices"),
         ("UPDATE trials SET metrics = '[]' WHERE id = 1", "metrics are not a JSON object"),
         ("UPDATE trials SET reward = 'high' WHERE id = 1", "trial 1's reward is 'high'"),
+        (
+            """UPDATE trials SET metrics = '{"macs": "many"}' WHERE id = 1""",
+            "trial 1's metric macs is 'many'",
+        ),
     ],
 )
 def test_a_damaged_trial_is_one_line(tmp_path, script, message):

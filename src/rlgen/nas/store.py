@@ -130,6 +130,10 @@ _TABLES = {
 """The tables and columns a store of this version has."""
 
 
+NUMERIC_METRICS = ("macs", "flops", "params", "latency_ms", "train_seconds", "train_loss")
+"""a trial's metrics that are numbers (or null) wherever they are stored"""
+
+
 class _BadRow(Exception):
     """A stored value that does not decode (turned into a :class:`UserError` naming the file)."""
 
@@ -150,6 +154,10 @@ def _trial(row: Sequence[Any]) -> Trial:
     values[6] = _json(values[6], f"trial {values[0]}'s metrics") if values[6] else {}
     if not isinstance(values[6], dict):
         raise _BadRow(f"trial {values[0]}'s metrics are not a JSON object")
+    for key in NUMERIC_METRICS:  # what summaries, metrics.csv and figures read as numbers
+        value = values[6].get(key)
+        if value is not None and type(value) not in (int, float):
+            raise _BadRow(f"trial {values[0]}'s metric {key} is {value!r:.40}")
     for i in (4, 5, 8, 9, 10, 11):  # reward, accuracy and the times: numbers or NULL
         if values[i] is not None and type(values[i]) not in (int, float):
             raise _BadRow(f"trial {values[0]}'s {_TABLES['trials'][i]} is {values[i]!r:.40}")
