@@ -382,6 +382,23 @@ def test_cpus_per_job_beyond_the_machine_trains_on_its_cores(tmp_path, data_dir)
     assert main([*argv, "--data-dir", str(data_dir), "--out", str(out)]) == 0
     summary = json.loads((out / "summary.json").read_text())
     assert summary["finished"] == 2 and summary["failed"] == 0  # torch refused 1e308 threads
+    # a job given more threads than its machine has (a Ray node smaller than --cpus-per-job)
+    # trains on that machine's cores
+    import torch
+
+    from rlgen.nas.search import ChildConfig, TrialJob, run_trial
+    from rlgen.nas.spaces import make_space
+
+    space = make_space("nasnet", blocks=1)
+    child = ChildConfig(filters=2, steps=1, train_images=64, val_images=32, batch_size=32)
+    job = TrialJob(0, 0, space.spec, space.sample(np.random.default_rng(0)), "fashion-mnist",
+                   child, str(data_dir), "cpu", threads=10**9)  # fmt: skip
+    before = torch.get_num_threads()
+    try:
+        assert 0 <= run_trial(job)["accuracy"] <= 1
+        assert torch.get_num_threads() <= cores
+    finally:
+        torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import functools
 import math
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -241,7 +242,9 @@ def train_child(job: TrialJob) -> dict[str, Any]:
     from rlgen.runs import resolve_device
     from rlgen.training import LoopConfig, fit
 
-    torch.set_num_threads(max(1, job.threads))
+    # at most the cores of the machine the job runs on (a Ray node's: the job's own count was
+    # checked against this machine's only for local workers)
+    torch.set_num_threads(max(1, min(job.threads, os.cpu_count() or 1)))
     device = job_device() or resolve_device(job.device)
     c = job.child
     data = child_data(job.data_dir, c.train_images, c.val_images)
