@@ -630,6 +630,7 @@ def test_pg_check_on_a_file_is_the_check_on_the_example_it_was_written_from(tmp_
     [
         ({"horizon": 5}, '"horizon" 5: pg-check checks the theorem on the untruncated task'),
         ({"actions": 1}, "one action: a policy over it has nothing to choose"),
+        ({"gamma": None}, 'no discount: give "gamma" in the file'),
     ],
 )
 def test_pg_check_refuses_a_file_it_cannot_check(tmp_path, capsys, changes, message):
@@ -640,6 +641,7 @@ def test_pg_check_refuses_a_file_it_cannot_check(tmp_path, capsys, changes, mess
     assert main([*argv, "--out", str(tmp_path / "run"), "--quiet"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0], err
+    assert "--gamma" not in err[0]  # pg-check has no --gamma for a file
 
 
 def test_a_files_horizon_beyond_memory_names_the_file_not_horizon(tmp_path, capsys):

@@ -626,7 +626,7 @@ class PGCheckConfig:
             return gridworld_3_5()
         if self.example == "file":
             assert self.file is not None
-            mdp = read_mdp(self.file)
+            mdp = read_mdp(self.file, gamma_option=None)  # pg-check keeps the file's discount
             if mdp.horizon is not None:
                 raise UserError(
                     f'{self.file}: "horizon" {mdp.horizon:,}: pg-check checks the theorem on the '

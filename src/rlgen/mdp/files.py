@@ -58,10 +58,12 @@ def read_mdp(
     gamma: float | None = None,
     horizon: int | None = None,
     default_horizon: int | None = None,
+    gamma_option: str | None = "--gamma",
 ) -> MDP:
     """The MDP in the JSON file ``path``; ``gamma`` and ``horizon``, when given, replace the
     file's; ``default_horizon`` is H where the file has no ``"horizon"``. Every problem with the
-    file is an :class:`MDPError` naming the file."""
+    file is an :class:`MDPError` naming the file; a file without a discount is told to give one
+    or ``gamma_option`` (None: the command has no such option)."""
     path = Path(path)
     data = read_mdp_json(path)
     try:
@@ -71,6 +73,7 @@ def read_mdp(
             horizon=horizon,
             default_horizon=default_horizon,
             default_name=path.stem,
+            gamma_option=gamma_option,
         )
     except MDPError as e:
         raise MDPError(f"{path}: {e}") from None
@@ -133,6 +136,7 @@ def _from_dict(
     horizon: int | None,
     default_horizon: int | None = None,
     default_name: str,
+    gamma_option: str | None = "--gamma",
 ) -> MDP:
     if not isinstance(data, dict):
         raise MDPError(f"expected a JSON object with keys {', '.join(REQUIRED)}")
@@ -175,7 +179,8 @@ def _from_dict(
             raise MDPError(f'"initial" must hold {n_states} probabilities, one per state')
     if gamma is None:
         if data.get("gamma") is None:
-            raise MDPError('no discount: give "gamma" in the file or --gamma')
+            alternative = f" or {gamma_option}" if gamma_option else ""
+            raise MDPError(f'no discount: give "gamma" in the file{alternative}')
         gamma = _number(data["gamma"], '"gamma"')
     if horizon is None and data.get("horizon") is not None:
         horizon = _count(data["horizon"], "horizon")
