@@ -2,9 +2,9 @@
 
 The protocol the stop criterion, the benchmark and the report share: ``episodes`` episodes, one
 per sub-environment of a vector environment reset with a fixed seed, each run to its end
-(termination or the time limit). Because the evaluation environments are separate from the
-training ones and reseeded every time, two policies evaluated with the same seed face the same
-initial states.
+(termination or the time limit; without a time limit, cut at :data:`EVAL_MAX_STEPS` and counted
+as truncated). Because the evaluation environments are separate from the training ones and
+reseeded every time, two policies evaluated with the same seed face the same initial states.
 
 The policy is called once per time step on the observations of every episode still running. An
 environment with its own vectorised implementation (CartPole's NumPy one) steps all its copies at

@@ -1,8 +1,9 @@
 """``rlgen reinforce evaluate RUN_DIR``: re-evaluate the policy a reinforce run directory saved.
 
 The policy (weights only, from ``checkpoint.pt``) plays ``--episodes`` evaluation episodes
-greedily and sampled (the protocol of :func:`rlgen.pg.evaluate.evaluate`); the result goes to
-``RUN_DIR/evaluation.json``. ``--gif`` records one greedy episode.
+greedily and sampled (the protocol of :func:`rlgen.pg.evaluate.play`: episodes still running at
+the cap are cut and counted); the result goes to ``RUN_DIR/evaluation.json``. ``--gif`` records
+one greedy episode.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ from rlgen.errors import UserError
 from rlgen.pg.evaluate import Evaluator
 from rlgen.pg.plots import plot
 from rlgen.pg.reinforce import NonFiniteLoss, Reinforce, UpdateInfo
-from rlgen.pg.rollouts import time_limit
+from rlgen.pg.rollouts import registered_spec, time_limit
 from rlgen.runs import Run
 
 if TYPE_CHECKING:
@@ -41,8 +41,6 @@ def reward_threshold(
     if threshold is not None:
         return threshold
     import gymnasium as gym
-
-    from rlgen.pg.rollouts import registered_spec
 
     try:
         spec = registered_spec(env)
