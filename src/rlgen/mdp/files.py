@@ -1,4 +1,5 @@
-"""A finite MDP of your own, read from and written to a JSON file (``rlgen mdp solve --file``).
+"""A finite MDP of your own, read from and written to a JSON file (``rlgen mdp solve`` and
+``rlgen mdp pg-check``: ``--example file --file PATH``).
 
 The file holds the lecture's dynamics p(s', r | s, a) as rows of outcomes, the form of
 :meth:`rlgen.mdp.model.MDP.from_outcomes`::
@@ -39,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from rlgen.errors import check_memory
+from rlgen.errors import check_memory, number_text
 from rlgen.files import read_json, write_json
 from rlgen.mdp.model import MDP, MDPError
 
@@ -92,7 +93,7 @@ def read_mdp_json(path: str | Path) -> Any:
         raise MDPError(f"{path}: is a directory, not a JSON file of an MDP")
     if path.exists() and not path.is_file():  # a FIFO or a device would be read without end
         raise MDPError(f"{path}: not a regular file, not a JSON file of an MDP")
-    if path.is_file():  # parsed, then built: up to about 6 bytes a byte of the file (measured)
+    if path.is_file():  # parsed, then built (PARSE_BYTES_PER_BYTE)
         check_memory("file", PARSE_BYTES_PER_BYTE * path.stat().st_size, f"reading {path}")
     try:
         return read_json(path, unique_keys=True)
@@ -219,8 +220,8 @@ def _outcomes(rows: Any, n_states: int, n_actions: int) -> np.ndarray:
         reward = _number(r, f"{where}, reward")
         if abs(reward) > MAX_REWARD:
             raise MDPError(
-                f"{where}, reward: {reward:g} is beyond +-{MAX_REWARD:g} (values, sums of many "
-                "rewards, would overflow float64)"
+                f"{where}, reward: {number_text(reward)} is beyond +-{MAX_REWARD:g} (values, "
+                "sums of many rewards, would overflow float64)"
             )
         table[i] = (
             _index(s, n_states, f"{where}, state"),
