@@ -30,7 +30,7 @@ from typing import Literal
 import torch
 from torch import nn
 
-from rlgen.errors import UserError, check_choice, check_config_types, check_range
+from rlgen.errors import UserError, check_choice, check_config_types, check_range, number_text
 
 RewardName = Literal["accuracy", "soft", "hard"]
 REWARDS: tuple[str, ...] = ("accuracy", "soft", "hard")
@@ -158,7 +158,8 @@ def reward(
             return float(accuracy if ratio <= 1 else accuracy / ratio)
         except ZeroDivisionError:  # 0^w with w < 0
             raise ValueError(
-                f"the soft reward of a child of 0 multiply-adds is undefined (w = {w:g} < 0)"
+                "the soft reward of a child of 0 multiply-adds is undefined "
+                f"(w = {number_text(w)} < 0)"
             ) from None
         except OverflowError:  # (MACs / T)^w is beyond the float range; ACC times it may not be
             pass
@@ -187,8 +188,8 @@ def _exact_reward(accuracy: float, macs: float, kind: str, target: float, w: flo
     if math.isinf(value):  # beyond the largest float, e^709.78
         raise ValueError(
             f"the soft reward ACC * (MACs / T)^w is beyond the float range (MACs / T = "
-            f"e^{float(log_ratio):.4g}, w = {w:g}); bring --w closer to 0 or --target nearer the "
-            "children's cost"
+            f"e^{float(log_ratio):.4g}, w = {number_text(w)}); bring --w closer to 0 or "
+            "--target nearer the children's cost"
         )
     return value
 

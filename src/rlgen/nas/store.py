@@ -505,7 +505,7 @@ class TrialStore:
         rows = self._db.execute(
             f"SELECT {_COLUMNS} FROM trials WHERE status = 'finished' "
             f"ORDER BY {column} DESC, id LIMIT ?",
-            (min(n, 2**63 - 1),),  # SQLite's integers are 64-bit: --top 1e20 means all
+            (min(n, 2**63 - 1),),  # SQLite's integers are 64-bit: a larger --top means all
         ).fetchall()
         return [_trial(r) for r in rows]
 
