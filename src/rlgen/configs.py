@@ -292,9 +292,11 @@ def refuse_ignored(config: IgnoresOptions) -> None:
     leave it out``. On the command line (:func:`typed_options`) an option typed at its default
     value was given too; from Python, one whose value differs from its default.
 
-    Every command that refuses an option its run would ignore does it through this; a run calls
-    it before it writes anything (not in ``__post_init__``: a config with an ignored value at its
-    default, or from a saved run, is still a config)."""
+    A run calls it before it writes anything (not in ``__post_init__``: a config with an ignored
+    value at its default, or from a saved run, is still a config). The options ignored for a
+    reason only the run knows (reinforce's --eval-screen where the environment has no threshold)
+    and contradictions within one nested config (--workers with --executor ray) are refused
+    where that is known, in the same words."""
     for name, why in config.ignored().items():
         if was_given(config, name):
             space = "" if why.startswith(":") else " "

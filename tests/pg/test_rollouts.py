@@ -343,7 +343,7 @@ def test_lunar_lander_without_box2d_names_the_extra(monkeypatch):
         make_env("LunarLander-v3")
     message = str(e.value)
     assert message == "--env LunarLander-v3 needs Box2D, which is not installed: " + (
-        "pip install 'rlgen[box2d]'"
+        "install the box2d extra: pip install -e '.[box2d]' in the rlgen checkout"
     )
     assert "\n" not in message and "swig" not in message
     # other environments are not affected

@@ -298,7 +298,7 @@ def import_box2d():
     except ImportError:
         if os.environ.get("CI") == "true":
             pytest.fail("CI=true but Box2D is not importable: make test installs the box2d extra")
-        pytest.skip(f"Box2D is not installed ({sys.executable} -m pip install 'rlgen[box2d]')")
+        pytest.skip(f"Box2D is not installed ({sys.executable} -m pip install -e '.[box2d]')")
 
 
 def test_lunar_lander_trains_with_its_defaults():

@@ -85,7 +85,7 @@ def make_env(
             if _needs_box2d(env):  # gymnasium's own hint names swig and its extra, not ours
                 raise UserError(
                     f"{option_name(option)} {env} needs Box2D, which is not installed: "
-                    "pip install 'rlgen[box2d]'"
+                    "install the box2d extra: pip install -e '.[box2d]' in the rlgen checkout"
                 ) from None
             raise UserError(f"{option_name(option)} {env}: {e}") from None
         except gym.error.Error as e:
