@@ -27,7 +27,7 @@ import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import numpy as np
 
@@ -51,6 +51,10 @@ MAX_SEED = 2**63 - 1
 def make_rng(seed: int | np.random.SeedSequence) -> np.random.Generator:
     """A NumPy generator from a seed. rlgen never touches NumPy's global RNG."""
     return np.random.default_rng(seed)
+
+
+Device = Literal["auto", "cpu", "cuda"]
+"""the --device choices of every command that trains networks (resolved by resolve_device)"""
 
 
 def resolve_device(device: str) -> str:

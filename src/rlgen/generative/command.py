@@ -53,14 +53,13 @@ from rlgen.generative.scoring import (
     score_vae,
     vae_summary,
 )
-from rlgen.runs import MAX_SEED, Command, Run, default_run_dir, resolve_device
+from rlgen.runs import MAX_SEED, Command, Device, Run, default_run_dir, resolve_device
 from rlgen.training import DivergedLoss, History, LoopConfig, NonFiniteLoss
 
 VAE_NAME, AE_NAME = "vae", "ae"
 CHECKPOINT = "checkpoint.pt"
 VAE_KIND, AE_KIND = "rlgen.vae-run/1", "rlgen.ae-run/1"
 
-Device = Literal["auto", "cpu", "cuda"]
 
 HISTORY_EPOCH_BYTES = 2000
 """memory per epoch of the loop's history (a row of metrics, kept for the whole run and copied

@@ -27,14 +27,13 @@ from rlgen.generative.command import (
     VAE_KIND,
     VAE_NAME,
     AETrainConfig,
-    Device,
     VAETrainConfig,
 )
 from rlgen.generative.images import Images, load_images
 from rlgen.generative.likelihoods import normalised
 from rlgen.generative.models import VAE, Autoencoder
 from rlgen.generative.scoring import check_iwae_k, iwae_batch
-from rlgen.runs import MAX_SEED, Command, resolve_device
+from rlgen.runs import MAX_SEED, Command, Device, resolve_device
 from rlgen.training import load_model
 
 EVALUATION = "evaluation.json"

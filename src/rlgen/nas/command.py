@@ -54,7 +54,7 @@ from rlgen.nas.search import (
 )
 from rlgen.nas.spaces import SPACES, Architecture, SearchSpace, make_space
 from rlgen.nas.store import FILE, Trial, TrialStore
-from rlgen.runs import MAX_SEED, Command, Run, resolve_device
+from rlgen.runs import MAX_SEED, Command, Device, Run, resolve_device
 
 NAME = "nas search"
 TASKS = ("fashion-mnist", "synthetic")
@@ -99,7 +99,7 @@ class SearchConfig:
     """seeds the controller (or random search), the children and the synthetic target"""
     data_dir: Path | None = None
     """directory holding Fashion-MNIST's IDX files (default: the usual places, see README)"""
-    device: Literal["auto", "cpu", "cuda"] = "auto"
+    device: Device = "auto"
     """where children train: auto picks CUDA when present; local workers then share the GPU"""
     resume: Path | None = None
     """continue the search in this run directory (its config.json is used)"""
@@ -597,7 +597,7 @@ class TrainBestConfig:
     networks are the search's (its --child.filters and --child.cells) unless those are given"""
     data_dir: Path | None = None
     """directory holding Fashion-MNIST's IDX files (default: the usual places)"""
-    device: Literal["auto", "cpu", "cuda"] = "auto"
+    device: Device = "auto"
     """where the networks train"""
     seed: int = 0
     """the first seed (seeds are seed, seed + 1, ...)"""

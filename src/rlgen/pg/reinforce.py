@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import gymnasium as gym
 import numpy as np
@@ -57,6 +57,7 @@ from rlgen.pg.rollouts import (
     raw_observation_space,
     time_limit,
 )
+from rlgen.runs import Device, resolve_device
 
 ENV_BYTES = 4096
 """A generous estimate of one sub-environment's memory with its rollout rows (for size checks)."""
@@ -84,8 +85,6 @@ def per_env(name: str, general: str | None = None) -> Any:
         help_behavior_hint=f"(default: the environment's in rlgen.pg.zoo, else {general})"
     )
 
-
-Device = Literal["auto", "cpu", "cuda"]
 
 # A hyperparameter left at None takes the environment's default (rlgen.pg.zoo); on the command
 # line it is a plain option (DisallowNone: --lr FLOAT, --normalize/--no-normalize).
@@ -342,8 +341,6 @@ class Reinforce:
         *,
         seed: int = 0,
     ) -> None:
-        from rlgen.runs import resolve_device
-
         self.env_id = env if isinstance(env, str) else None
         self.env_name = env if isinstance(env, str) else _name(env)  # for messages
         # the options left unset take this environment's defaults (rlgen.pg.zoo)
