@@ -297,8 +297,12 @@ def refuse_ignored(config: IgnoresOptions) -> None:
     reason only the run knows (reinforce's --eval-screen where the environment has no threshold)
     and contradictions within one nested config (--workers with --executor ray) are refused
     where that is known, in the same words."""
-    for name, why in config.ignored().items():
-        if was_given(config, name):
+    ignored = config.ignored()
+    if not ignored:
+        return
+    given = set(given_options(config, ignore=()))  # once, not once per ignored field
+    for name, why in ignored.items():
+        if given.intersection(_path_flags(type(config), name)):
             space = "" if why.startswith(":") else " "
             raise UserError(f"{option_flag(type(config), name)}{space}{why}; leave it out")
 

@@ -269,9 +269,12 @@ class SolveConfig:
 
     def _largest_size(self) -> str:
         """The size option furthest above its default: the one a memory refusal names."""
-        grown = {"horizon": self.steps() / 10} if self.method == "backward-induction" else {}
-        if self.example == "file" and not was_given(self, "horizon"):
-            grown = {}  # the file's own horizon: the file is what to change
+        grown = {}
+        # a file's own horizon (--horizon not given): the file is what to change
+        if self.method == "backward-induction" and (
+            self.example != "file" or was_given(self, "horizon")
+        ):
+            grown["horizon"] = self.steps() / 10
         if self.example == "random":
             grown |= {"states": self.states / 20, "actions": self.actions / 3}
             grown["successors"] = self.successors / 3

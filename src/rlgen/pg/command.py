@@ -377,11 +377,10 @@ def describe_sweep(summary: dict) -> str:
             )
     cut = [r for r in runs if r.get("eval_truncated")]
     if cut:
+        steps = max(r["eval_max_steps"] for r in cut)
         lines.append(
-            f"evaluation episodes of seeds {_seeds([r['seed'] for r in cut])} did not end within "
-            f"{max(r['eval_max_steps'] for r in cut)} steps: cut there and counted as truncated, "
-            f"with their return so far{_never_solves(summary)}. An environment without a time "
-            "limit? give --max-episode-steps"
+            f"evaluation episodes of seeds {_seeds([r['seed'] for r in cut])} "
+            + _cut_at(steps, summary)
         )
     return "\n".join(lines)
 
@@ -419,20 +418,24 @@ def truncation_note(summary: dict) -> str:
         if summary.get(f"final_truncated_{name}")
     ]
     where = f" ({', '.join(final)} in the final one)" if final else ""
-    return (
-        f"{summary['eval_truncated']} evaluation episodes{where} did not end within "
-        f"{summary['eval_max_steps']} steps: cut there and counted as truncated, with their "
-        f"return so far{_never_solves(summary)}. An environment without a time limit? give "
-        "--max-episode-steps"
+    return f"{summary['eval_truncated']} evaluation episodes{where} " + _cut_at(
+        summary["eval_max_steps"], summary
     )
 
 
-def _never_solves(summary: dict) -> str:
-    """The truncation note's clause where there is a threshold (evaluate.Evaluator: the stop
-    criterion never holds on an evaluation with cut episodes of the criterion policy)."""
-    if summary.get("threshold") is None:
-        return ""
-    return f"; an evaluation with a cut {summary['criterion']} episode never counts as solved"
+def _cut_at(steps: int, summary: dict) -> str:
+    """What a run's or a sweep's cut evaluation episodes mean, after naming them; where there is
+    a threshold, that they never solve (evaluate.Evaluator: the stop criterion never holds on an
+    evaluation with cut episodes of the criterion policy)."""
+    never = (
+        f"; an evaluation with a cut {summary['criterion']} episode never counts as solved"
+        if summary.get("threshold") is not None
+        else ""
+    )
+    return (
+        f"did not end within {steps} steps: cut there and counted as truncated, with their "
+        f"return so far{never}. An environment without a time limit? give --max-episode-steps"
+    )
 
 
 COMMAND = Command(TrainConfig, run, describe)
